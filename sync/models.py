@@ -1,0 +1,167 @@
+"""Plain, frozen data passed between the pipeline's stages: parse -> plan -> apply -> report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A person named on a page: a Cloud account id, a Data Center userkey/username, or just a name."""
+
+    account_id: str | None = None
+    userkey: str | None = None
+    username: str | None = None
+    display: str | None = None
+
+    @property
+    def is_mention(self) -> bool:
+        return bool(self.account_id or self.userkey or self.username)
+
+    def to_json(self) -> dict:
+        return {
+            "account_id": self.account_id,
+            "userkey": self.userkey,
+            "username": self.username,
+            "display": self.display,
+        }
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """One action item as written on a postmortem page.
+
+    `origin` locates the item inside the page body so that identity and write-back can find it
+    again: ``task:<ac:task-id>`` for a task, ``row:<table-index>:<row-index>`` for a table row
+    (table index counts every ``<table>`` in document order, row index counts ``<tr>`` in that
+    table, both 0-based). `task_uuid` is the Cloud task uuid when present.
+    """
+
+    summary: str
+    owner: Owner | None = None
+    due: date | None = None
+    type: str | None = None
+    priority: str | None = None
+    jira_key: str | None = None
+    done: bool | None = None
+    origin: str = ""
+    task_uuid: str | None = None
+
+    def to_json(self) -> dict:
+        """The `parse --json` shape of one item."""
+        return {
+            "summary": self.summary,
+            "owner": self.owner.to_json() if self.owner else None,
+            "due": self.due.isoformat() if self.due else None,
+            "type": self.type,
+            "priority": self.priority,
+            "jira_key": self.jira_key,
+            "done": self.done,
+        }
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """Page-level facts from the page properties (details) macro, when the page has one."""
+
+    incident_date: date | None = None
+    severity: str | None = None
+    service: str | None = None
+    team: str | None = None
+    owner: Owner | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    """A parsed postmortem page. `problems` are short codes (see shared/samples/README.md)."""
+
+    title: str
+    items: tuple[ActionItem, ...] = ()
+    problems: tuple[str, ...] = ()
+    meta: PageMeta = field(default_factory=PageMeta)
+    page_id: str | None = None
+    version: int | None = None
+    url: str | None = None
+    space: str | None = None
+
+    def to_json(self) -> dict:
+        """The exact `parse --json` shape."""
+        return {
+            "page_title": self.title,
+            "action_items": [item.to_json() for item in self.items],
+            "problems": list(self.problems),
+        }
+
+
+@dataclass(frozen=True)
+class Page:
+    """A Confluence page as fetched: id, title, version and storage body."""
+
+    id: str
+    title: str
+    version: int
+    body: str
+    space: str | None = None
+    url: str | None = None
+    last_modified: datetime | None = None
+    labels: tuple[str, ...] = ()
+
+
+StatusCategory = Literal["new", "indeterminate", "done"]
+
+
+@dataclass(frozen=True)
+class IssueSnapshot:
+    """What the daemon reads back about one Jira issue."""
+
+    key: str
+    summary: str
+    status: str
+    status_category: StatusCategory
+    labels: tuple[str, ...] = ()
+    assignee: str | None = None  # accountId on Cloud, username (name) on Data Center
+    assignee_display: str | None = None
+    due: date | None = None
+    priority: str | None = None
+    issue_type: str | None = None
+    project: str | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+    resolved: datetime | None = None
+    id: str | None = None
+
+    @property
+    def is_done(self) -> bool:
+        return self.status_category == "done"
+
+
+@dataclass(frozen=True)
+class IssueFields:
+    """Jira fields the daemon manages, independent of Cloud/Data Center and API version.
+
+    The Jira adapter turns these into a request body: `assignee` becomes an accountId on Cloud and
+    a username on Data Center; `description` is plain text that the adapter escapes for the target
+    format. A None field means "leave unset" on create and "clear" only where an update says so.
+    """
+
+    summary: str
+    description: str = ""
+    project: str = ""
+    issue_type: str = "Task"
+    labels: tuple[str, ...] = ()
+    assignee: Owner | None = None
+    due: date | None = None
+    priority: str | None = None
+    components: tuple[str, ...] = ()
+    parent_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """Outcome of one element of a (bulk) create: a key, or Jira's error message."""
+
+    key: str | None
+    error: str | None = None
