@@ -1,0 +1,371 @@
+"""Page -> `Postmortem`: find the action-item sections of a storage-format body and read their items (pure).
+
+The rules are those of shared/samples/README.md ("Extraction rules"); the vocabulary (headings, column
+words, status words) comes from `sync.templates`. Bad input never raises: it shows up in `problems`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from lxml import etree
+
+from sync.models import ActionItem, Owner, PageMeta, Postmortem
+from sync.storage_format import (
+    ADF_FALLBACK,
+    HEADINGS,
+    MACRO,
+    TASK,
+    TASK_LIST,
+    TableGrid,
+    TaskParts,
+    collapse_whitespace,
+    first_mention,
+    first_time,
+    is_group_label,
+    item_table,
+    jira_macro_keys,
+    lozenge_or_text,
+    macro_name,
+    parse_storage,
+    reference_key,
+    row_cells,
+    task_parts,
+    text_of,
+)
+from sync.templates import DEFAULT_TEMPLATES, ColumnMatch, TemplateSpec, section_template
+
+__all__ = ["DEFAULT_TEMPLATES", "find_written_date", "parse_file", "parse_page", "read_page_meta", "render_table",
+           "split_title"]
+
+_TITLE_LINE = re.compile(r"\A\ufeff?\s*<title>(.*?)</title>[ \t]*\r?\n?", re.S)
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_WRITTEN_DATE = re.compile(
+    rf"\b(?P<iso_y>\d{{4}})-(?P<iso_m>\d{{2}})-(?P<iso_d>\d{{2}})\b"
+    rf"|\b(?P<dmy_d>\d{{1,2}})\s+(?P<dmy_m>{_MONTH})\.?,?\s+(?P<dmy_y>\d{{4}})\b"
+    rf"|\b(?P<mdy_m>{_MONTH})\.?\s+(?P<mdy_d>\d{{1,2}}),?\s+(?P<mdy_y>\d{{4}})\b",
+    re.IGNORECASE,
+)
+_MONTH_NUMBERS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_TRAILING_SRE_STATE = re.compile(r"\b(done|todo)\W*$", re.IGNORECASE)
+_TASK_STATES = {"complete": True, "incomplete": False}
+
+
+def split_title(text: str) -> tuple[str | None, str]:
+    """(title, body) of a sample file whose first line is `<title>…</title>`; (None, text) without one."""
+    match = _TITLE_LINE.match(text)
+    if match is None:
+        return None, text
+    return collapse_whitespace(html.unescape(match.group(1))), text[match.end():]
+
+
+def parse_file(path: str | Path, *, templates: Sequence[TemplateSpec] | None = None) -> Postmortem:
+    """Parse one storage-format file (optionally led by a `<title>` line); raises on unreadable input."""
+    text = Path(path).read_bytes().decode("utf-8-sig")
+    title, body = split_title(text)
+    return parse_page(body, title=title, templates=templates)
+
+
+def find_written_date(text: str) -> date | None:
+    """The first valid written date: 2026-03-01, 1 Mar 2026, 1 March 2026, March 1, 2026, Mar 1, 2026."""
+    for match in _WRITTEN_DATE.finditer(text):
+        parts = match.groupdict()
+        try:
+            if parts["iso_y"]:
+                return date(int(parts["iso_y"]), int(parts["iso_m"]), int(parts["iso_d"]))
+            if parts["dmy_y"]:
+                return date(int(parts["dmy_y"]), _month_number(parts["dmy_m"]), int(parts["dmy_d"]))
+            return date(int(parts["mdy_y"]), _month_number(parts["mdy_m"]), int(parts["mdy_d"]))
+        except ValueError:
+            continue
+    return None
+
+
+def _month_number(name: str) -> int:
+    """1-12 for an English month name or abbreviation."""
+    return _MONTH_NUMBERS[name[:3].lower()]
+
+
+@dataclass
+class _Section:
+    """The action-item section being read: its heading level, template and nearest sub-heading."""
+
+    level: int
+    template: TemplateSpec
+    sub_heading: str | None = None
+
+    def heading_type(self) -> str | None:
+        """The type given by the nearest sub-heading (Fix, Prevent, ...), if any."""
+        return self.template.type_from_heading(self.sub_heading) if self.sub_heading else None
+
+
+@dataclass
+class _Walk:
+    """What one pass over the page finds: first heading, whether any action section exists, the items."""
+
+    first_heading: str | None = None
+    found_section: bool = False
+    items: list[ActionItem] = field(default_factory=list)
+
+
+def parse_page(body: str, *, title: str | None = None, templates: Sequence[TemplateSpec] | None = None,
+               page_id: str | None = None) -> Postmortem:
+    """Extract the action items, page meta and problems of a storage-format body; never raises."""
+    chosen = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
+    parsed = parse_storage(body or "")
+    walk = _walk_page(parsed.root, chosen)
+    items = tuple(walk.items)
+    problems = ["malformed"] if parsed.malformed else []
+    if not walk.found_section:
+        problems.append("no-action-section")
+    problems += _item_problems(items)
+    page_title = collapse_whitespace(title) if title is not None else (walk.first_heading or "")
+    meta = read_page_meta(parsed.root)
+    return Postmortem(title=page_title, items=items, problems=tuple(problems), meta=meta, page_id=page_id)
+
+
+def _item_problems(items: Sequence[ActionItem]) -> list[str]:
+    """`missing-owner:<n>` / `missing-due:<n>` per item, owner before due."""
+    problems = []
+    for number, item in enumerate(items, start=1):
+        if item.owner is None:
+            problems.append(f"missing-owner:{number}")
+        if item.due is None:
+            problems.append(f"missing-due:{number}")
+    return problems
+
+
+def _walk_page(root: etree._Element, templates: Sequence[TemplateSpec]) -> _Walk:
+    """One pass in document order: headings open and close sections; tables and task lists give items."""
+    walk, section = _Walk(), None
+    table_numbers = {table: number for number, table in enumerate(root.iter("table"))}
+    walker = etree.iterwalk(root, events=("start",))
+    for _, element in walker:
+        tag = element.tag
+        if tag in HEADINGS:
+            section = _at_heading(walk, section, HEADINGS[tag], text_of(element), templates)
+            walker.skip_subtree()
+        elif tag == ADF_FALLBACK:
+            walker.skip_subtree()
+        elif section is None:
+            continue
+        elif tag == "table":
+            found = item_table(element, templates)
+            if found is not None:
+                walk.items += _table_items(*found, section, table_numbers[element])
+                walker.skip_subtree()
+        elif tag == TASK_LIST:
+            walk.items += _task_list_items(element, section)
+            walker.skip_subtree()
+    return walk
+
+
+def _at_heading(walk: _Walk, section: _Section | None, level: int, text: str,
+                templates: Sequence[TemplateSpec]) -> _Section | None:
+    """The section in force after a heading: it ends the current one, opens a new one or is a sub-heading."""
+    if walk.first_heading is None and text:
+        walk.first_heading = text
+    if section is not None and level > section.level:
+        section.sub_heading = text
+        return section
+    template = section_template(templates, text)
+    if template is None:
+        return None
+    walk.found_section = True
+    return _Section(level, template)
+
+
+# --- tables -----------------------------------------------------------------------------------------
+
+
+def _table_items(grid: TableGrid, match: ColumnMatch, section: _Section,
+                 table_number: int) -> list[ActionItem]:
+    """One item per data row, skipping group-label rows and rows with an empty summary."""
+    width = len(grid.slots[0])
+    items = []
+    for row_number in range(1, len(grid.rows)):
+        if is_group_label(grid.rows[row_number], width):
+            continue
+        item = _row_item(grid.slots[row_number], match, section, f"row:{table_number}:{row_number}")
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _row_item(slots: tuple[etree._Element | None, ...], match: ColumnMatch, section: _Section,
+              origin: str) -> ActionItem | None:
+    """The item of one table row, or None when its summary cell is empty."""
+    cells = {name: slots[column] if column < len(slots) else None for name, column in match.columns.items()}
+    summary = text_of(cells["summary"])
+    if not summary:
+        return None
+    template = match.template
+    checkbox = task_parts(next(cells["summary"].iter(TASK), None))
+    return ActionItem(
+        summary=summary,
+        owner=_cell_owner(cells["owner"], template) if "owner" in cells else first_mention(checkbox.body),
+        due=_cell_due(cells["due"]) if "due" in cells else first_time(checkbox.body),
+        type=_cell_value(cells["type"]) if "type" in cells else section.heading_type(),
+        priority=_cell_value(cells.get("priority")),
+        jira_key=_row_jira_key(slots, cells.get("jira")),
+        done=_row_done(cells, template, checkbox),
+        origin=origin,
+        task_uuid=checkbox.uuid,
+    )
+
+
+def _cell_owner(cell: etree._Element | None, template: TemplateSpec) -> Owner | None:
+    """The first mention in the owner cell, else its text as a display name; placeholders give None."""
+    mention = first_mention(cell)
+    if mention is not None:
+        return mention
+    text = text_of(cell)
+    return None if template.means_no_owner(text) else Owner(display=text)
+
+
+def _cell_due(cell: etree._Element | None) -> date | None:
+    """The first `<time>` in the due cell, else the first written date in its text."""
+    return first_time(cell) or find_written_date(text_of(cell))
+
+
+def _cell_value(cell: etree._Element | None) -> str | None:
+    """A cell's lozenge title or text as written; None when empty or absent."""
+    return (lozenge_or_text(cell) or None) if cell is not None else None
+
+
+def _row_jira_key(slots: tuple[etree._Element | None, ...], jira_cell: etree._Element | None) -> str | None:
+    """A Jira macro key anywhere in the row, else a browse link or plain key in the Jira column."""
+    for cell in dict.fromkeys(cell for cell in slots if cell is not None):
+        keys = jira_macro_keys(cell)
+        if keys:
+            return keys[0]
+    return reference_key(jira_cell)
+
+
+def _row_done(cells: dict[str, etree._Element | None], template: TemplateSpec,
+              checkbox: TaskParts) -> bool | None:
+    """Status column word, else the summary cell's checkbox, else (no status column) a trailing DONE/TODO."""
+    if "done" in cells:
+        done = template.done_from_text(lozenge_or_text(cells["done"]))
+        if done is not None:
+            return done
+    if checkbox.status is not None:
+        return _TASK_STATES.get(checkbox.status)
+    if "done" in cells:
+        return None
+    trailing = _TRAILING_SRE_STATE.search(text_of(cells.get("jira")))
+    return trailing.group(1).lower() == "done" if trailing else None
+
+
+# --- task lists -------------------------------------------------------------------------------------
+
+
+def _task_list_items(task_list: etree._Element, section: _Section) -> list[ActionItem]:
+    """Every task of the list in document order; a nested list's tasks follow their parent."""
+    items = [_task_item(task, section) for task in task_list.iter(TASK)]
+    return [item for item in items if item is not None]
+
+
+def _task_item(task: etree._Element, section: _Section) -> ActionItem | None:
+    """The item of one task (nested task lists excluded), or None when its body is empty."""
+    task_id, task_uuid, status, body = task_parts(task)
+    summary = text_of(body, skip_task_lists=True)
+    if not summary:
+        return None
+    keys = jira_macro_keys(body, skip_task_lists=True)
+    return ActionItem(
+        summary=summary,
+        owner=first_mention(body, skip_task_lists=True),
+        due=first_time(body, skip_task_lists=True),
+        type=section.heading_type(),
+        jira_key=keys[0] if keys else None,
+        done=_TASK_STATES.get(status or ""),
+        origin=f"task:{task_id}",
+        task_uuid=task_uuid,
+    )
+
+
+# --- page properties --------------------------------------------------------------------------------
+
+_META_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("incident_date", re.compile(r"\bdate\b|\bdetected\b", re.I)),
+    ("severity", re.compile(r"\bseverity\b|^sev\b", re.I)),
+    ("service", re.compile(r"\bservices?\b", re.I)),
+    ("team", re.compile(r"\bteam\b", re.I)),
+    ("owner", re.compile(r"\bowner\b|\bauthor\b", re.I)),
+    ("status", re.compile(r"\bstatus\b", re.I)),
+)
+
+
+def read_page_meta(root: etree._Element) -> PageMeta:
+    """Incident date, severity, service(s), team, owner and status from the page-properties macros."""
+    values: dict[str, object] = {}
+    for macro in root.iter(MACRO):
+        if macro_name(macro) != "details":
+            continue
+        for row in macro.iter("tr"):
+            cells = row_cells(row)
+            if len(cells) >= 2:
+                _read_meta_row(text_of(cells[0]), cells[1], values)
+    return PageMeta(**values)
+
+
+def _read_meta_row(key: str, cell: etree._Element, values: dict[str, object]) -> None:
+    """Record the first value for the meta field a key names."""
+    for name, pattern in _META_KEYS:
+        if name in values or not pattern.search(key):
+            continue
+        value = _meta_value(name, cell)
+        if value is not None:
+            values[name] = value
+        return
+
+
+def _meta_value(name: str, cell: etree._Element) -> object:
+    """The value of one page-properties cell for a meta field."""
+    if name == "incident_date":
+        return _cell_due(cell)
+    if name == "owner":
+        text = text_of(cell)
+        return first_mention(cell) or (Owner(display=text) if text else None)
+    return _cell_value(cell)
+
+
+# --- plain-text rendering (for `postmortem-sync parse`) ---------------------------------------------
+
+_TABLE_HEADER = ("#", "Summary", "Owner", "Due", "Type", "Priority", "Jira", "Done")
+_DONE_LABELS = {True: "yes", False: "no", None: "-"}
+
+
+def _clip(text: str, width: int) -> str:
+    """The text cut to `width` characters with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _owner_label(owner: Owner | None) -> str:
+    """An owner's display name, else its id."""
+    if owner is None:
+        return "-"
+    return owner.display or owner.account_id or owner.userkey or owner.username or "-"
+
+
+def render_table(postmortem: Postmortem) -> str:
+    """A readable table of a page's items followed by its problems."""
+    rows = [_TABLE_HEADER] + [
+        (str(number), _clip(item.summary, 60), _clip(_owner_label(item.owner), 30),
+         item.due.isoformat() if item.due else "-", item.type or "-", item.priority or "-",
+         item.jira_key or "-", _DONE_LABELS[item.done])
+        for number, item in enumerate(postmortem.items, start=1)
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(_TABLE_HEADER))]
+    lines = [postmortem.title or "(untitled page)"]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.append("  problems: " + (", ".join(postmortem.problems) or "none"))
+    return "\n".join(lines)
