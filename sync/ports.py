@@ -1,0 +1,157 @@
+"""The only Jira and Confluence calls the daemon makes, as Protocols, and the errors they raise.
+
+Adapters (`sync.atlassian`) implement these over HTTP; tests and the planner-facing code depend only
+on this module. Error messages never contain credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Literal, Protocol
+
+from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner, Page
+
+DeploymentKind = Literal["cloud", "datacenter"]
+
+# Fields `JiraPort.search` and `get_issue` read by default: exactly what `IssueSnapshot` holds.
+SNAPSHOT_FIELDS: tuple[str, ...] = (
+    "summary", "status", "labels", "assignee", "duedate", "priority", "issuetype", "project",
+    "created", "updated", "resolutiondate",
+)
+
+
+class AtlassianError(Exception):
+    """A Jira or Confluence call failed; `status` is the HTTP status (None for connection errors)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(f"{message} (HTTP {status})" if status is not None else message)
+
+
+class NotFound(AtlassianError):
+    """The page, issue or user does not exist or is not visible to us (404)."""
+
+
+class VersionConflict(AtlassianError):
+    """The page changed since we read it (409): re-fetch, re-apply, retry."""
+
+
+class PermissionDenied(AtlassianError):
+    """Authenticated, but not allowed (403)."""
+
+
+class AuthFailed(AtlassianError):
+    """The credentials were rejected or are missing (401)."""
+
+
+class RateLimited(AtlassianError):
+    """Still rate limited (429) after the retry policy gave up; `retry_after` in seconds if known."""
+
+    def __init__(self, message: str, *, status: int | None = 429, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class CreateInterrupted(AtlassianError):
+    """A bulk create stopped part-way; `results` covers the leading inputs, the rest may or may not exist.
+
+    Re-query the unresolved ones by their identity label before creating them again.
+    """
+
+    def __init__(self, message: str, *, status: int | None, results: Sequence[CreateResult]) -> None:
+        super().__init__(message, status=status)
+        self.results = list(results)
+
+
+class ConfluencePort(Protocol):
+    """Confluence reads and writes the daemon needs."""
+
+    @property
+    def request_count(self) -> int: ...
+
+    def find_pages(self, cql: str, *, limit: int = 50) -> Iterator[Page]:
+        """Pages matching CQL, with storage bodies, following every next link."""
+        ...
+
+    def get_page(self, page_id: str) -> Page:
+        """One page with its storage body; NotFound if absent."""
+        ...
+
+    def update_page(self, page: Page, body: str, *, message: str, minor_edit: bool = True) -> Page:
+        """Replace the body as version page.version + 1; VersionConflict if someone else saved first."""
+        ...
+
+    def create_page(self, space: str, title: str, body: str, parent_id: str | None) -> Page:
+        """A new page in space, under parent_id when given."""
+        ...
+
+    def find_page(self, space: str, title: str) -> Page | None:
+        """The page with exactly this title in space, or None."""
+        ...
+
+    def add_labels(self, page_id: str, labels: Sequence[str]) -> None:
+        """Add global labels to a page (existing ones are kept)."""
+        ...
+
+    def page_url(self, page: Page) -> str:
+        """A browser URL of the page."""
+        ...
+
+
+class JiraPort(Protocol):
+    """Jira reads and writes the daemon needs."""
+
+    @property
+    def deployment(self) -> DeploymentKind: ...
+
+    @property
+    def request_count(self) -> int: ...
+
+    def server_info(self) -> dict:
+        """Jira's serverInfo document."""
+        ...
+
+    def search(self, jql: str, *, fields: Sequence[str] = SNAPSHOT_FIELDS) -> Iterator[IssueSnapshot]:
+        """Every issue matching a bounded JQL query, page by page."""
+        ...
+
+    def get_issue(self, key: str) -> IssueSnapshot:
+        """One issue; NotFound if absent."""
+        ...
+
+    def create_issues(self, fields: Sequence[IssueFields]) -> list[CreateResult]:
+        """Create issues in bulk; one result per input, in order; CreateInterrupted if cut short."""
+        ...
+
+    def update_issue(self, key: str, changes: dict[str, object]) -> None:
+        """Apply changes named like IssueFields (plus labels_add / labels_remove)."""
+        ...
+
+    def transition_to_done(self, key: str) -> bool:
+        """Move the issue into a done-category status; False when no such transition is available."""
+        ...
+
+    def transition(self, key: str, name: str) -> bool:
+        """Apply the transition with this name (or target status name); False when unavailable."""
+        ...
+
+    def add_comment(self, key: str, text: str) -> None:
+        """Add a plain-text comment."""
+        ...
+
+    def add_remote_link(self, key: str, url: str, title: str, global_id: str) -> None:
+        """Create or update (by global_id) a link from the issue to a web page."""
+        ...
+
+    def active_sprint(self, board_id: int) -> int | None:
+        """The id of the board's active sprint, or None."""
+        ...
+
+    def add_to_sprint(self, sprint_id: int, keys: Sequence[str]) -> None:
+        """Move issues into a sprint."""
+        ...
+
+    def resolve_assignee(self, owner: Owner) -> dict | None:
+        """The assignee object for this deployment, or None when the person is not a known user."""
+        ...
