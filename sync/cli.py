@@ -56,7 +56,8 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from sync.sandbox import SandboxOptions, serve
+    """Serve the local Jira + Confluence stand-in until SIGINT/SIGTERM; 2 on bad options, 1 if it cannot listen."""
+    from sync.sandbox import SandboxOptions, serve  # imported here: the other commands do not need the server
 
     if args.seed_dir is not None and not args.seed_dir.is_dir():
         print(f"postmortem-sync sandbox: --seed-dir {args.seed_dir} is not a folder", file=sys.stderr)
@@ -74,6 +75,129 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     except OSError as exc:  # typically: the port is taken
         print(f"postmortem-sync sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _load(args: argparse.Namespace):
+    """Settings, adapters and state for the commands that talk to Atlassian; ConfigError on bad config."""
+    from sync.atlassian import make_adapters
+    from sync.logs import configure_logging
+    from sync.settings import load_settings
+    from sync.state import State
+
+    settings = load_settings(args.config)
+    configure_logging(log_format=settings.daemon.log_format, level=settings.daemon.log_level,
+                      secrets=settings.secret_values())
+    jira, confluence = make_adapters(settings)
+    return settings, jira, confluence, State.open(settings.sync.state_path)
+
+
+def _with_config(handler):
+    """Run a command that needs configuration; print every configuration problem and exit 2."""
+    def run(args: argparse.Namespace) -> int:
+        from sync.settings import ConfigError
+
+        try:
+            loaded = _load(args)
+        except ConfigError as exc:
+            print(f"postmortem-sync: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return handler(args, *loaded)
+    return run
+
+
+def _log_cycle(result) -> None:
+    import structlog
+
+    applied = result.applied
+    structlog.get_logger("sync.cycle").info(
+        "cycle_finished", ok=result.ok, full=result.full, pages_seen=result.pages_seen,
+        pages_changed=result.pages_changed, items=result.items,
+        creates=len(applied.created) if applied else 0, updates=applied.updated if applied else 0,
+        flags=applied.flagged if applied else 0, write_backs=applied.written_back if applied else 0,
+        summary_written=result.summary_written, requests=result.requests,
+        duration_s=round(result.duration_s, 3), problems=len(result.problems),
+    )
+
+
+def _progress(message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"postmortem-sync: {message}", file=sys.stderr)
+
+
+def _cmd_once(args, settings, jira, confluence, state) -> int:
+    """One cycle; exit 1 when it failed."""
+    from sync.cycle import run_cycle
+
+    result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
+    _log_cycle(result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _cmd_run(args, settings, jira, confluence, state) -> int:
+    """The daemon: a cycle every interval until SIGTERM/SIGINT."""
+    from sync.cycle import run_cycle
+    from sync.daemon import CycleOutcome, Daemon
+    from sync.health import HealthServer, HealthState
+
+    interval_s = settings.sync.interval_minutes * 60
+    health = HealthState(interval_s)
+
+    def cycle() -> CycleOutcome:
+        result = run_cycle(settings, jira, confluence, state, force=args.force)
+        _log_cycle(result)
+        m = result.metrics
+        items = {"open": m.open, "done": m.done, "overdue": m.overdue} if m else {}
+        return CycleOutcome(result.ok, result.duration_s, result.requests, items,
+                            m.completion_rate if m else None, result.pages_seen)
+
+    server = HealthServer(health, settings.daemon.metrics_host, settings.daemon.metrics_port)
+    daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)
+    daemon.install_signal_handlers()
+    return daemon.run_forever()
+
+
+def _cmd_plan(args, settings, jira, confluence, state) -> int:
+    """Dry run: print what a cycle would change, change nothing."""
+    from sync.cycle import run_cycle
+    from sync.planner import render_plan_table
+
+    result = run_cycle(settings, jira, confluence, state, apply=False)
+    if result.plan is not None:
+        print(render_plan_table(result.plan))
+    for problem in result.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return EXIT_OK if result.plan is not None else EXIT_FAILED
+
+
+def _cmd_report(args, settings, jira, confluence, state) -> int:
+    """Print the completion metrics without writing anything."""
+    from sync.cycle import run_cycle
+    from sync.report import metrics_to_json, render_report_table
+
+    result = run_cycle(settings, jira, confluence, state, apply=False)
+    if result.metrics is None:
+        print("postmortem-sync: could not compute the report: " + "; ".join(result.problems), file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(metrics_to_json(result.metrics), indent=2) if args.json else render_report_table(result.metrics))
+    return EXIT_OK
+
+
+def _cmd_check(args, settings, jira, confluence, state) -> int:
+    """Configuration (already valid here), connectivity and permissions, in words a user can act on."""
+    from sync.checks import run_checks
+
+    ok = True
+    for passed, message in run_checks(settings, jira, confluence):
+        ok &= passed
+        print(f"{'ok  ' if passed else 'FAIL'} {message}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Start the sandbox, run a cycle against it, show the results, and serve until Ctrl-C."""
+    from sync.demo import run_demo
+
+    return run_demo(port=args.port, flavor=args.flavor, serve=not args.no_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +221,26 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--latency-ms", type=int, default=0)
     sandbox.add_argument("--search-lag-ms", type=int, default=0)
     sandbox.set_defaults(handler=_cmd_sandbox)
+    for name, handler, help_text in (
+        ("run", _cmd_run, "the daemon: sync on a schedule until stopped"),
+        ("once", _cmd_once, "run one sync cycle and exit (non-zero if it failed)"),
+        ("plan", _cmd_plan, "dry run: print what a cycle would change"),
+        ("report", _cmd_report, "print completion metrics without writing"),
+        ("check", _cmd_check, "validate configuration, connectivity and permissions"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--config", type=Path, help="configuration file (TOML)")
+        if name in ("run", "once"):
+            command.add_argument("--force", action="store_true", help="apply plans over the safety limits")
+        if name == "report":
+            command.add_argument("--json", action="store_true", help="print JSON")
+        command.set_defaults(handler=_with_config(handler))
+
+    demo = commands.add_parser("demo", help="sandbox + one cycle + summary page, served for a browser")
+    demo.add_argument("--port", type=int, default=8990)
+    demo.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
+    demo.add_argument("--no-serve", action="store_true", help="exit after printing the results")
+    demo.set_defaults(handler=_cmd_demo)
     return parser
 
 

@@ -1,0 +1,208 @@
+"""Carry out a Plan: the only code that writes to Jira and Confluence.
+
+Crash safety: the intent to create is committed to the state before the create is sent, and each
+record is saved as soon as its write succeeded. A crash in between leaves an intent that the next
+cycles resolve by label search (see sync.planner), never by creating blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import structlog
+
+from sync.identity import REMOVED_LABEL, item_label
+from sync.models import CreateResult, Page
+from sync.planner import CreateIssue, Plan, WriteBack
+from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
+from sync.state import ItemRecord, State
+from sync.storage_format import EditError, insert_jira_macro, mark_task_complete
+
+log = structlog.get_logger(__name__)
+
+WRITE_BACK_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    write_back: bool = True
+    sprint_board: int | None = None
+    remote_links: bool = False
+    page_url: Callable[[str], str | None] = lambda page_id: None
+
+
+@dataclass
+class ApplyResult:
+    created: dict[str, str] = field(default_factory=dict)  # item key -> issue key
+    adopted: int = 0
+    updated: int = 0
+    transitioned: int = 0
+    flagged: int = 0
+    written_back: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: State,
+               pages: Mapping[str, Page], options: ApplyOptions, now: datetime) -> ApplyResult:
+    """Execute every change of the plan; a failed change is reported and the rest go on."""
+    result = ApplyResult()
+    state.save_items(plan.records)
+    _adopt(plan, jira, state, result)
+    _create(plan.creates, jira, state, options, now, result)
+    for change in plan.updates:
+        if _attempt(result, "update", change.record.issue_key, lambda c=change: jira.update_issue(c.record.issue_key, c.changes)):
+            state.save_items([change.record])
+            result.updated += 1
+    for change in plan.transitions:
+        if _attempt(result, "transition", change.record.issue_key, lambda c=change: jira.transition_to_done(c.record.issue_key)):
+            state.save_items([replace(change.record, done=True)])
+            result.transitioned += 1
+    for flag in plan.flags:
+        key = flag.record.issue_key
+
+        def do_flag(flag=flag, key=key) -> None:
+            jira.update_issue(key, {"labels_add": [REMOVED_LABEL]})
+            jira.add_comment(key, flag.comment)
+            if flag.transition:
+                jira.transition(key, flag.transition)
+        if _attempt(result, "flag", key, do_flag):
+            state.save_items([flag.record])
+            result.flagged += 1
+            log.info("issue_flagged_removed", issue_key=key, page_id=flag.record.page_id)
+    for unflag in plan.unflags:
+        if _attempt(result, "unflag", unflag.record.issue_key,
+                    lambda u=unflag: jira.update_issue(u.record.issue_key, {"labels_remove": [REMOVED_LABEL]})):
+            state.save_items([replace(unflag.record, flagged=False)])
+    if options.write_back:
+        keys = {r.item_key: r.issue_key for r in state_records(state)} | result.created
+        for write in plan.write_backs:
+            _write_back(write, keys, confluence, pages, result)
+    return result
+
+
+def state_records(state: State) -> list[ItemRecord]:
+    return list(state.view().items.values())
+
+
+def _attempt(result: ApplyResult, action: str, key: str | None, call: Callable[[], object]) -> bool:
+    try:
+        call()
+        return True
+    except AtlassianError as exc:
+        result.problems.append(f"{action}-failed:{key}:{exc}")
+        log.warning(f"{action}_failed", issue_key=key, error=str(exc))
+        return False
+
+
+def _adopt(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> None:
+    for adopt in plan.adopts:
+        key = adopt.record.issue_key
+        try:
+            if adopt.add_labels:
+                jira.update_issue(key, {"labels_add": list(adopt.add_labels)})
+        except NotFound:
+            result.problems.append(f"unknown-issue:{key}")
+            log.warning("adopt_failed_unknown_issue", issue_key=key, page_id=adopt.record.page_id)
+            continue
+        except AtlassianError as exc:
+            result.problems.append(f"adopt-failed:{key}:{exc}")
+            continue
+        state.save_items([adopt.record])
+        result.adopted += 1
+        log.info("issue_adopted", issue_key=key, item_key=adopt.record.item_key)
+
+
+def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, options: ApplyOptions,
+            now: datetime, result: ApplyResult) -> None:
+    if not creates:
+        return
+    with state.transaction():
+        state.begin_create([c.record.item_key for c in creates], now)
+    try:
+        outcomes = jira.create_issues([c.fields for c in creates])
+    except CreateInterrupted as exc:
+        outcomes = list(exc.results) + [CreateResult(None, "interrupted")] * (len(creates) - len(exc.results))
+        result.problems.append(f"create-interrupted:{exc.message}")
+    except AtlassianError as exc:  # nothing known: the intents stay; the next cycles look for the labels
+        result.problems.append(f"create-failed:{exc}")
+        return
+    retry_unassigned = [(c, o) for c, o in zip(creates, outcomes) if not o.key and o.error and "assignee" in o.error.lower()]
+    if retry_unassigned:
+        again = jira.create_issues([replace(c.fields, assignee=None) for c, _ in retry_unassigned])
+        fixed = {id(c): o for (c, _), o in zip(retry_unassigned, again)}
+        outcomes = [fixed.get(id(c), o) for c, o in zip(creates, outcomes)]
+        result.problems += [f"unknown-user:{c.record.item_key}" for c, _ in retry_unassigned]
+    done_keys = []
+    for change, outcome in zip(creates, outcomes):
+        if outcome.key:
+            state.save_items([replace(change.record, issue_key=outcome.key)])
+            state.clear_intents([change.record.item_key])
+            result.created[change.record.item_key] = outcome.key
+            log.info("issue_created", issue_key=outcome.key, item_key=change.record.item_key, page_id=change.record.page_id)
+            if change.mark_done:
+                done_keys.append(outcome.key)
+        elif outcome.error != "interrupted":
+            state.clear_intents([change.record.item_key])  # Jira rejected it: nothing exists to find
+            result.problems.append(f"create-rejected:{change.record.item_key}:{outcome.error}")
+    for key in done_keys:
+        _attempt(result, "transition", key, lambda k=key: jira.transition_to_done(k))
+    _after_create(creates, jira, options, result)
+
+
+def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: ApplyOptions, result: ApplyResult) -> None:
+    keys = [result.created[c.record.item_key] for c in creates if c.record.item_key in result.created]
+    if options.sprint_board is not None and keys:
+        sprint = jira.active_sprint(options.sprint_board)
+        if sprint is None:
+            result.problems.append(f"no-active-sprint:{options.sprint_board}")
+        else:
+            _attempt(result, "sprint", sprint, lambda: jira.add_to_sprint(sprint, keys))
+    if options.remote_links:
+        for change in creates:
+            key = result.created.get(change.record.item_key)
+            url = options.page_url(change.record.page_id)
+            if key and url:
+                _attempt(result, "remote-link", key, lambda k=key, u=url, c=change: jira.add_remote_link(
+                    k, u, "Postmortem", f"pmsync:{item_label(c.record.item_key)}"))
+
+
+def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> str:
+    """The page body with the Jira keys inserted and tasks ticked; unknown targets are skipped."""
+    for origin, item_key, summary in write.keys:
+        issue_key = keys.get(item_key)
+        if issue_key:
+            try:
+                body = insert_jira_macro(body, origin, issue_key, expected_summary=summary)
+            except EditError as exc:
+                log.warning("write_back_target_missing", origin=origin, issue_key=issue_key, error=str(exc))
+    for origin, summary in write.complete:
+        try:
+            body = mark_task_complete(body, origin, expected_summary=summary)
+        except EditError as exc:
+            log.warning("write_back_target_missing", origin=origin, error=str(exc))
+    return body
+
+
+def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
+                pages: Mapping[str, Page], result: ApplyResult) -> None:
+    """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost."""
+    page = pages.get(write.page_id)
+    for _ in range(WRITE_BACK_ATTEMPTS):
+        try:
+            page = page or confluence.get_page(write.page_id)
+            body = edit_body(page.body, write, keys)
+            if body == page.body:
+                return
+            confluence.update_page(page, body, message="postmortem-sync: linked Jira issues", minor_edit=True)
+            result.written_back += 1
+            log.info("page_written_back", page_id=write.page_id, version=page.version + 1)
+            return
+        except VersionConflict:
+            log.info("write_back_conflict_retrying", page_id=write.page_id)
+            page = None
+        except AtlassianError as exc:
+            result.problems.append(f"write-back-failed:{write.page_id}:{exc}")
+            return
+    result.problems.append(f"write-back-gave-up:{write.page_id}")

@@ -1,0 +1,235 @@
+"""One sync cycle: find changed pages -> parse -> read managed issues -> plan -> apply -> summary page."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+
+import structlog
+
+from sync.apply import ApplyOptions, ApplyResult, apply_plan
+from sync.atlassian import cql_quote, jql_quote
+from sync.identity import MANAGED_LABEL
+from sync.models import IssueSnapshot, Page, Postmortem
+from sync.parser import parse_page
+from sync.planner import Plan, PlanOptions, plan_changes
+from sync.ports import AtlassianError, ConfluencePort, JiraPort
+from sync.report import Metrics, compute_metrics, render_summary_page, tracked_items
+from sync.settings import ConfluenceSettings, Settings
+from sync.state import State, StateView
+from sync.templates import combine_templates
+
+log = structlog.get_logger(__name__)
+
+KEY_BATCH = 50
+_WATERMARK_FORMAT = "%Y-%m-%d %H:%M"
+
+
+@dataclass
+class CycleResult:
+    ok: bool = True
+    full: bool = False
+    pages_seen: int = 0
+    pages_changed: int = 0
+    items: int = 0
+    plan: Plan | None = None
+    applied: ApplyResult | None = None
+    metrics: Metrics | None = None
+    summary_written: bool = False
+    requests: dict[str, int] = field(default_factory=dict)
+    duration_s: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def postmortem_cql(conf: ConfluenceSettings, since: datetime | None) -> str:
+    """The CQL that selects postmortem pages, modified since `since` when given."""
+    if conf.cql:
+        clauses = [f"({conf.cql})"]
+    else:
+        clauses = ["type = page"]
+        if conf.spaces:
+            clauses.append(f"space in ({', '.join(cql_quote(s) for s in conf.spaces)})")
+        if conf.labels:
+            clauses.append(f"label in ({', '.join(cql_quote(label) for label in conf.labels)})")
+        if conf.parent_pages:
+            clauses.append(f"ancestor in ({', '.join(str(int(p)) for p in conf.parent_pages)})")
+    if since is not None:
+        clauses.append(f"lastmodified >= {cql_quote(since.strftime(_WATERMARK_FORMAT))}")
+    return " and ".join(clauses) + " order by lastmodified asc"
+
+
+def managed_jql(project: str, since: datetime | None) -> str:
+    """The JQL for the issues we manage, updated since `since` when given."""
+    jql = f"project = {jql_quote(project)} and labels = {jql_quote(MANAGED_LABEL)}"
+    if since is not None:
+        jql += f" and updated >= {jql_quote(since.strftime(_WATERMARK_FORMAT))}"
+    return jql + " order by key asc"
+
+
+def plan_options(settings: Settings) -> PlanOptions:
+    j, s = settings.jira, settings.sync
+    return PlanOptions(
+        project=j.project, issue_type=j.issue_type, labels=tuple(j.labels), priority_map=dict(j.priority_map),
+        default_priority=j.default_priority, components=tuple(j.components), write_back=s.write_back,
+        sprint=j.sprint.enabled, removed_transition=j.removed_transition,
+        max_creates=s.max_creates_per_cycle, max_flags=s.max_flags_per_cycle,
+        search_lag_grace=timedelta(minutes=s.overlap_minutes),
+    )
+
+
+def _since(view: StateView, name: str, overlap: timedelta) -> datetime | None:
+    value = view.meta.get(name)
+    return datetime.fromisoformat(value) - overlap if value else None
+
+
+def parse_pages(pages: Iterable[Page], settings: Settings, result: CycleResult) -> tuple[list[Postmortem], set[str]]:
+    """Parse each page on its own: one broken page is reported and never stops the others."""
+    templates = combine_templates(settings.templates)
+    parsed, failed = [], set()
+    for page in pages:
+        try:
+            pm = parse_page(page.body, title=page.title, templates=templates, page_id=page.id)
+        except Exception as exc:  # noqa: BLE001 - the parser promises not to raise; defend the cycle anyway
+            failed.add(page.id)
+            result.problems.append(f"parse-failed:{page.id}:{type(exc).__name__}")
+            continue
+        parsed.append(replace(pm, page_id=page.id, version=page.version, url=page.url, space=page.space))
+        result.problems += [f"page {page.id}: {p}" for p in pm.problems if not p.startswith("missing-")]
+    return parsed, failed
+
+
+def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool, postmortems: list[Postmortem],
+                result: CycleResult) -> dict[str, IssueSnapshot]:
+    """Managed issues (merged into the cache) plus any issue a page names that we have not seen."""
+    fresh = {s.key: s for s in jira.search(jql)}
+    issues = fresh if full else {**view.issues, **fresh}
+    named = sorted({i.jira_key for pm in postmortems for i in pm.items if i.jira_key and i.jira_key not in issues})
+    for start in range(0, len(named), KEY_BATCH):
+        batch = named[start:start + KEY_BATCH]
+        try:
+            issues.update({s.key: s for s in jira.search(f"key in ({', '.join(batch)})")})
+        except AtlassianError:  # one key that does not exist makes Jira reject the whole query
+            issues.update(_issues_one_by_one(jira, batch, result))
+    return issues
+
+
+def _issues_one_by_one(jira: JiraPort, keys: list[str], result: CycleResult) -> dict[str, IssueSnapshot]:
+    """Each key on its own, reporting those that do not resolve (they are never replaced by a new issue)."""
+    found = {}
+    for key in keys:
+        try:
+            found[key] = jira.get_issue(key)
+        except AtlassianError as exc:
+            result.problems.append(f"unresolved-key:{key}:{exc.status}")
+    return found
+
+
+def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, *,
+              apply: bool = True, force: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+              progress: Callable[[str], None] | None = None) -> CycleResult:
+    """Run one cycle; with apply=False it only plans (a dry run) and writes nothing anywhere."""
+    started, clock = now(), time.monotonic()
+    result = CycleResult()
+    view = state.view()
+    cycle_no = int(view.meta.get("cycle", "0")) + 1
+    overlap = timedelta(minutes=settings.sync.overlap_minutes)
+    result.full = "confluence_since" not in view.meta or cycle_no % settings.sync.full_reconcile_every == 0
+    summary_id = view.meta.get("summary_page_id")
+    try:
+        cql = postmortem_cql(settings.confluence, None if result.full else _since(view, "confluence_since", overlap))
+        pages = [p for p in confluence.find_pages(cql) if p.id != summary_id]
+        result.pages_seen = result.pages_changed = len(pages)
+        if progress:
+            progress(f"fetched {len(pages)} page(s)")
+        postmortems, failed = parse_pages(pages, settings, result)
+        jql = managed_jql(settings.jira.project, None if result.full else _since(view, "jira_since", overlap))
+        issues = read_issues(jira, view, jql, result.full, postmortems, result)
+        plan = plan_changes(postmortems, issues, view, plan_options(settings), started, failed_page_ids=frozenset(failed))
+        result.plan = plan
+        result.items = sum(len(pm.items) for pm in postmortems)
+        result.problems += list(plan.problems)
+        if plan.unsafe_reason and not force:
+            result.problems.append(f"unsafe-plan:{plan.unsafe_reason}")
+            result.ok = False
+            apply = False
+        pages_now = {**view.pages, **{pm.page_id: pm for pm in postmortems}}
+        if apply:
+            result.applied = _apply(plan, settings, jira, confluence, state, pages, started)
+            result.problems += result.applied.problems
+            view = state.view()
+            issues = _refresh_created(jira, issues, result.applied)
+        result.metrics = compute_metrics(tracked_items(pages_now.values(), view.items, issues), started.date())
+        if apply:
+            result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
+            _remember(state, postmortems, issues, result.full, started, cycle_no, failed)
+    except AtlassianError as exc:
+        result.ok = False
+        result.problems.append(f"cycle-failed:{exc}")
+        log.error("cycle_failed", error=str(exc), status=exc.status)
+    result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
+    result.duration_s = time.monotonic() - clock
+    return result
+
+
+def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,
+           pages: list[Page], now: datetime) -> ApplyResult:
+    by_id = {p.id: p for p in pages}
+    options = ApplyOptions(
+        write_back=settings.sync.write_back,
+        sprint_board=settings.jira.sprint.board_id if settings.jira.sprint.enabled else None,
+        remote_links=not settings.sync.write_back,
+        page_url=lambda page_id: by_id[page_id].url if page_id in by_id else None,
+    )
+    return apply_plan(plan, jira, confluence, state, by_id, options, now)
+
+
+def _refresh_created(jira: JiraPort, issues: dict[str, IssueSnapshot], applied: ApplyResult) -> dict[str, IssueSnapshot]:
+    """Read back what this cycle created (by key: immediate, unlike a search) so the summary counts it."""
+    issues = dict(issues)
+    for key in applied.created.values():
+        try:
+            issues[key] = jira.get_issue(key)
+        except AtlassianError:
+            pass
+    return issues
+
+
+def _write_summary(settings: Settings, confluence: ConfluencePort, state: State, view: StateView,
+                   metrics: Metrics, result: CycleResult) -> bool:
+    """Write the summary page only when its content changed; never fail the cycle over it."""
+    conf = settings.confluence.summary_page
+    space = settings.confluence.summary_space
+    if not conf.enabled or not space:
+        return False
+    body = render_summary_page(metrics)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    if view.meta.get("summary_digest") == digest and view.meta.get("summary_page_id"):
+        return False
+    try:
+        page = confluence.find_page(space, conf.title)
+        if page is None:
+            page = confluence.create_page(space, conf.title, body, conf.parent_id)
+        elif page.body != body:
+            page = confluence.update_page(page, body, message="postmortem-sync: completion update", minor_edit=True)
+    except AtlassianError as exc:
+        result.problems.append(f"summary-failed:{exc}")
+        log.warning("summary_page_failed", error=str(exc))
+        return False
+    state.set_meta(summary_digest=digest, summary_page_id=page.id, summary_page_url=page.url)
+    log.info("summary_page_written", page_id=page.id)
+    return True
+
+
+def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot], full: bool,
+              started: datetime, cycle_no: int, failed: set[str]) -> None:
+    """Cache what this cycle learnt and move the watermarks (not past a page that failed)."""
+    with state.transaction():
+        state.save_pages(postmortems)
+        state.save_issues(issues.values(), replace_all=full)
+        marks = {"cycle": str(cycle_no), "jira_since": started.isoformat()}
+        if not failed:
+            marks["confluence_since"] = started.isoformat()
+        state.set_meta(**marks)

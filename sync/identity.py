@@ -1,0 +1,65 @@
+"""The no-duplicates contract: a deterministic key per action item, carried on its Jira issue as labels."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from sync.models import ActionItem
+
+MANAGED_LABEL = "pmsync"
+REMOVED_LABEL = "pmsync-removed"
+_ITEM_LABEL = re.compile(r"^pmsync-([0-9a-f]{12})$")
+_PAGE_LABEL = re.compile(r"^pmsync-page-(\d+)$")
+_TYPE_PREFIX = "pmsync-type-"
+
+
+def normalise(text: str) -> str:
+    """Casefolded words without punctuation: what stays the same when someone fixes a typo's spacing."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.findall(r"\w+", folded))
+
+
+def item_basis(item: ActionItem) -> str:
+    """What identifies an item on its page when first seen: its task, else its words."""
+    if item.task_uuid:
+        return f"uuid:{item.task_uuid}"
+    if item.origin.startswith("task:"):
+        return item.origin
+    return f"text:{normalise(item.summary)}"
+
+
+def item_key(page_id: str, item: ActionItem, *, salt: str = "") -> str:
+    """A 12-hex key, stable across cycles and machines, for one item of one page."""
+    digest = hashlib.sha256(f"{page_id}\x1f{item_basis(item)}\x1f{salt}".encode()).hexdigest()
+    return digest[:12]
+
+
+def item_label(key: str) -> str:
+    return f"pmsync-{key}"
+
+
+def page_label(page_id: str) -> str:
+    return f"pmsync-page-{page_id}"
+
+
+def type_label(item_type: str | None) -> str | None:
+    """A Jira label that carries the item's type (Jira has no field for it)."""
+    if not item_type:
+        return None
+    slug = re.sub(r"[^\w-]+", "-", normalise(item_type)).strip("-")
+    return f"{_TYPE_PREFIX}{slug}"[:255] if slug else None
+
+
+def item_key_from_labels(labels: Iterable[str]) -> str | None:
+    return next((m.group(1) for m in map(_ITEM_LABEL.match, labels) if m), None)
+
+
+def page_id_from_labels(labels: Iterable[str]) -> str | None:
+    return next((m.group(1) for m in map(_PAGE_LABEL.match, labels) if m), None)
+
+
+def type_from_labels(labels: Iterable[str]) -> str | None:
+    return next((label[len(_TYPE_PREFIX):] for label in labels if label.startswith(_TYPE_PREFIX)), None)

@@ -1,0 +1,182 @@
+"""Local state in SQLite: a cache of pages, issues and last-synced values, plus the create-intent journal.
+
+Losing this file never causes duplicates: identity lives in Jira labels and in keys written back
+into the pages; the next cycle is then a full reconcile that adopts what it finds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+
+from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (item_key TEXT PRIMARY KEY, page_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pages (page_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS issues (issue_key TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS intents (item_key TEXT PRIMARY KEY, started_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """An item we track: its issue and the field values as they were when last in sync."""
+
+    item_key: str
+    page_id: str
+    origin: str
+    issue_key: str | None
+    summary: str
+    assignee: str | None = None  # the page owner's id (accountId / username / userkey)
+    due: str | None = None
+    priority: str | None = None
+    type: str | None = None
+    done: bool = False
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
+class StateView:
+    """A read-only snapshot of the state for the pure planner and report."""
+
+    items: dict[str, ItemRecord] = field(default_factory=dict)
+    pages: dict[str, Postmortem] = field(default_factory=dict)
+    issues: dict[str, IssueSnapshot] = field(default_factory=dict)
+    intents: dict[str, datetime] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class State:
+    """The SQLite store; every write happens inside `transaction()` or is committed at once."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: str | Path) -> State:
+        """Open (creating) the store; `:memory:` for tests."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=10000")
+        db.executescript(_SCHEMA)
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        return cls(db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def view(self) -> StateView:
+        rows = self._db.execute
+        return StateView(
+            items={k: ItemRecord(**json.loads(d)) for k, d in rows("SELECT item_key, doc FROM items")},
+            pages={k: postmortem_from_json(json.loads(d)) for k, d in rows("SELECT page_id, doc FROM pages")},
+            issues={k: snapshot_from_json(json.loads(d)) for k, d in rows("SELECT issue_key, doc FROM issues")},
+            intents={k: datetime.fromisoformat(t) for k, t in rows("SELECT item_key, started_at FROM intents")},
+            meta=dict(rows("SELECT name, value FROM meta")),
+        )
+
+    def save_items(self, records: Iterable[ItemRecord]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+            [(r.item_key, r.page_id, json.dumps(asdict(r))) for r in records],
+        )
+
+    def save_pages(self, postmortems: Iterable[Postmortem]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO pages VALUES (?, ?)",
+            [(pm.page_id, json.dumps(postmortem_to_json(pm))) for pm in postmortems],
+        )
+
+    def save_issues(self, snapshots: Iterable[IssueSnapshot], *, replace_all: bool = False) -> None:
+        if replace_all:
+            self._db.execute("DELETE FROM issues")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO issues VALUES (?, ?)",
+            [(s.key, json.dumps(snapshot_to_json(s))) for s in snapshots],
+        )
+
+    def set_meta(self, **values: str | None) -> None:
+        for name, value in values.items():
+            if value is None:
+                self._db.execute("DELETE FROM meta WHERE name = ?", (name,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def begin_create(self, item_keys: Iterable[str], now: datetime) -> None:
+        """Journal that creates for these items are about to be sent (committed before sending)."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO intents VALUES (?, ?)", [(k, now.isoformat()) for k in item_keys]
+        )
+
+    def clear_intents(self, item_keys: Iterable[str]) -> None:
+        self._db.executemany("DELETE FROM intents WHERE item_key = ?", [(k,) for k in item_keys])
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def postmortem_to_json(pm: Postmortem) -> dict:
+    """Everything of a parsed page the summary needs, as JSON-able data."""
+    return json.loads(json.dumps({
+        "title": pm.title, "page_id": pm.page_id, "version": pm.version, "url": pm.url, "space": pm.space,
+        "problems": list(pm.problems), "meta": asdict(pm.meta),
+        "items": [asdict(item) for item in pm.items],
+    }, default=_json_default))
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _owner(doc: dict | None) -> Owner | None:
+    return Owner(**doc) if doc else None
+
+
+def postmortem_from_json(doc: dict) -> Postmortem:
+    meta = dict(doc["meta"])
+    meta["incident_date"] = _date(meta.get("incident_date"))
+    meta["owner"] = _owner(meta.get("owner"))
+    items = tuple(
+        ActionItem(**{**item, "owner": _owner(item["owner"]), "due": _date(item["due"])}) for item in doc["items"]
+    )
+    return Postmortem(
+        title=doc["title"], items=items, problems=tuple(doc["problems"]), meta=PageMeta(**meta),
+        page_id=doc["page_id"], version=doc["version"], url=doc["url"], space=doc["space"],
+    )
+
+
+def snapshot_to_json(snapshot: IssueSnapshot) -> dict:
+    return json.loads(json.dumps(asdict(snapshot), default=_json_default))
+
+
+def snapshot_from_json(doc: dict) -> IssueSnapshot:
+    times = {name: datetime.fromisoformat(doc[name]) if doc.get(name) else None
+             for name in ("created", "updated", "resolved")}
+    return IssueSnapshot(**{**doc, **times, "labels": tuple(doc["labels"]), "due": _date(doc.get("due"))})
+
+
+def with_issue(record: ItemRecord, issue_key: str) -> ItemRecord:
+    return replace(record, issue_key=issue_key)
