@@ -1,0 +1,96 @@
+"""Jira's descriptive routes: serverInfo, myself, project, priorities, fields, user look-up and search."""
+
+from __future__ import annotations
+
+from sync.sandbox.errors import jira_error
+from sync.sandbox.jira_catalog import OPS, PRIORITIES
+from sync.sandbox.jira_common import int_param, view_for
+from sync.sandbox.jira_json import field_list, priority_json, project_json, user_json
+from sync.sandbox.router import Router
+from sync.sandbox.state import SandboxState
+from sync.sandbox.timefmt import jira_time, utcnow
+from sync.sandbox.wire import Reply, Request, json_reply
+
+CLOUD_VERSION = (1001, 0, 0)
+DC_VERSION = (9, 12, 15)
+_GDPR = "The query parameter '{}' is not supported in GDPR strict mode."
+
+
+def register(router: Router, versions: tuple[str, ...]) -> None:
+    for version in versions:
+        base = f"/rest/api/{version}"
+        for template, handler in (
+            ("/serverInfo", server_info), ("/myself", myself), ("/project/{projectIdOrKey}", project),
+            ("/priority", priorities), ("/field", fields), ("/user", user), ("/user/search", user_search),
+        ):
+            router.add("GET", base + template, handler)
+
+
+def server_info(state: SandboxState, request: Request) -> Reply:
+    """deploymentType is "Cloud" or "Server" (Data Center still answers "Server")."""
+    cloud = state.options.is_cloud
+    numbers = CLOUD_VERSION if cloud else DC_VERSION
+    version = "1001.0.0-SNAPSHOT" if cloud else ".".join(map(str, numbers))
+    return json_reply({
+        "baseUrl": state.site, "displayUrl": state.site, "displayUrlConfluence": state.wiki,
+        "version": version, "versionNumbers": list(numbers), "deploymentType": "Cloud" if cloud else "Server",
+        "buildNumber": 100283 if cloud else 9120015, "buildDate": "2026-11-02T00:00:00.000+0000",
+        "serverTime": jira_time(utcnow()), "serverTimeZone": "Etc/UTC", "scmInfo": "postmortem-sync-sandbox",
+        "serverTitle": "Jira (postmortem-sync sandbox)",
+    })
+
+
+def myself(state: SandboxState, request: Request) -> Reply:
+    return json_reply({**user_json(state.api_user, view_for(state, request)), "locale": "en_US"})
+
+
+def project(state: SandboxState, request: Request) -> Reply:
+    wanted = request.params["projectIdOrKey"]
+    if wanted.upper() != OPS.key and wanted != OPS.id:
+        raise jira_error(404, f"No project could be found with key '{wanted}'.")
+    return json_reply(project_json(OPS, view_for(state, request), lead=state.api_user))
+
+
+def priorities(state: SandboxState, request: Request) -> Reply:
+    view = view_for(state, request)
+    return json_reply([{**priority_json(p, view), "isDefault": p.name == "Medium"} for p in PRIORITIES])
+
+
+def fields(state: SandboxState, request: Request) -> Reply:
+    return json_reply(field_list(state.options.is_cloud))
+
+
+def user(state: SandboxState, request: Request) -> Reply:
+    """Cloud: ?accountId= only (GDPR strict mode). Data Center: ?username= or ?key=."""
+    directory = state.directory
+    if state.options.is_cloud:
+        for legacy in ("username", "key"):
+            if request.arg(legacy):
+                raise jira_error(400, _GDPR.format(legacy))
+        account_id = request.arg("accountId")
+        if not account_id:
+            raise jira_error(400, "The 'accountId' query parameter needs to be provided.")
+        found = directory.by_account_id(account_id)
+        missing = "Specified user does not exist or you do not have required permissions"
+    else:
+        username, key = request.arg("username"), request.arg("key")
+        if not username and not key:
+            raise jira_error(404, "Either the 'username' or the 'key' query parameters need to be provided")
+        found = directory.by_username(username) if username else directory.by_key(key or "")
+        missing = f"The user named '{username or key}' does not exist"
+    if found is None:
+        raise jira_error(404, missing)
+    return json_reply(user_json(found, view_for(state, request)))
+
+
+def user_search(state: SandboxState, request: Request) -> Reply:
+    """Cloud searches by ?query=, Data Center by ?username= (a prefix of name, email or display name)."""
+    param = "query" if state.options.is_cloud else "username"
+    if state.options.is_cloud and request.arg("username"):
+        raise jira_error(400, _GDPR.format("username"))
+    needle = request.arg(param)
+    if not needle:
+        raise jira_error(400, f"The '{param}' query parameter needs to be provided.")
+    start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50)
+    found = state.directory.search(needle)[start : start + limit]
+    return json_reply([user_json(u, view_for(state, request)) for u in found])

@@ -1,0 +1,314 @@
+"""Confluence storage format → safe HTML for the browser view (and `body.view`).
+
+Everything from the page is escaped; only a fixed set of HTML tags and attributes passes through.
+Macros become what a reader expects: status lozenges, Jira links with the issue's status, task
+lists with checkboxes, mentions as display names, dates, panels, page properties, a bar chart.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from html.entities import name2codepoint
+from typing import Callable
+
+from lxml import etree
+
+AC_NS = "http://www.atlassian.com/schema/confluence/4/ac/"
+RI_NS = "http://www.atlassian.com/schema/confluence/4/ri/"
+AC, RI = f"{{{AC_NS}}}", f"{{{RI_NS}}}"
+
+_PASS_THROUGH = {
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tfoot", "tr", "th", "td", "ul", "ol",
+    "li", "strong", "b", "em", "i", "u", "s", "del", "ins", "code", "pre", "br", "hr", "blockquote", "sub", "sup",
+    "span", "div", "a", "colgroup", "col", "caption", "small", "mark", "cite", "q",
+}
+_VOID = {"br", "hr", "col"}
+_ATTRIBUTES = {"colspan", "rowspan", "title"}
+_SAFE_HREF = re.compile(r"^(https?:|mailto:|/|#)", re.IGNORECASE)
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);|&")
+_XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
+_EMOTICONS = {"tick": "✅", "cross": "❌", "warning": "⚠️", "information": "ℹ️", "smile": "🙂",
+              "sad": "🙁",
+              "blue-star": "🔵", "yellow-star": "⭐", "red-star": "🔴", "green-star": "🟢", "light-on": "💡",
+              "thumbs-up": "👍", "thumbs-down": "👎", "plus": "➕", "minus": "➖", "question": "❓"}
+_STATUS_COLOURS = {"grey", "red", "yellow", "green", "blue", "purple"}
+_PANELS = {"info", "note", "warning", "tip", "panel"}
+
+
+@dataclass(frozen=True)
+class IssueInfo:
+    summary: str
+    status: str
+    category: str  # new | indeterminate | done
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What the renderer may look up; every callable returns None when it does not know the answer."""
+
+    user_name: Callable[[str], str | None] = lambda identifier: None
+    issue: Callable[[str], IssueInfo | None] = lambda key: None
+    page_href: Callable[[str, str | None], str | None] = lambda title, space: None
+    child_pages: Callable[[], list[tuple[str, str]]] = lambda: []
+    jira_prefix: str = ""
+
+
+def render_storage(body: str, context: RenderContext) -> str:
+    """Storage XHTML → an HTML fragment."""
+    root = parse_storage(body)
+    headings = [el for el in root.iter("h1", "h2", "h3")]
+    return _Renderer(context, headings).children(root)
+
+
+def parse_storage(body: str) -> etree._Element:
+    """Parse leniently: HTML entities become characters, bare ampersands are escaped first."""
+    wrapped = f'<root xmlns:ac="{AC_NS}" xmlns:ri="{RI_NS}">{_ENTITY.sub(_entity, body)}</root>'
+    parser = etree.XMLParser(recover=True, resolve_entities=False, huge_tree=True)
+    root = etree.fromstring(wrapped.encode("utf-8"), parser)
+    return root if root is not None else etree.Element("root")
+
+
+def _entity(match: re.Match) -> str:
+    name = match.group(1)
+    if name is None:
+        return "&amp;"  # a bare '&' (libxml2's recovery would silently drop later entities)
+    if name.startswith("#") or name in _XML_ENTITIES:
+        return match.group(0)
+    codepoint = name2codepoint.get(name)
+    return f"&#{codepoint};" if codepoint else f"&amp;{name};"
+
+
+def _esc(text: str | None) -> str:
+    return html.escape(text or "", quote=True)
+
+
+def _local(element: etree._Element) -> tuple[str, str]:
+    """(namespace kind, local name): kind is 'ac', 'ri' or 'html'."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag.startswith(AC):
+        return "ac", tag[len(AC):]
+    if tag.startswith(RI):
+        return "ri", tag[len(RI):]
+    return "html", tag.lower()
+
+
+def _text(element: etree._Element) -> str:
+    return "".join(element.itertext())
+
+
+@dataclass
+class _Renderer:
+    context: RenderContext
+    headings: list = field(default_factory=list)
+
+    def children(self, element: etree._Element) -> str:
+        out = [_esc(element.text)]
+        for child in element:
+            if isinstance(child.tag, str):
+                out.append(self.element(child))
+            out.append(_esc(child.tail))
+        return "".join(out)
+
+    def element(self, element: etree._Element) -> str:
+        kind, name = _local(element)
+        if kind == "html":
+            return self.html_element(element, name)
+        handler = getattr(self, f"ac_{name.replace('-', '_')}", None) if kind == "ac" else None
+        return handler(element) if handler else self.children(element)
+
+    def html_element(self, element: etree._Element, name: str) -> str:
+        if name == "time":
+            return self.time(element)
+        if name not in _PASS_THROUGH:
+            return self.children(element)
+        attributes = "".join(f' {key}="{_esc(value)}"' for key, value in element.attrib.items() if key in _ATTRIBUTES)
+        href = element.get("href")
+        if name == "a" and href and _SAFE_HREF.match(href.strip()):
+            attributes += f' href="{_esc(href.strip())}"'
+        if name in ("h1", "h2", "h3") and element in self.headings:
+            attributes += f' id="heading-{self.headings.index(element) + 1}"'
+        if name in _VOID:
+            return f"<{name}{attributes}>"
+        return f"<{name}{attributes}>{self.children(element)}</{name}>"
+
+    def time(self, element: etree._Element) -> str:
+        value = element.get("datetime", "")
+        try:
+            shown = date.fromisoformat(value).strftime("%d %b %Y").lstrip("0")
+        except ValueError:
+            shown = value
+        return f'<time class="date-lozenge" datetime="{_esc(value)}">{_esc(shown)}</time>'
+
+    def ac_link(self, element: etree._Element) -> str:
+        target = next((child for child in element if _local(child)[0] == "ri"), None)
+        bodies = ("plain-text-link-body", "link-body")
+        link_body = next((child for child in element if _local(child)[1] in bodies), None)
+        body_text = _text(link_body).strip() if link_body is not None else ""
+        if target is None:
+            return _esc(body_text)
+        kind = _local(target)[1]
+        if kind == "user":
+            ids = (target.get(f"{RI}{name}") for name in ("account-id", "userkey", "username"))
+            identifier = next((value for value in ids if value), "")
+            name = self.context.user_name(identifier) or body_text or identifier
+            return f'<span class="user-mention" data-user="{_esc(identifier)}">@{_esc(name)}</span>'
+        if kind == "page":
+            title = target.get(f"{RI}content-title", "")
+            href = self.context.page_href(title, target.get(f"{RI}space-key"))
+            text = _esc(body_text or title)
+            return f'<a class="page-link" href="{_esc(href)}">{text}</a>' if href else text
+        if kind == "url" and _SAFE_HREF.match(target.get(f"{RI}value", "")):
+            return f'<a href="{_esc(target.get(f"{RI}value"))}">{_esc(body_text or target.get(f"{RI}value"))}</a>'
+        return _esc(body_text or target.get(f"{RI}filename", ""))
+
+    def ac_task_list(self, element: etree._Element) -> str:
+        items = "".join(self.task(task) for task in element if _local(task)[1] == "task")
+        return f'<ul class="task-list">{items}</ul>'
+
+    def task(self, task: etree._Element) -> str:
+        done = any(_local(c)[1] == "task-status" and _text(c).strip() == "complete" for c in task)
+        body = "".join(self.children(c) for c in task if _local(c)[1] == "task-body")
+        nested = "".join(self.ac_task_list(c) for c in task if _local(c)[1] == "task-list")
+        state = "complete" if done else "incomplete"
+        checked = " checked" if done else ""
+        return f'<li class="task {state}"><input type="checkbox" disabled{checked}> {body}{nested}</li>'
+
+    def ac_emoticon(self, element: etree._Element) -> str:
+        fallback = element.get(f"{AC}emoji-fallback") or _EMOTICONS.get(element.get(f"{AC}name", ""), "")
+        return f'<span class="emoticon">{_esc(fallback)}</span>'
+
+    def ac_placeholder(self, element: etree._Element) -> str:
+        return ""  # instructional template text is hidden when a page is viewed
+
+    def ac_image(self, element: etree._Element) -> str:
+        attachment = next((c for c in element if _local(c)[1] == "attachment"), None)
+        name = attachment.get(f"{RI}filename", "image") if attachment is not None else "image"
+        return f'<span class="image-placeholder">[image: {_esc(name)}]</span>'
+
+    def ac_layout(self, element: etree._Element) -> str:
+        return f'<div class="layout">{self.children(element)}</div>'
+
+    def ac_layout_section(self, element: etree._Element) -> str:
+        return f'<div class="layout-section">{self.children(element)}</div>'
+
+    def ac_layout_cell(self, element: etree._Element) -> str:
+        return f'<div class="layout-cell">{self.children(element)}</div>'
+
+    def ac_structured_macro(self, element: etree._Element) -> str:
+        name = element.get(f"{AC}name", "")
+        params = {c.get(f"{AC}name"): _text(c).strip() for c in element if _local(c)[1] == "parameter"}
+        rich = next((c for c in element if _local(c)[1] == "rich-text-body"), None)
+        plain = next((c for c in element if _local(c)[1] == "plain-text-body"), None)
+        render = _MACROS.get("panel" if name in _PANELS else name)
+        if render is not None:
+            return render(self, name, params, rich, plain)
+        if rich is not None:
+            return f'<div class="macro macro-{_esc(name)}">{self.children(rich)}</div>'
+        return f'<span class="macro-placeholder">[{_esc(name)}]</span>'
+
+    ac_macro = ac_structured_macro
+
+
+def _status(renderer: _Renderer, name, params, rich, plain) -> str:
+    colour = params.get("colour", "Grey").lower()
+    colour = colour if colour in _STATUS_COLOURS else "grey"
+    subtle = " subtle" if params.get("subtle", "").lower() == "true" else ""
+    return f'<span class="status-lozenge status-{colour}{subtle}">{_esc(params.get("title", ""))}</span>'
+
+
+def _jira(renderer: _Renderer, name, params, rich, plain) -> str:
+    key = params.get("key", "")
+    if not key:
+        return f'<span class="jira-query">Jira query: {_esc(params.get("jqlQuery", ""))}</span>'
+    link = f'<a class="jira-issue-key" href="{_esc(renderer.context.jira_prefix)}/browse/{_esc(key)}">{_esc(key)}</a>'
+    info = renderer.context.issue(key)
+    if info is None:
+        return f'<span class="jira-issue">{link}</span>'
+    colour = _CATEGORY_COLOURS.get(info.category, "grey")
+    lozenge = f'<span class="status-lozenge status-{colour}">{_esc(info.status)}</span>'
+    return f'<span class="jira-issue">{link} <span class="jira-summary">{_esc(info.summary)}</span> {lozenge}</span>'
+
+
+_CATEGORY_COLOURS = {"new": "grey", "indeterminate": "blue", "done": "green"}
+
+
+def _details(renderer: _Renderer, name, params, rich, plain) -> str:
+    inner = renderer.children(rich) if rich is not None else ""
+    return f'<div class="page-properties">{inner}</div>'
+
+
+def _panel(renderer: _Renderer, name, params, rich, plain) -> str:
+    title = f'<p class="panel-title">{_esc(params["title"])}</p>' if params.get("title") else ""
+    inner = renderer.children(rich) if rich is not None else ""
+    return f'<div class="panel panel-{_esc(name)}">{title}{inner}</div>'
+
+
+def _expand(renderer: _Renderer, name, params, rich, plain) -> str:
+    title = params.get("title") or "Click here to expand..."
+    inner = renderer.children(rich) if rich is not None else ""
+    return f"<details><summary>{_esc(title)}</summary>{inner}</details>"
+
+
+def _code(renderer: _Renderer, name, params, rich, plain) -> str:
+    return f'<pre class="code"><code>{_esc(_text(plain) if plain is not None else "")}</code></pre>'
+
+
+def _toc(renderer: _Renderer, name, params, rich, plain) -> str:
+    items = "".join(
+        f'<li><a href="#heading-{i}">{_esc(_text(h).strip())}</a></li>' for i, h in enumerate(renderer.headings, 1)
+    )
+    return f'<nav class="toc"><ul>{items}</ul></nav>'
+
+
+def _children(renderer: _Renderer, name, params, rich, plain) -> str:
+    pages = renderer.context.child_pages()
+    items = "".join(f'<li><a href="{_esc(href)}">{_esc(title)}</a></li>' for title, href in pages)
+    return f'<ul class="child-pages">{items}</ul>'
+
+
+def _chart(renderer: _Renderer, name, params, rich, plain) -> str:
+    table = next(rich.iter("table"), None) if rich is not None else None
+    data_table = renderer.html_element(table, "table") if table is not None else ""
+    svg = bar_chart_svg(_table_rows(table) if table is not None else [], params.get("title", ""))
+    return f'<figure class="chart">{svg}{data_table}</figure>'
+
+
+def _table_rows(table: etree._Element) -> list[list[str]]:
+    return [
+        [" ".join(_text(cell).split()) for cell in row if _local(cell)[1] in ("th", "td")] for row in table.iter("tr")
+    ]
+
+
+def bar_chart_svg(rows: list[list[str]], title: str) -> str:
+    """A bar per data row from the first numeric column; the header row names the axis."""
+    points = []
+    for row in rows[1:]:
+        numbers = [float(v) for v in row[1:] if re.fullmatch(r"-?\d+(\.\d+)?", v)]
+        if row and numbers:
+            points.append((row[0], numbers[0]))
+    width, height, bar = 60 * max(len(points), 1) + 40, 220, 40
+    peak = max((value for _, value in points), default=1) or 1
+    bars = []
+    for index, (label, value) in enumerate(points):
+        bar_height = 160 * max(value, 0) / peak
+        x, y = 30 + index * 60, 180 - bar_height
+        bars.append(
+            f'<rect x="{x}" y="{y:.1f}" width="{bar}" height="{bar_height:.1f}" fill="#0052cc">'
+            f"<title>{_esc(label)}: {value:g}</title></rect>"
+            f'<text x="{x + bar / 2}" y="198" font-size="10" text-anchor="middle">{_esc(label[:10])}</text>'
+            f'<text x="{x + bar / 2}" y="{y - 4:.1f}" font-size="10" text-anchor="middle">{value:g}</text>'
+        )
+    caption = f'<text x="10" y="14" font-size="12">{_esc(title)}</text>' if title else ""
+    svg_open = (
+        f'<svg class="bar-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
+    )
+    return f'{svg_open}{caption}{"".join(bars)}</svg>'
+
+
+_MACROS: dict[str, Callable] = {
+    "status": _status, "jira": _jira, "details": _details, "panel": _panel, "expand": _expand,
+    "code": _code, "noformat": _code, "toc": _toc, "children": _children, "chart": _chart,
+}

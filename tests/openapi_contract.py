@@ -1,0 +1,294 @@
+"""Check HTTP exchanges against Atlassian's official OpenAPI specs (../shared/atlassian/openapi).
+
+    from tests.openapi_contract import recording, validate_exchange
+
+    with recording(jira_client) as exchanges:       # a requests.Session, or a client with ._session
+        jira_client.issue_create(fields)             # each exchange is validated as it happens
+    assert [e.route for e in exchanges] == ["POST /rest/api/2/issue"]
+
+`validate_exchange(request, response)` raises `ContractViolation` (an AssertionError) naming the
+spec, the operation and what did not match. Paths are matched to specs by prefix:
+
+    /rest/api/3/      jira-platform-v3.swagger-v3.v3.json
+    /rest/api/2/      jira-platform-v2.primelib-overlay.openapi.yaml   (converted once, cached as JSON)
+    /rest/agile/1.0/  jira-software.swagger.v3.json
+    /wiki/rest/api/   confluence-v1.swagger.v3.json
+    /wiki/api/v2/     confluence-v2.openapi-v2.v3.json
+
+Anything else (/_sandbox/…, browser pages) is not an Atlassian API call and is skipped. Data Center
+has no vendored spec: its /rest/api/2 traffic is checked against the Cloud v2 spec, whose issue,
+search and user shapes it shares (users carry name/key instead of accountId; both are in the schema).
+
+The v2 YAML is used rather than mapping /2 onto the v3 spec because v2 and v3 differ exactly where
+the daemon cares (description and comment bodies are strings in v2, ADF in v3). Parsing the YAML
+takes over a second, so its JSON form is cached under $PMSYNC_OPENAPI_CACHE or the temp dir, keyed by the
+file's sha256.
+
+Spec bugs patched in memory (see openapi/SOURCES.md), each kept as small as possible:
+  * all specs: `servers` replaced so that paths match a local sandbox;
+  * Agile: the `state` and `type` query parameters of board routes are declared as objects → strings;
+  * Confluence v1: four array parameters (e.g. `status` of GET content/{id}) put their `enum` on the
+    array instead of its items, so even the declared default ["current"] fails → enum moved to items;
+  * Jira v2 (primelib copy): GET …/remotelink is declared as one RemoteIssueLink although its own
+    example (and Jira) answer a list → v3's `oneOf` [list, single] (single when ?globalId= is given);
+  * Confluence v2: PageUpdateRequest.body is a `oneOf` whose branches both match → `anyOf`;
+  * all specs: some 204 responses (editIssue, doTransition, …) declare a JSON body; 204 has none;
+  * Jira (v2, v3, Agile): Jira writes timestamps as 2026-02-11T09:12:00.000+0000, which the
+    `date-time` format (RFC 3339 wants +00:00) rejects; such fields get a pattern accepting both.
+
+A status the operation does not declare fails, except those Atlassian documents globally instead of
+per operation (401, 429, 5xx) and any the caller allows (`allow_status`). Their bodies, and those of
+error statuses the spec declares without a body, must still be Atlassian error shapes (Jira's
+ErrorCollection, Confluence's statusCode/message object) or a plain-text 401.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import requests
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "atlassian" / "openapi"
+GLOBALLY_DOCUMENTED = frozenset({401, 429, 500, 502, 503, 504})
+_JIRA_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
+
+
+class ContractViolation(AssertionError):
+    """A request or response that does not match the official spec."""
+
+
+@dataclass(frozen=True)
+class SpecInfo:
+    name: str
+    file: str
+    prefix: str
+    server: str = "/"
+
+
+SPECS = (
+    SpecInfo("jira-platform-v3", "jira-platform-v3.swagger-v3.v3.json", "/rest/api/3/"),
+    SpecInfo("jira-platform-v2", "jira-platform-v2.primelib-overlay.openapi.yaml", "/rest/api/2/"),
+    SpecInfo("jira-software", "jira-software.swagger.v3.json", "/rest/agile/1.0/"),
+    SpecInfo("confluence-v1", "confluence-v1.swagger.v3.json", "/wiki/rest/api/"),
+    SpecInfo("confluence-v2", "confluence-v2.openapi-v2.v3.json", "/wiki/api/v2/", "/wiki/api/v2"),
+)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    request: requests.PreparedRequest
+    response: requests.Response
+
+    @property
+    def route(self) -> str:
+        """'METHOD /path' without the query, for readable assertions."""
+        return f"{self.request.method} {requests.utils.urlparse(self.request.url).path}"
+
+
+def spec_for_path(path: str) -> SpecInfo | None:
+    """Which spec governs a URL path; None for anything that is not an Atlassian REST call."""
+    return next((spec for spec in SPECS if path.startswith(spec.prefix)), None)
+
+
+@functools.lru_cache(maxsize=None)
+def load_spec(name: str) -> OpenAPI:
+    """The named spec, patched and ready for openapi-core (cached for the test session)."""
+    info = next(spec for spec in SPECS if spec.name == name)
+    raw = _read_spec(SPEC_DIR / info.file)
+    raw["servers"] = [{"url": info.server}]
+    for patch in _PATCHES.get(name, ()):
+        patch(raw)
+    return OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None))
+
+
+def validate_exchange(
+    request: requests.PreparedRequest, response: requests.Response, allow_status: Iterable[int] = (),
+) -> None:
+    """Raise ContractViolation unless both the request and the response match the official spec."""
+    path = requests.utils.urlparse(request.url).path
+    info = spec_for_path(path)
+    if info is None:
+        return
+    spec = load_spec(info.name)
+    where = f"{request.method} {path} → {response.status_code} ({info.file})"
+    openapi_request = RequestsOpenAPIRequest(request)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Unsupported scheme type" for the specs' OAuth2 schemes
+        _check(lambda: spec.validate_request(openapi_request), f"request does not match the spec: {where}")
+        try:
+            spec.validate_response(openapi_request, RequestsOpenAPIResponse(response))
+        except ResponseNotFound:
+            if response.status_code not in GLOBALLY_DOCUMENTED | set(allow_status):
+                raise ContractViolation(f"undeclared status: {where}\n{response.text[:500]}") from None
+            _check_error_body(response, where)
+        except Exception as exc:  # openapi-core's validation errors
+            if response.status_code >= 400 and _declared_without_body(exc):
+                _check_error_body(response, where)
+                return
+            detail = f"{_describe(exc)}\nbody: {response.text[:800]}"
+            raise ContractViolation(f"response does not match the spec: {where}\n{detail}") from None
+
+
+def _check(action: Callable[[], None], message: str) -> None:
+    try:
+        action()
+    except Exception as exc:
+        raise ContractViolation(f"{message}\n{_describe(exc)}") from None
+
+
+def _declared_without_body(exc: BaseException) -> bool:
+    """The spec lists the error status but not its body (common in Confluence v1: `"content": {}`)."""
+    cause = exc.__cause__
+    return isinstance(cause, MediaTypeNotFound) and not cause.availableMimetypes
+
+
+def _check_error_body(response: requests.Response, where: str) -> None:
+    """Undeclared error statuses must still carry an Atlassian-shaped body."""
+    content_type = response.headers.get("Content-Type", "")
+    if response.status_code == 401 and not content_type.startswith("application/json"):
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        raise ContractViolation(f"error without a JSON body: {where}\n{response.text[:300]}") from None
+    if not isinstance(body, dict):
+        raise ContractViolation(f"error body is not a JSON object: {where}\n{response.text[:300]}")
+    jira_shape = isinstance(body.get("errorMessages"), list) and isinstance(body.get("errors"), dict)
+    confluence_shape = isinstance(body.get("statusCode"), int) and isinstance(body.get("message"), str)
+    if not (jira_shape or confluence_shape):
+        raise ContractViolation(f"error body is not an Atlassian error shape: {where}\n{response.text[:300]}")
+
+
+def _describe(exc: BaseException) -> str:
+    """The whole cause chain, including jsonschema's individual errors."""
+    lines, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        lines.append(f"{type(current).__name__}: {current}")
+        for error in getattr(current, "schema_errors", ()) or ():
+            lines.append(f"  - {'/'.join(map(str, error.absolute_path))}: {error.message}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(lines)
+
+
+@contextmanager
+def recording(client: Any, validate: bool = True, allow_status: Iterable[int] = ()) -> Iterator[list[Exchange]]:
+    """Capture (and by default validate) every exchange sent through a requests Session.
+
+    `client` is a requests.Session or an atlassian-python-api client (its `._session` is used).
+    A request that gets no response (a reset connection) is not recorded.
+    """
+    session: requests.Session = client if isinstance(client, requests.Session) else client._session
+    exchanges: list[Exchange] = []
+    original = session.send
+    allowed = tuple(allow_status)
+
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = original(request, **kwargs)
+        exchanges.append(Exchange(request, response))
+        if validate:
+            validate_exchange(request, response, allowed)
+        return response
+
+    session.send = send  # type: ignore[method-assign]
+    try:
+        yield exchanges
+    finally:
+        del session.send  # back to the class's method
+
+
+def _read_spec(path: Path) -> dict:
+    """JSON as is; YAML through a JSON cache keyed by the file's hash."""
+    if path.suffix == ".json":
+        return json.loads(path.read_text(encoding="utf-8"))
+    data = path.read_bytes()
+    cache_dir = Path(os.environ.get("PMSYNC_OPENAPI_CACHE") or Path(tempfile.gettempdir()) / "pmsync-openapi-cache")
+    cached = cache_dir / f"{path.stem}.{hashlib.sha256(data).hexdigest()[:16]}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    spec = yaml.load(data, Loader=loader)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(spec), encoding="utf-8")
+    os.replace(partial, cached)
+    return spec
+
+
+def _object_params_as_strings(raw: dict) -> None:
+    """Agile board routes declare `state`/`type` query parameters as objects; they are strings."""
+    for path in ("/rest/agile/1.0/board/{boardId}/sprint", "/rest/agile/1.0/board"):
+        for parameter in raw["paths"][path]["get"].get("parameters", []):
+            if parameter.get("name") in ("state", "type") and parameter.get("schema", {}).get("type") == "object":
+                parameter["schema"] = {"type": "string"}
+
+
+def _remote_links_list(raw: dict) -> None:
+    responses = raw["paths"]["/rest/api/2/issue/{issueIdOrKey}/remotelink"]["get"]["responses"]
+    content = responses["200"]["content"]["application/json"]
+    link = {"$ref": "#/components/schemas/RemoteIssueLink"}
+    content["schema"] = {"oneOf": [{"type": "array", "items": link}, link]}
+
+
+def _array_enums_on_items(node: Any) -> None:
+    """`{"type": "array", "enum": [...]}` → the enum constrains the items."""
+    if isinstance(node, dict):
+        if node.get("type") == "array" and "enum" in node:
+            node.setdefault("items", {"type": "string"})["enum"] = node.pop("enum")
+        for value in node.values():
+            _array_enums_on_items(value)
+    elif isinstance(node, list):
+        for value in node:
+            _array_enums_on_items(value)
+
+
+def _page_update_body_any_of(raw: dict) -> None:
+    body = raw["components"]["schemas"]["PageUpdateRequest"]["properties"]["body"]
+    if "oneOf" in body:
+        body["anyOf"] = body.pop("oneOf")
+
+
+def _no_body_on_204(raw: dict) -> None:
+    """A 204 carries no content, whatever the spec declares."""
+    for operations in raw["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "204" in operation.get("responses", {}):
+                operation["responses"]["204"].pop("content", None)
+
+
+def _jira_timestamps(node: Any) -> None:
+    """Accept Jira's +0000 offsets wherever the spec says format: date-time."""
+    if isinstance(node, dict):
+        if node.get("format") == "date-time":
+            node.pop("format")
+            node["pattern"] = _JIRA_TIMESTAMP
+        for value in node.values():
+            _jira_timestamps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _jira_timestamps(value)
+
+
+_PATCHES: dict[str, tuple[Callable[[dict], None], ...]] = {
+    "jira-platform-v3": (_no_body_on_204, _jira_timestamps),
+    "jira-platform-v2": (_no_body_on_204, _remote_links_list, _jira_timestamps),
+    "jira-software": (_no_body_on_204, _object_params_as_strings, _jira_timestamps),
+    "confluence-v1": (_no_body_on_204, _array_enums_on_items),
+    "confluence-v2": (_no_body_on_204, _page_update_body_any_of),
+}

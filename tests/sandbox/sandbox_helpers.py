@@ -1,0 +1,50 @@
+"""Small builders shared by the sandbox tests."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from sync.sandbox import Sandbox
+
+
+def authorized_session(sandbox: Sandbox) -> requests.Session:
+    """A requests Session carrying the flavour's sandbox credentials."""
+    session = requests.Session()
+    if sandbox.options.is_cloud:
+        session.auth = (sandbox.auth_kwargs()["username"], sandbox.auth_kwargs()["password"])
+    else:
+        session.headers["Authorization"] = f"Bearer {sandbox.auth_kwargs()['token']}"
+    return session
+
+
+def new_task(summary: str = "Rotate the TLS certificate", **fields) -> dict:
+    """The `fields` of a Task in OPS."""
+    return {"project": {"key": "OPS"}, "issuetype": {"name": "Task"}, "summary": summary, **fields}
+
+
+def search_url(sandbox: Sandbox) -> str:
+    """Where each deployment searches issues: /rest/api/3/search/jql on Cloud, /rest/api/2/search on DC."""
+    return f"{sandbox.url}/rest/api/{'3/search/jql' if sandbox.options.is_cloud else '2/search'}"
+
+
+def adf(text: str) -> dict:
+    """A one-paragraph Atlassian Document."""
+    paragraph = {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+    return {"type": "doc", "version": 1, "content": [paragraph]}
+
+
+def query_of(link: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(link).query)
+
+
+def follow_cql(confluence, cql: str, limit: int, expand: str = "version") -> tuple[list[dict], list[dict]]:
+    """All content/search hits by following `_links.base` + `_links.next`; also returns each page's body."""
+    first = confluence.get("rest/api/content/search", params={"cql": cql, "limit": limit, "expand": expand})
+    pages, hits = [first], list(first["results"])
+    while "next" in pages[-1]["_links"]:
+        links = pages[-1]["_links"]
+        pages.append(confluence.get(links["base"] + links["next"], absolute=True))
+        hits += pages[-1]["results"]
+    return hits, pages
