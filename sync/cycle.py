@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ class CycleResult:
     requests: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     problems: list[str] = field(default_factory=list)
+    unresolved_keys: set[str] = field(default_factory=set)
 
 
 def postmortem_cql(conf: ConfluenceSettings, since: datetime | None) -> str:
@@ -106,7 +108,11 @@ def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool, postmorte
     """Managed issues (merged into the cache) plus any issue a page names that we have not seen."""
     fresh = {s.key: s for s in jira.search(jql)}
     issues = fresh if full else {**view.issues, **fresh}
-    named = sorted({i.jira_key for pm in postmortems for i in pm.items if i.jira_key and i.jira_key not in issues})
+    # Keys that did not resolve are looked up again only on a full reconcile, not every cycle.
+    known_missing = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
+    result.unresolved_keys = known_missing
+    named = sorted({i.jira_key for pm in postmortems for i in pm.items
+                    if i.jira_key and i.jira_key not in issues and i.jira_key not in known_missing})
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
         try:
@@ -124,6 +130,7 @@ def _issues_one_by_one(jira: JiraPort, keys: list[str], result: CycleResult) -> 
             found[key] = jira.get_issue(key)
         except AtlassianError as exc:
             result.problems.append(f"unresolved-key:{key}:{exc.status}")
+            result.unresolved_keys.add(key)
     return found
 
 
@@ -164,7 +171,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         result.metrics = compute_metrics(tracked_items(pages_now.values(), view.items, issues), started.date())
         if apply:
             result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
-            _remember(state, postmortems, issues, result.full, started, cycle_no, failed)
+            _remember(state, postmortems, issues, result, started, cycle_no, failed)
     except AtlassianError as exc:
         result.ok = False
         result.problems.append(f"cycle-failed:{exc}")
@@ -223,13 +230,14 @@ def _write_summary(settings: Settings, confluence: ConfluencePort, state: State,
     return True
 
 
-def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot], full: bool,
+def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot], result: CycleResult,
               started: datetime, cycle_no: int, failed: set[str]) -> None:
     """Cache what this cycle learnt and move the watermarks (not past a page that failed)."""
     with state.transaction():
         state.save_pages(postmortems)
-        state.save_issues(issues.values(), replace_all=full)
-        marks = {"cycle": str(cycle_no), "jira_since": started.isoformat()}
+        state.save_issues(issues.values(), replace_all=result.full)
+        marks = {"cycle": str(cycle_no), "jira_since": started.isoformat(),
+                 "unresolved_keys": json.dumps(sorted(result.unresolved_keys))}
         if not failed:
             marks["confluence_since"] = started.isoformat()
         state.set_meta(**marks)

@@ -248,8 +248,11 @@ def _plan_page(pm, snapshots, state, labelled, options, now, acc, *, trust_remov
     seen: set[str] = set()
     keys_to_write: list[tuple[str, str, str]] = []
     to_complete: list[tuple[str, str]] = []
+    # Once an item carries its Jira key on the page, the key is its identity: its words may change.
+    by_issue = {r.issue_key: r for r in state.items.values() if r.page_id == page_id and r.issue_key}
     for item in pm.items:
-        key = item_key(page_id, item)
+        linked = by_issue.get(item.jira_key) if item.jira_key else None
+        key = linked.item_key if linked else item_key(page_id, item)
         if key in seen:  # two rows with the same words: tell them apart by position
             key = item_key(page_id, item, salt=item.origin)
         seen.add(key)
@@ -266,6 +269,9 @@ def _plan_page(pm, snapshots, state, labelled, options, now, acc, *, trust_remov
                 keys_to_write.append((item.origin, key, item.summary))
             continue
         snapshot = snapshots.get(issue_key)
+        if snapshot is None and (record is None or record.issue_key != issue_key):
+            acc.problems.append(f"unknown-issue:{issue_key}")  # reported, never replaced by a new issue
+            continue
         if record is None or record.issue_key != issue_key:
             acc.adopts.append(AdoptIssue(new, _missing_labels(new, snapshot, options)))
         elif snapshot is not None:
