@@ -50,7 +50,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     result = ApplyResult()
     state.save_items(plan.records)
     _adopt(plan, jira, state, result)
-    _create(plan.creates, jira, state, options, now, result)
+    _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
     for change in plan.updates:
         if _attempt(result, "update", change.record.issue_key, lambda c=change: jira.update_issue(c.record.issue_key, c.changes)):
             state.save_items([change.record])
@@ -112,6 +112,31 @@ def _adopt(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> Non
         state.save_items([adopt.record])
         result.adopted += 1
         log.info("issue_adopted", issue_key=key, item_key=adopt.record.item_key)
+
+
+def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result: ApplyResult) -> list[CreateIssue]:
+    """Create the planned epics, then point each new issue at its page's epic (left out if it failed)."""
+    if not plan.epics:
+        return list(plan.creates)
+    with state.transaction():
+        state.begin_create([f"epic-{e.page_id}" for e in plan.epics], now)
+    try:
+        outcomes = jira.create_issues([e.fields for e in plan.epics])
+    except AtlassianError as exc:  # the intents stay; the epics are looked up by label next time
+        result.problems.append(f"epic-create-failed:{exc}")
+        outcomes = [CreateResult(None, "interrupted")] * len(plan.epics)
+    epic_of: dict[str, str] = {}
+    for epic, outcome in zip(plan.epics, outcomes):
+        if outcome.key:
+            epic_of[epic.page_id] = outcome.key
+            state.set_meta(**{f"epic:{epic.page_id}": outcome.key})
+            state.clear_intents([f"epic-{epic.page_id}"])
+            log.info("epic_created", issue_key=outcome.key, page_id=epic.page_id)
+        elif outcome.error != "interrupted":
+            state.clear_intents([f"epic-{epic.page_id}"])
+            result.problems.append(f"epic-rejected:{epic.page_id}:{outcome.error}")
+    return [replace(c, fields=replace(c.fields, parent_key=epic_of.get(c.epic_page))) if c.epic_page else c
+            for c in plan.creates]
 
 
 def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, options: ApplyOptions,

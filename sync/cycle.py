@@ -76,7 +76,8 @@ def plan_options(settings: Settings) -> PlanOptions:
     return PlanOptions(
         project=j.project, issue_type=j.issue_type, labels=tuple(j.labels), priority_map=dict(j.priority_map),
         default_priority=j.default_priority, components=tuple(j.components), write_back=s.write_back,
-        sprint=j.sprint.enabled, removed_transition=j.removed_transition,
+        sprint=j.sprint.enabled, epics=j.epic.enabled, epic_issue_type=j.epic.issue_type,
+        removed_transition=j.removed_transition,
         max_creates=s.max_creates_per_cycle, max_flags=s.max_flags_per_cycle,
         search_lag_grace=timedelta(minutes=s.overlap_minutes),
     )

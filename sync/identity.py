@@ -14,6 +14,7 @@ REMOVED_LABEL = "pmsync-removed"
 _ITEM_LABEL = re.compile(r"^pmsync-([0-9a-f]{12})$")
 _PAGE_LABEL = re.compile(r"^pmsync-page-(\d+)$")
 _TYPE_PREFIX = "pmsync-type-"
+_EPIC_LABEL = re.compile(r"^pmsync-epic-(\d+)$")
 
 
 def normalise(text: str) -> str:
@@ -43,6 +44,15 @@ def item_label(key: str) -> str:
 
 def page_label(page_id: str) -> str:
     return f"pmsync-page-{page_id}"
+
+
+def epic_label(page_id: str) -> str:
+    """The label of the one epic a postmortem's issues sit under (when epics are on)."""
+    return f"pmsync-epic-{page_id}"
+
+
+def epic_page_from_labels(labels: Iterable[str]) -> str | None:
+    return next((m.group(1) for m in map(_EPIC_LABEL.match, labels) if m), None)
 
 
 def type_label(item_type: str | None) -> str | None:

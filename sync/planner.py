@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from sync.identity import (
     MANAGED_LABEL,
-    REMOVED_LABEL,
+    epic_label,
+    epic_page_from_labels,
     item_key,
     item_key_from_labels,
     item_label,
@@ -36,6 +37,8 @@ class PlanOptions:
     components: tuple[str, ...] = ()
     write_back: bool = True
     sprint: bool = False
+    epics: bool = False
+    epic_issue_type: str = "Epic"
     removed_transition: str | None = None
     max_creates: int = 500
     max_flags: int = 50
@@ -47,6 +50,15 @@ class CreateIssue:
     record: ItemRecord
     fields: IssueFields
     mark_done: bool
+    epic_page: str | None = None  # parent: the epic this cycle creates for that page
+
+
+@dataclass(frozen=True)
+class CreateEpic:
+    """One epic per postmortem, created before its first issues (only when epics are on)."""
+
+    page_id: str
+    fields: IssueFields
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ class WriteBack:
 @dataclass(frozen=True)
 class Plan:
     creates: tuple[CreateIssue, ...] = ()
+    epics: tuple[CreateEpic, ...] = ()
     adopts: tuple[AdoptIssue, ...] = ()
     updates: tuple[UpdateIssue, ...] = ()
     transitions: tuple[TransitionDone, ...] = ()
@@ -102,7 +115,7 @@ class Plan:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.creates or self.adopts or self.updates or self.transitions
+        return not (self.creates or self.epics or self.adopts or self.updates or self.transitions
                     or self.flags or self.unflags or self.write_backs)
 
 
@@ -214,9 +227,13 @@ def plan_changes(
 ) -> Plan:
     """Everything this cycle should write, given the pages fetched and parsed this cycle."""
     labelled, problems = _labelled_issues(snapshots)
+    epics = {page: s.key for s in snapshots.values() if (page := epic_page_from_labels(s.labels))}
+    epics |= {name.split(":", 1)[1]: key for name, key in state.meta.items() if name.startswith("epic:")}
     acc = _Accumulator()
     for pm in postmortems:
         _plan_page(pm, snapshots, state, labelled, options, now, acc, trust_removals=pm.page_id not in failed_page_ids)
+        if options.epics:
+            _plan_epic(pm, epics.get(pm.page_id or ""), state, options, now, acc)
     plan = acc.plan(problems)
     if len(plan.creates) > options.max_creates:
         return replace(plan, unsafe_reason=f"{len(plan.creates)} creates exceed the limit of {options.max_creates}")
@@ -228,6 +245,7 @@ def plan_changes(
 @dataclass
 class _Accumulator:
     creates: list = field(default_factory=list)
+    epics: list = field(default_factory=list)
     adopts: list = field(default_factory=list)
     updates: list = field(default_factory=list)
     transitions: list = field(default_factory=list)
@@ -239,7 +257,7 @@ class _Accumulator:
 
     def plan(self, problems: list[str]) -> Plan:
         return Plan(*(tuple(getattr(self, name)) for name in (
-            "creates", "adopts", "updates", "transitions", "flags", "unflags", "write_backs", "records")),
+            "creates", "epics", "adopts", "updates", "transitions", "flags", "unflags", "write_backs", "records")),
             problems=tuple(problems + self.problems))
 
 
@@ -295,6 +313,29 @@ def _plan_page(pm, snapshots, state, labelled, options, now, acc, *, trust_remov
         acc.write_backs.append(WriteBack(page_id, tuple(keys_to_write), tuple(to_complete)))
 
 
+def _plan_epic(pm: Postmortem, epic_key: str | None, state: StateView, options: PlanOptions,
+               now: datetime, acc: _Accumulator) -> None:
+    """Put this page's new issues under its epic, planning the epic first when it does not exist yet."""
+    page_id = pm.page_id or ""
+    mine = [i for i, c in enumerate(acc.creates) if c.record.page_id == page_id]
+    if not mine:
+        return
+    if epic_key is None:
+        started = state.intents.get(f"epic-{page_id}")
+        if started is not None and now - started < options.search_lag_grace:
+            acc.problems.append(f"epic-pending:{page_id}")
+            return
+        labels = (MANAGED_LABEL, epic_label(page_id), *options.labels)
+        fields = IssueFields(summary=pm.title, description=f"Action items of the postmortem \"{pm.title}\": {pm.url or ''}",
+                             project=options.project, issue_type=options.epic_issue_type,
+                             labels=tuple(dict.fromkeys(labels)), components=options.components)
+        acc.epics.append(CreateEpic(page_id, fields))
+    for i in mine:
+        change = acc.creates[i]
+        acc.creates[i] = (replace(change, fields=replace(change.fields, parent_key=epic_key)) if epic_key
+                          else replace(change, epic_page=page_id))
+
+
 def _missing_labels(new: ItemRecord, snapshot: IssueSnapshot | None, options: PlanOptions) -> tuple[str, ...]:
     wanted = [MANAGED_LABEL, item_label(new.item_key), page_label(new.page_id), *options.labels]
     have = set(snapshot.labels) if snapshot else set()
@@ -314,6 +355,7 @@ def render_plan_table(plan: Plan) -> str:
     """The plan as a readable table for `postmortem-sync plan`."""
     rows = [("create", c.record.page_id, c.fields.summary, "", c.fields.assignee.display if c.fields.assignee else "")
             for c in plan.creates]
+    rows += [("create epic", e.page_id, e.fields.summary, "", "") for e in plan.epics]
     rows += [("adopt", a.record.page_id, a.record.summary, a.record.issue_key or "", " ".join(a.add_labels))
              for a in plan.adopts]
     rows += [("update", u.record.page_id, u.record.summary, u.record.issue_key or "", ", ".join(u.changes))

@@ -276,3 +276,30 @@ def test_once_with_the_example_config_syncs_the_bundled_examples(tmp_path, monke
         expected = sum(1 for f in EXAMPLES.glob("*.xml") for item in parse_file(f).items if not item.jira_key)
         found = sb.jira_client().get("rest/api/3/search/jql", params={"jql": "project = OPS", "maxResults": 500})
         assert len(found["issues"]) == expected
+
+
+def test_epic_per_postmortem_and_sprint(env):
+    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), epics=True)
+    env.jira, env.confluence = make_adapters(env.settings)
+    env.cycle()
+    epics = env.jira_client.get("rest/api/2/search" if env.flavor == "datacenter" else "rest/api/3/search/jql",
+                                params={"jql": "project = OPS and issuetype = Epic", "fields": "summary,labels"})["issues"]
+    assert [e["fields"]["summary"] for e in epics] == ["Postmortem: cache stampede"]
+    with env.sb.state.lock:
+        issues = [i for i in env.sb.state.jira.issues.values() if i.issuetype.name != "Epic"]
+        assert len(issues) == 5
+        assert {i.parent_key for i in issues} == {epics[0]["key"]}
+        assert all(i.sprint_ids for i in issues)  # added to the board's active sprint
+    assert env.cycle().plan.is_empty  # the epic is found again by its label: no second epic
+
+
+def test_write_back_off_links_issues_to_the_page_instead(env):
+    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), write_back=False)
+    env.jira, env.confluence = make_adapters(env.settings)
+    env.cycle()
+    body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]
+    assert 'ac:name="jira"' not in body
+    for issue in env.issues():
+        links = env.jira_client.get(f"rest/api/2/issue/{issue['key']}/remotelink")
+        assert len(links) == 1 and "/pages/" in links[0]["object"]["url"]
+    assert env.cycle().plan.is_empty

@@ -20,6 +20,7 @@ def register(router: Router) -> None:
     router.add("GET", f"{AGILE}/board/{{boardId}}/sprint", board_sprints)
     router.add("GET", f"{AGILE}/sprint/{{sprintId}}", sprint)
     router.add("POST", f"{AGILE}/sprint/{{sprintId}}/issue", move_to_sprint)
+    router.add("POST", f"{AGILE}/epic/{{epicIdOrKey}}/issue", move_to_epic)
 
 
 def _board(state: SandboxState, request: Request):
@@ -97,4 +98,25 @@ def move_to_sprint(state: SandboxState, request: Request) -> Reply:
     if target.state == "closed":
         raise jira_error(400, "Issues can only be moved to open or active sprints.")
     state.jira.move_to_sprint(target.id, [str(k) for k in keys])
+    return no_content()
+
+
+def move_to_epic(state: SandboxState, request: Request) -> Reply:
+    """At most 50 issues under an epic [AG moveIssuesToEpic]; the target must be an Epic."""
+    key = request.params["epicIdOrKey"]
+    if not state.jira.has_issue(key):
+        raise jira_error(404, "Issue does not exist or you do not have permission to see it.")
+    epic = state.jira.issue(key)
+    if epic.issuetype.name != "Epic":
+        raise jira_error(400, f"Issue {epic.key} is not an epic.")
+    payload = json_body(request)
+    keys = payload.get("issues") if isinstance(payload, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise jira_error(400, "'issues' must list at least one issue key or id.")
+    if len(keys) > MAX_BULK:
+        raise jira_error(400, f"Too many issues: {len(keys)}. At most {MAX_BULK} issues can be moved in one request.")
+    missing = [str(k) for k in keys if not state.jira.has_issue(str(k))]
+    if missing:
+        raise jira_error(400, f"Issue {missing[0]} does not exist or you do not have permission to see it.")
+    state.jira.move_to_epic(epic.key, [str(k) for k in keys])
     return no_content()

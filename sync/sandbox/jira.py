@@ -196,6 +196,12 @@ class JiraStore:
             issue.sprint_ids = [i for i in issue.sprint_ids if i not in open_ids] + [sprint.id]
             self._changed(issue)
 
+    def move_to_epic(self, epic_key: str, keys: Iterable[str]) -> None:
+        """Put issues under an epic (Data Center's Epic Link, Cloud's parent)."""
+        for issue in [self.issue(key) for key in keys]:
+            issue.parent_key = epic_key
+            self._changed(issue)
+
     def searchable(self, reconcile_ids: Iterable[str] = ()) -> list[Issue]:
         """Issues as the search index sees them now; `reconcile_ids` are read after write."""
         if self._lag <= 0:
