@@ -85,8 +85,11 @@ def _load(args: argparse.Namespace):
     from sync.state import State
 
     settings = load_settings(args.config)
+    # The daemon's events go to stdout (where container runtimes collect them); the commands that
+    # print a result (plan, report, check) keep stdout for it and log to stderr.
+    stream = sys.stdout if args.command in ("run", "once") else sys.stderr
     configure_logging(log_format=settings.daemon.log_format, level=settings.daemon.log_level,
-                      secrets=settings.secret_values())
+                      secrets=settings.secret_values(), stream=stream)
     jira, confluence = make_adapters(settings)
     return settings, jira, confluence, State.open(settings.sync.state_path)
 
