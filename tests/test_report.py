@@ -1,0 +1,104 @@
+"""Completion metrics against hand counts, and the summary page: escaped, well-formed, deterministic."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from lxml import etree
+
+from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem
+from sync.report import TrackedItem, compute_metrics, metrics_to_json, render_report_table, render_summary_page, tracked_items
+from sync.state import ItemRecord
+
+TODAY = date(2026, 6, 15)
+HOSTILE = 'R&D <script>alert(1)</script> ]]> <ac:structured-macro ac:name="html"/> "q" \u202eRTL\u200b'
+
+
+def row(summary="Fix it", *, done=False, due=date(2026, 7, 1), owner="Alice", type="Fix", page="PM one",
+        created=date(2026, 5, 1), resolved=None, team="payments") -> TrackedItem:
+    return TrackedItem(page_title=page, page_url=f"https://wiki/{page}", incident_date=date(2026, 4, 30),
+                       severity="SEV2", team=team, summary=summary, owner=owner, due=due, type=type,
+                       issue_key="OPS-1", done=done, created=created, resolved=resolved)
+
+
+ROWS = [
+    row("a", done=True, due=date(2026, 5, 20), resolved=date(2026, 5, 10)),  # on time, 9 days
+    row("b", done=True, due=date(2026, 5, 5), resolved=date(2026, 5, 30)),  # late, 29 days
+    row("c", due=date(2026, 6, 1)),  # overdue
+    row("d", due=None, owner=None, type="Detect", page="PM two", team=None, created=date(2026, 2, 1)),
+    row("e", type="detect", page="PM two", created=date(2026, 6, 10)),
+]
+
+
+def test_headline_numbers_match_a_hand_count():
+    m = compute_metrics(ROWS, TODAY)
+    assert (m.total, m.done, m.open, m.overdue) == (5, 2, 3, 1)
+    assert m.completion_rate == 2 / 5
+    assert m.on_time_rate == 1 / 2
+    assert m.median_days_to_close == 19.0  # median of 9 and 29
+
+
+def test_breakdowns_aging_trend_and_attention():
+    m = compute_metrics(ROWS, TODAY)
+    by_page = {p.title: (p.tally.done, p.tally.total, p.tally.overdue) for p in m.postmortems}
+    assert by_page == {"PM one": (2, 3, 1), "PM two": (0, 2, 0)}
+    assert dict((n, (t.done, t.total)) for n, t in m.by_type) == {"Fix": (2, 3), "Detect": (0, 2)}
+    assert dict((n, t.total) for n, t in m.by_owner) == {"(none)": 1, "Alice": 4}
+    assert dict((n, t.total) for n, t in m.by_team) == {"(none)": 1, "payments": 4}
+    assert dict(m.aging) == {"0-30 days": 1, "31-60 days": 1, "61-90 days": 0, "over 90 days": 1}
+    trend = {month: (c, r) for month, c, r in m.trend}
+    assert len(m.trend) == 12 and trend["2026-05"] == (3, 2) and trend["2026-06"] == (1, 0)
+    reasons = sorted(r for r, _, _ in m.attention)
+    assert reasons == ["no due date", "no owner", "overdue since 2026-06-01"]
+
+
+def test_empty_metrics_have_no_rates():
+    m = compute_metrics([], TODAY)
+    assert m.completion_rate is None and m.on_time_rate is None and m.median_days_to_close is None
+    assert "n/a" in render_summary_page(m)
+
+
+def parse_storage(body: str):
+    wrapped = ('<root xmlns:ac="http://www.atlassian.com/schema/confluence/4/ac/" '
+               'xmlns:ri="http://www.atlassian.com/schema/confluence/4/ri/">' + body + "</root>")
+    return etree.fromstring(wrapped.encode())
+
+
+def test_summary_page_escapes_every_user_string_and_stays_well_formed():
+    hostile = [row(HOSTILE, owner=HOSTILE, page=HOSTILE, type=HOSTILE, team=HOSTILE, due=date(2026, 1, 1))]
+    body = render_summary_page(compute_metrics(hostile, TODAY))
+    root = parse_storage(body)  # raises if anything broke out of its text node
+    assert "<script>" not in body and "&lt;script&gt;" in body
+    macros = {m.get("{http://www.atlassian.com/schema/confluence/4/ac/}name")
+              for m in root.iter("{http://www.atlassian.com/schema/confluence/4/ac/}structured-macro")}
+    assert macros == {"status", "chart"}  # the injected html macro is text, not a macro
+    assert HOSTILE in "".join(root.itertext())
+
+
+def test_summary_page_is_deterministic_and_has_the_trend_chart():
+    first = render_summary_page(compute_metrics(ROWS, TODAY))
+    assert first == render_summary_page(compute_metrics(list(reversed(ROWS)), TODAY))
+    assert 'ac:name="chart"' in first and "<td>2026-05</td><td>3</td><td>2</td>" in first
+    assert "OVERDUE" in first and "https://wiki/PM one" in first
+
+
+def test_tracked_items_join_pages_records_and_issues():
+    item = ActionItem("Fix it", owner=Owner(account_id="acc-1", display="Alice"), due=date(2026, 7, 1), origin="row:0:1")
+    pm = Postmortem(title="PM", items=(item, ActionItem("Linked", jira_key="OPS-2", origin="row:0:2")),
+                    page_id="7", meta=PageMeta(incident_date=date(2026, 4, 1), team="core"))
+    from sync.identity import item_key
+    records = {item_key("7", item): ItemRecord(item_key("7", item), "7", "row:0:1", "OPS-1", "Fix it")}
+    created = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    issues = {"OPS-1": IssueSnapshot("OPS-1", "Fix it", "Done", "done", created=created, resolved=created),
+              "OPS-2": IssueSnapshot("OPS-2", "Linked", "To Do", "new", assignee_display="Bob")}
+    rows = tracked_items([pm], records, issues)
+    assert [(r.issue_key, r.done, r.owner, r.team) for r in rows] == [("OPS-1", True, "Alice", "core"),
+                                                                      ("OPS-2", False, "Bob", "core")]
+
+
+def test_report_renderings():
+    m = compute_metrics(ROWS, TODAY)
+    data = metrics_to_json(m)
+    assert data["total"] == 5 and data["by_type"][0] == {"name": "Detect", "total": 2, "done": 0, "overdue": 0, "rate": 0.0}
+    text = render_report_table(m)
+    assert "2/5 done (40%)" in text and "needs attention" in text
