@@ -86,15 +86,21 @@ def sprint(state: SandboxState, request: Request) -> Reply:
     return json_reply(sprint_json(_sprint(state, request), state.site))
 
 
-def move_to_sprint(state: SandboxState, request: Request) -> Reply:
-    """At most 50 issues, into an active or future sprint only."""
-    target = _sprint(state, request)
+def _issue_keys(request: Request) -> list:
+    """The `issues` list of a move request: 1 to 50 keys or ids, else Jira's 400."""
     payload = json_body(request)
     keys = payload.get("issues") if isinstance(payload, dict) else None
     if not isinstance(keys, list) or not keys:
         raise jira_error(400, "'issues' must list at least one issue key or id.")
     if len(keys) > MAX_BULK:
         raise jira_error(400, f"Too many issues: {len(keys)}. At most {MAX_BULK} issues can be moved in one request.")
+    return keys
+
+
+def move_to_sprint(state: SandboxState, request: Request) -> Reply:
+    """At most 50 issues, into an active or future sprint only."""
+    target = _sprint(state, request)
+    keys = _issue_keys(request)
     if target.state == "closed":
         raise jira_error(400, "Issues can only be moved to open or active sprints.")
     state.jira.move_to_sprint(target.id, [str(k) for k in keys])
@@ -109,12 +115,7 @@ def move_to_epic(state: SandboxState, request: Request) -> Reply:
     epic = state.jira.issue(key)
     if epic.issuetype.name != "Epic":
         raise jira_error(400, f"Issue {epic.key} is not an epic.")
-    payload = json_body(request)
-    keys = payload.get("issues") if isinstance(payload, dict) else None
-    if not isinstance(keys, list) or not keys:
-        raise jira_error(400, "'issues' must list at least one issue key or id.")
-    if len(keys) > MAX_BULK:
-        raise jira_error(400, f"Too many issues: {len(keys)}. At most {MAX_BULK} issues can be moved in one request.")
+    keys = _issue_keys(request)
     missing = [str(k) for k in keys if not state.jira.has_issue(str(k))]
     if missing:
         raise jira_error(400, f"Issue {missing[0]} does not exist or you do not have permission to see it.")
