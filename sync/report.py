@@ -7,9 +7,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
-from sync.models import IssueSnapshot, Postmortem
+from sync.models import IssueSnapshot, Owner, Postmortem
 from sync.state import ItemRecord
 from sync.identity import item_key
 
@@ -33,6 +33,7 @@ class TrackedItem:
     done: bool
     created: date | None
     resolved: date | None
+    owner_mention: Owner | None = None  # rendered as a Confluence user mention, which shows the name
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Metrics:
     aging: tuple[tuple[str, int], ...]
     trend: tuple[tuple[str, int, int], ...]  # (YYYY-MM, created, resolved)
     attention: tuple[tuple[str, str, str], ...] = field(default=())  # (reason, summary, page title)
+    mentions: tuple[tuple[str, Owner], ...] = field(default=())  # owner label -> the person's mention
 
 
 def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord],
@@ -87,7 +89,7 @@ def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord]
             record = records.get(key)
             issue_key = item.jira_key or (record.issue_key if record else None)
             issue = issues.get(issue_key) if issue_key else None
-            owner = (item.owner.display if item.owner else None) or (issue.assignee_display if issue else None)
+            owner = (issue.assignee_display if issue else None) or (item.owner.display if item.owner else None)
             owner = owner or (item.owner.username or item.owner.account_id or item.owner.userkey if item.owner else None)
             rows.append(TrackedItem(
                 page_title=pm.title, page_url=pm.url, incident_date=pm.meta.incident_date,
@@ -96,6 +98,7 @@ def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord]
                 done=issue.is_done if issue else bool(item.done),
                 created=issue.created.date() if issue and issue.created else None,
                 resolved=issue.resolved.date() if issue and issue.resolved else None,
+                owner_mention=item.owner if item.owner and item.owner.is_mention else None,
             ))
     return rows
 
@@ -161,6 +164,7 @@ def compute_metrics(rows: Sequence[TrackedItem], today: date) -> Metrics:
         aging=tuple((label, ages.get(label, 0)) for _, _, label in AGING_BUCKETS),
         trend=tuple((m, created.get(m, 0), resolved.get(m, 0)) for m in months),
         attention=tuple(sorted(attention)),
+        mentions=tuple(sorted({r.owner: r.owner_mention for r in rows if r.owner and r.owner_mention}.items())),
     )
 
 
@@ -170,6 +174,11 @@ def percent(rate: float | None) -> str:
 
 def _text(value: object) -> str:
     return escape("" if value is None else str(value))
+
+
+def _attr(value: str) -> str:
+    """A double-quoted XML attribute value, every special character escaped."""
+    return '"' + escape(value, {'"': "&quot;"}) + '"'
 
 
 def _lozenge(title: str, colour: str) -> str:
@@ -188,10 +197,22 @@ def _tally_cells(tally: Tally) -> list[str]:
     return [f"{tally.done}/{tally.total}", percent(tally.rate), str(tally.overdue)]
 
 
+def _owner_cell(label: str, mentions: Mapping[str, Owner]) -> str:
+    """A user mention where the owner is a known person (Confluence renders the name), else the text."""
+    owner = mentions.get(label)
+    if owner is None:
+        return _text(label)
+    for attribute, value in (("ri:account-id", owner.account_id), ("ri:userkey", owner.userkey),
+                             ("ri:username", owner.username)):
+        if value:
+            return f"<ac:link><ri:user {attribute}={_attr(value)} /></ac:link>"
+    return _text(label)
+
+
 def _page_link(row: PostmortemRow) -> str:
     if not row.url:
         return _text(row.title)
-    return f"<a href={quoteattr(row.url)}>{_text(row.title)}</a>"
+    return f"<a href={_attr(row.url)}>{_text(row.title)}</a>"
 
 
 def _status(tally: Tally) -> str:
@@ -215,7 +236,8 @@ def render_summary_page(metrics: Metrics) -> str:
                [[_page_link(p), _text(p.incident_date), _text(p.severity), *_tally_cells(p.tally), _status(p.tally)]
                 for p in m.postmortems]),
         "<h2>By owner</h2>",
-        _table(("Owner", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_owner]),
+        _table(("Owner", "Done", "Rate", "Overdue"),
+               [[_owner_cell(n, dict(m.mentions)), *_tally_cells(t)] for n, t in m.by_owner]),
         "<h2>By team or service</h2>",
         _table(("Team", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_team]),
         "<h2>By type</h2>",

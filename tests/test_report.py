@@ -102,3 +102,15 @@ def test_report_renderings():
     assert data["total"] == 5 and data["by_type"][0] == {"name": "Detect", "total": 2, "done": 0, "overdue": 0, "rate": 0.0}
     text = render_report_table(m)
     assert "2/5 done (40%)" in text and "needs attention" in text
+
+
+def test_owners_who_are_people_render_as_mentions_and_others_as_text():
+    from dataclasses import replace as dc_replace
+
+    person = dc_replace(row("p", owner="acc-1\"><x"), owner_mention=Owner(account_id="acc-1\"><x"))
+    team = row("t", owner="Identity team")
+    body = render_summary_page(compute_metrics([person, team], TODAY))
+    section = body[body.index("<h2>By owner</h2>"):body.index("<h2>By team")]
+    assert '<ri:user ri:account-id="acc-1&quot;&gt;&lt;x" />' in section
+    assert "<td>Identity team</td>" in section
+    parse_storage(body)
