@@ -456,6 +456,7 @@ class JiraAdapter:
         self._channel = channel
         self._project = project
         self._done_transition = done_transition
+        self._done_transition_seen: dict | None = None
         self._assignees: dict[tuple[str, str], dict | None] = {}
         self._assignees_lock = threading.Lock()
 
@@ -613,8 +614,17 @@ class JiraAdapter:
         """The configured done transition, else the first one into a done-category status."""
         if self._done_transition:
             return self.transition(key, self._done_transition)
+        known = self._done_transition_seen
+        if known is not None:  # one workflow per project: skip the GET, fall back to it if Jira says no
+            try:
+                return self._apply_transition(key, known)
+            except AtlassianError as exc:
+                if exc.status != 400:
+                    raise
         options = self._transitions(key)
         chosen = next((t for t in options if _target_category(t) == "done"), None)
+        if chosen is not None:
+            self._done_transition_seen = chosen
         return self._apply_transition(key, chosen)
 
     def transition(self, key: str, name: str) -> bool:
@@ -666,6 +676,12 @@ class JiraAdapter:
 
     def resolve_assignee(self, owner: Owner) -> dict | None:
         """Cloud `{"accountId"}` / Data Center `{"name"}` for a known user, else None; cached per owner."""
+        if self.deployment == "cloud" and owner.account_id:
+            # The mention already is Jira's identifier; an unknown or inactive account is reported by
+            # the create itself (per item in a bulk create), which is cheaper than a lookup per person.
+            return {"accountId": owner.account_id}
+        if self.deployment == "datacenter" and owner.username and not owner.userkey:
+            return {"name": owner.username}
         lookup = self._user_lookup(owner)
         if lookup is None:
             return None

@@ -168,7 +168,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.applied = _apply(plan, settings, jira, confluence, state, pages, started)
             result.problems += result.applied.problems
             view = state.view()
-            issues = _refresh_created(jira, issues, result.applied)
+            issues = _refresh_created(issues, plan, result.applied, started)
         result.metrics = compute_metrics(tracked_items(pages_now.values(), view.items, issues), started.date())
         if apply:
             result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
@@ -194,14 +194,21 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
     return apply_plan(plan, jira, confluence, state, by_id, options, now)
 
 
-def _refresh_created(jira: JiraPort, issues: dict[str, IssueSnapshot], applied: ApplyResult) -> dict[str, IssueSnapshot]:
-    """Read back what this cycle created (by key: immediate, unlike a search) so the summary counts it."""
+def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: ApplyResult,
+                     now: datetime) -> dict[str, IssueSnapshot]:
+    """Snapshots of what this cycle created, from what was sent (no read-back; the next search refreshes them)."""
     issues = dict(issues)
-    for key in applied.created.values():
-        try:
-            issues[key] = jira.get_issue(key)
-        except AtlassianError:
-            pass
+    for change in plan.creates:
+        key = applied.created.get(change.record.item_key)
+        if key is None:
+            continue
+        f = change.fields
+        issues[key] = IssueSnapshot(
+            key=key, summary=f.summary, status="Done" if change.mark_done else "To Do",
+            status_category="done" if change.mark_done else "new", labels=f.labels, due=f.due,
+            priority=f.priority, issue_type=f.issue_type, project=f.project, created=now, updated=now,
+            resolved=now if change.mark_done else None,
+        )
     return issues
 
 

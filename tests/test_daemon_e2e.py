@@ -303,3 +303,16 @@ def test_write_back_off_links_issues_to_the_page_instead(env):
         links = env.jira_client.get(f"rest/api/2/issue/{issue['key']}/remotelink")
         assert len(links) == 1 and "/pages/" in links[0]["object"]["url"]
     assert env.cycle().plan.is_empty
+
+
+def test_unknown_owner_gets_an_unassigned_ticket_and_a_report(env):
+    ghost = mention(env.flavor, "557058:00000000-dead-beef-0000-000000000000", "ghost")
+    env.edit_page("Postmortem: cache stampede", lambda body: body.replace(
+        "</tbody></table>", f"<tr><td>Owned by nobody we know</td><td>{ghost}</td><td>{FUTURE}</td>"
+                            "<td>Fix</td><td>Open</td></tr></tbody></table>", 1))
+    result = env.cycle()
+    issue = env.by_summary()["Owned by nobody we know"]
+    assert issue["fields"].get("assignee") is None
+    assert any(p.startswith("unknown-user:") for p in result.problems)
+    assert len(env.issues()) == 6
+    assert env.cycle().plan.is_empty
