@@ -8,6 +8,7 @@ cycles resolve by label search (see sync.planner), never by creating blindly.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -31,6 +32,7 @@ class ApplyOptions:
     sprint_board: int | None = None
     remote_links: bool = False
     page_url: Callable[[str], str | None] = lambda page_id: None
+    concurrency: int = 4
 
 
 @dataclass
@@ -75,10 +77,15 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
         if _attempt(result, "unflag", unflag.record.issue_key,
                     lambda u=unflag: jira.update_issue(u.record.issue_key, {"labels_remove": [REMOVED_LABEL]})):
             state.save_items([replace(unflag.record, flagged=False)])
-    if options.write_back:
+    if options.write_back and plan.write_backs:
         keys = {r.item_key: r.issue_key for r in state_records(state)} | result.created
-        for write in plan.write_backs:
-            _write_back(write, keys, confluence, pages, result)
+        # Each write-back touches one page and every page appears once, so pages can go in parallel;
+        # the shared pacer keeps the request rate within the configured burst limit.
+        with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
+            outcomes = pool.map(lambda write: _write_back(write, keys, confluence, pages), plan.write_backs)
+            for written, problems in outcomes:
+                result.written_back += written
+                result.problems += problems
     return result
 
 
@@ -211,23 +218,24 @@ def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> st
 
 
 def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
-                pages: Mapping[str, Page], result: ApplyResult) -> None:
-    """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost."""
+                pages: Mapping[str, Page]) -> tuple[int, list[str]]:
+    """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost.
+
+    Returns (pages written, problems); safe to run for different pages at once.
+    """
     page = pages.get(write.page_id)
     for _ in range(WRITE_BACK_ATTEMPTS):
         try:
             page = page or confluence.get_page(write.page_id)
             body = edit_body(page.body, write, keys)
             if body == page.body:
-                return
+                return 0, []
             confluence.update_page(page, body, message="postmortem-sync: linked Jira issues", minor_edit=True)
-            result.written_back += 1
             log.info("page_written_back", page_id=write.page_id, version=page.version + 1)
-            return
+            return 1, []
         except VersionConflict:
             log.info("write_back_conflict_retrying", page_id=write.page_id)
             page = None
         except AtlassianError as exc:
-            result.problems.append(f"write-back-failed:{write.page_id}:{exc}")
-            return
-    result.problems.append(f"write-back-gave-up:{write.page_id}")
+            return 0, [f"write-back-failed:{write.page_id}:{exc}"]
+    return 0, [f"write-back-gave-up:{write.page_id}"]
