@@ -93,14 +93,21 @@ def state_records(state: State) -> list[ItemRecord]:
     return list(state.view().items.values())
 
 
-def _attempt(result: ApplyResult, action: str, key: str | None, call: Callable[[], object]) -> bool:
+def _problem_of(action: str, key: str | None, call: Callable[[], object]) -> str | None:
+    """Run one write; None when it worked, else the problem to report (and log)."""
     try:
         call()
-        return True
+        return None
     except AtlassianError as exc:
-        result.problems.append(f"{action}-failed:{key}:{exc}")
         log.warning(f"{action}_failed", issue_key=key, error=str(exc))
-        return False
+        return f"{action}-failed:{key}:{exc}"
+
+
+def _attempt(result: ApplyResult, action: str, key: str | None, call: Callable[[], object]) -> bool:
+    problem = _problem_of(action, key, call)
+    if problem:
+        result.problems.append(problem)
+    return problem is None
 
 
 def _adopt(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> None:
@@ -178,8 +185,10 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
         elif outcome.error != "interrupted":
             state.clear_intents([change.record.item_key])  # Jira rejected it: nothing exists to find
             result.problems.append(f"create-rejected:{change.record.item_key}:{outcome.error}")
-    for key in done_keys:
-        _attempt(result, "transition", key, lambda k=key: jira.transition_to_done(k))
+    # Distinct new issues, one transition each: safe to send side by side (no bulk transition in v2).
+    with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
+        failures = pool.map(lambda k: _problem_of("transition", k, lambda: jira.transition_to_done(k)), done_keys)
+        result.problems += [problem for problem in failures if problem]
     _after_create(creates, jira, options, result)
 
 
