@@ -12,12 +12,13 @@ from sync.sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Sandbox,
 from sync.settings import Settings
 
 
-def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_back: bool = True) -> Settings:
+def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_back: bool = True,
+                     sprint: bool = True) -> Settings:
     """Settings that point every part of the daemon at a sandbox (its documented local credentials)."""
     return Settings(
         jira={"url": url, "email": SANDBOX_EMAIL, "api_token": SANDBOX_API_TOKEN, "pat": SANDBOX_PAT,
               "project": "OPS", "priority_map": {"P1": "High", "P2": "Medium", "P3": "Low"},
-              "sprint": {"enabled": True, "board_id": 1}, "epic": {"enabled": epics}},
+              "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics}},
         confluence={"url": f"{url}/wiki", "spaces": ["PM"], "labels": ["postmortem"],
                     "summary_page": {"space": "PM", "title": "Postmortem action items"}},
         sync={"state_path": str(state_path), "max_requests_per_second": 100, "write_back": write_back},
