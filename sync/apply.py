@@ -45,6 +45,13 @@ class ApplyResult:
     written_back: int = 0
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def incomplete(self) -> bool:
+        """A planned write failed for a reason that may pass (not a rejection): redo its pages next cycle."""
+        transient = ("create-failed", "create-interrupted", "write-back-failed", "write-back-gave-up",
+                     "update-failed", "transition-failed", "flag-failed", "epic-create-failed")
+        return any(problem.startswith(transient) for problem in self.problems)
+
 
 def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: State,
                pages: Mapping[str, Page], options: ApplyOptions, now: datetime) -> ApplyResult:

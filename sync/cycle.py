@@ -246,6 +246,10 @@ def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, Iss
         state.save_issues(issues.values(), replace_all=result.full)
         marks = {"cycle": str(cycle_no), "jira_since": started.isoformat(),
                  "unresolved_keys": json.dumps(sorted(result.unresolved_keys))}
-        if not failed:
+        # The page window moves on only when every page was read and every planned write landed;
+        # otherwise the next cycle reads the same pages again (intents keep creates from doubling).
+        deferred = result.plan is not None and any(p.startswith(("create-pending", "epic-pending"))
+                                                   for p in result.plan.problems)
+        if not failed and not deferred and not (result.applied and result.applied.incomplete):
             marks["confluence_since"] = started.isoformat()
         state.set_meta(**marks)
