@@ -18,7 +18,7 @@ from sync.identity import REMOVED_LABEL, item_label
 from sync.models import CreateResult, Page
 from sync.planner import CreateIssue, Plan, WriteBack
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
-from sync.state import ItemRecord, State
+from sync.state import State
 from sync.storage_format import EditError, insert_jira_macro, mark_task_complete
 
 log = structlog.get_logger(__name__)
@@ -85,7 +85,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
                     lambda u=unflag: jira.update_issue(u.record.issue_key, {"labels_remove": [REMOVED_LABEL]})):
             state.save_items([replace(unflag.record, flagged=False)])
     if options.write_back and plan.write_backs:
-        keys = {r.item_key: r.issue_key for r in state_records(state)} | result.created
+        keys = state.issue_keys() | result.created
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
         # the shared pacer keeps the request rate within the configured burst limit.
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
@@ -94,10 +94,6 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
                 result.written_back += written
                 result.problems += problems
     return result
-
-
-def state_records(state: State) -> list[ItemRecord]:
-    return list(state.view().items.values())
 
 
 def _problem_of(action: str, key: str | None, call: Callable[[], object]) -> str | None:

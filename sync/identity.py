@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sync.models import ActionItem
 
@@ -36,6 +36,28 @@ def item_key(page_id: str, item: ActionItem, *, salt: str = "") -> str:
     """A 12-hex key, stable across cycles and machines, for one item of one page."""
     digest = hashlib.sha256(f"{page_id}\x1f{item_basis(item)}\x1f{salt}".encode()).hexdigest()
     return digest[:12]
+
+
+def page_item_keys(page_id: str, items: Iterable[ActionItem],
+                   tracked: Mapping[tuple[str, str], str]) -> list[str]:
+    """The key of each item of one page, in order.
+
+    An item that carries a tracked Jira key keeps that item's key (its words may have changed);
+    two items with the same identity are told apart by their position.
+    """
+    keys: list[str] = []
+    for item in items:
+        key = tracked.get((page_id, item.jira_key)) if item.jira_key else None
+        key = key or item_key(page_id, item)
+        if key in keys:
+            key = item_key(page_id, item, salt=item.origin)
+        keys.append(key)
+    return keys
+
+
+def tracked_by_issue(records: Iterable) -> dict[tuple[str, str], str]:
+    """(page id, issue key) -> item key of every tracked item (records as in sync.state.ItemRecord)."""
+    return {(r.page_id, r.issue_key): r.item_key for r in records if r.issue_key}
 
 
 def item_label(key: str) -> str:

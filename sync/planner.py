@@ -16,10 +16,11 @@ from sync.identity import (
     MANAGED_LABEL,
     epic_label,
     epic_page_from_labels,
-    item_key,
     item_key_from_labels,
     item_label,
+    page_item_keys,
     page_label,
+    tracked_by_issue,
     type_from_labels,
     type_label,
 )
@@ -230,8 +231,10 @@ def plan_changes(
     epics = {page: s.key for s in snapshots.values() if (page := epic_page_from_labels(s.labels))}
     epics |= {name.split(":", 1)[1]: key for name, key in state.meta.items() if name.startswith("epic:")}
     acc = _Accumulator()
+    tracked = tracked_by_issue(state.items.values())
     for pm in postmortems:
-        _plan_page(pm, snapshots, state, labelled, options, now, acc, trust_removals=pm.page_id not in failed_page_ids)
+        _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked,
+                   trust_removals=pm.page_id not in failed_page_ids)
         if options.epics:
             _plan_epic(pm, epics.get(pm.page_id or ""), state, options, now, acc)
     plan = acc.plan(problems)
@@ -261,18 +264,12 @@ class _Accumulator:
             problems=tuple(problems + self.problems))
 
 
-def _plan_page(pm, snapshots, state, labelled, options, now, acc, *, trust_removals: bool) -> None:
+def _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, *, trust_removals: bool) -> None:
     page_id = pm.page_id or ""
     seen: set[str] = set()
     keys_to_write: list[tuple[str, str, str]] = []
     to_complete: list[tuple[str, str]] = []
-    # Once an item carries its Jira key on the page, the key is its identity: its words may change.
-    by_issue = {r.issue_key: r for r in state.items.values() if r.page_id == page_id and r.issue_key}
-    for item in pm.items:
-        linked = by_issue.get(item.jira_key) if item.jira_key else None
-        key = linked.item_key if linked else item_key(page_id, item)
-        if key in seen:  # two rows with the same words: tell them apart by position
-            key = item_key(page_id, item, salt=item.origin)
+    for item, key in zip(pm.items, page_item_keys(page_id, pm.items, tracked)):
         seen.add(key)
         record = state.items.get(key)
         issue_key = item.jira_key or (record.issue_key if record else None) or labelled.get(key)

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 
 from sync.models import IssueSnapshot, Owner, Postmortem
 from sync.state import ItemRecord
-from sync.identity import item_key
+from sync.identity import page_item_keys, tracked_by_issue
 
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, 10**6, "over 90 days"))
 
@@ -80,12 +80,9 @@ def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord]
                   issues: Mapping[str, IssueSnapshot]) -> list[TrackedItem]:
     """Join every item of every known page with its record and issue."""
     rows = []
+    tracked = tracked_by_issue(records.values())
     for pm in pages:
-        seen: set[str] = set()
-        for item in pm.items:
-            key = item_key(pm.page_id or "", item)
-            key = item_key(pm.page_id or "", item, salt=item.origin) if key in seen else key
-            seen.add(key)
+        for item, key in zip(pm.items, page_item_keys(pm.page_id or "", pm.items, tracked)):
             record = records.get(key)
             issue_key = item.jira_key or (record.issue_key if record else None)
             issue = issues.get(issue_key) if issue_key else None

@@ -95,6 +95,11 @@ class State:
             meta=dict(rows("SELECT name, value FROM meta")),
         )
 
+    def issue_keys(self) -> dict[str, str | None]:
+        """Item key -> issue key of every tracked item, without loading the rest of the state."""
+        rows = self._db.execute("SELECT item_key, json_extract(doc, '$.issue_key') FROM items")
+        return dict(rows)
+
     def save_items(self, records: Iterable[ItemRecord]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
