@@ -1,9 +1,12 @@
-"""/_sandbox/…: health, statistics, fault injection, reset and a state summary (never counted)."""
+"""/_sandbox/…: health, statistics, fault injection, reset, a state summary and the user actions that have
+no REST call (moving an issue to another project); never counted."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
+from sync.sandbox.errors import ApiError
 from sync.sandbox.faults import FaultSpecError
 from sync.sandbox.router import Router
 from sync.sandbox.wire import BadJson, Reply, Request, json_reply, no_content
@@ -19,6 +22,7 @@ def build_router() -> Router:
         ("POST", "/_sandbox/stats/reset", reset_stats), ("GET", "/_sandbox/faults", list_faults),
         ("POST", "/_sandbox/faults", add_fault), ("DELETE", "/_sandbox/faults", clear_faults),
         ("POST", "/_sandbox/reset", reset), ("GET", "/_sandbox/state", state_summary),
+        ("POST", "/_sandbox/jira/issues/{key}/move", move_issue),
     ):
         router.add(method, template, handler)
     return router
@@ -64,3 +68,24 @@ def reset(app: SandboxApp, request: Request) -> Reply:
 
 def state_summary(app: SandboxApp, request: Request) -> Reply:
     return json_reply(app.state.summary())
+
+
+def move_issue(app: SandboxApp, request: Request) -> Reply:
+    """{"project": "OTHER"} → 200 {"id", "key", "from"}; the project is created when new."""
+    try:
+        body = request.json()
+    except BadJson as exc:
+        return json_reply({"error": str(exc)}, 400)
+    project = body.get("project") if isinstance(body, dict) else None
+    if not isinstance(project, str) or not project.strip():
+        return json_reply({"error": 'name the target project: {"project": "KEY"}'}, 400)
+    try:
+        return json_reply(app.state.move_issue(request.params["key"], project))
+    except ApiError as exc:
+        return json_reply({"error": _error_text(exc)}, exc.reply.status)
+
+
+def _error_text(exc: ApiError) -> str:
+    """The message of a Jira error answer."""
+    body = json.loads(exc.reply.body)
+    return "; ".join(body.get("errorMessages") or []) or json.dumps(body.get("errors"))

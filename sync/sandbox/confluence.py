@@ -1,4 +1,8 @@
-"""Confluence's state: spaces, pages with their full version history, and labels."""
+"""Confluence's state: spaces, pages with their full version history, labels and properties, and the trash.
+
+A deleted page goes to `trash` (status "trashed"): out of `pages`, so searches, listings and look-ups
+by id no longer see it unless they ask for trashed content; purging it drops it with its properties.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from datetime import datetime
 from itertools import count
 from typing import Callable
 
+from sync.sandbox.content_properties import ContentProperties, ContentProperty
 from sync.sandbox.directory import User
-from sync.sandbox.errors import confluence_error
+from sync.sandbox.errors import ApiError, confluence_error
 from sync.sandbox.timefmt import utcnow
 
 # Characters Confluence refuses in a label name (Confluence docs: "Add, remove and search for labels").
@@ -46,6 +51,8 @@ class Page:
     created_by: User
     versions: list[PageVersion]
     labels: list[Label] = field(default_factory=list)
+    properties: dict[str, ContentProperty] = field(default_factory=dict)
+    status: str = "current"  # or "trashed"
 
     @property
     def current(self) -> PageVersion:
@@ -79,6 +86,8 @@ class ConfluenceStore:
         self.clock = clock
         self.spaces: dict[str, Space] = {}
         self.pages: dict[str, Page] = {}
+        self.trash: dict[str, Page] = {}
+        self.properties = ContentProperties(clock)
         self._page_ids = count(1_310_721)
         self._label_ids = count(2_000_001)
         self._space_ids = count(98_305)
@@ -97,8 +106,32 @@ class ConfluenceStore:
     def page(self, page_id: str) -> Page:
         """The page, or Confluence's 404."""
         if page_id not in self.pages:
-            raise confluence_error(404, f"No content found with id : ContentId{{id={page_id}}}")
+            raise _no_content(page_id)
         return self.pages[page_id]
+
+    def page_with_status(self, page_id: str, statuses: list[str]) -> Page:
+        """The page when its status is asked for (GET content/{id}?status=…; default current), else the 404."""
+        wanted = set(statuses or ["current"])
+        page = self.pages.get(page_id) or self.trash.get(page_id)
+        if page is None or not wanted & {page.status, "any"}:
+            raise _no_content(page_id)
+        return page
+
+    def trash_page(self, page_id: str) -> Page:
+        """Move a current page to the trash; its child pages move up to its parent, as in Confluence."""
+        page = self.page(page_id)
+        for child in self.children(page_id):
+            child.parent_id = page.parent_id
+        del self.pages[page_id]
+        page.status = "trashed"
+        self.trash[page_id] = page
+        return page
+
+    def purge_page(self, page_id: str) -> None:
+        """Delete a trashed page for good, its properties with it."""
+        if page_id not in self.trash:
+            raise _no_content(page_id)
+        del self.trash[page_id]
 
     def create_page(
         self, space_key: str, title: str, body: str, author: User, *,
@@ -187,8 +220,12 @@ class ConfluenceStore:
     def _check_parent(self, space_key: str, parent_id: str, own_id: str | None) -> None:
         parent = self.pages.get(parent_id)
         if parent is None:
-            raise confluence_error(404, f"No content found with id : ContentId{{id={parent_id}}}")
+            raise _no_content(parent_id)
         if parent.space_key != space_key:
             raise confluence_error(400, "The parent page must be in the same space as the page")
         if own_id is not None and (parent_id == own_id or any(a.id == own_id for a in self.ancestors(parent))):
             raise confluence_error(400, "A page cannot be moved below itself or one of its descendants")
+
+
+def _no_content(page_id: str) -> ApiError:
+    return confluence_error(404, f"No content found with id : ContentId{{id={page_id}}}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from sync.sandbox import content_property_api
 from sync.sandbox.confluence import Page
 from sync.sandbox.confluence_json import ContentJson, page_webui, parse_expand
 from sync.sandbox.cql import compile_cql
@@ -38,8 +39,10 @@ def register(router: Router) -> None:
         ("GET", "/content/{id}/label", get_labels), ("POST", "/content/{id}/label", add_labels),
         ("DELETE", "/content/{id}/label", remove_label), ("DELETE", "/content/{id}/label/{label}", remove_label),
         ("GET", "/space/{spaceKey}", get_space), ("GET", "/user/current", current_user),
+        ("DELETE", "/content/{id}", delete_content),
     ):
         router.add(method, API + template, handler)
+    content_property_api.register(router)
 
 
 def _renderer(state: SandboxState) -> ContentJson:
@@ -74,7 +77,7 @@ def _int(request: Request, name: str, default: int) -> int:
 
 
 def get_content(state: SandboxState, request: Request) -> Reply:
-    page = state.confluence.page(request.params["id"])
+    page = state.confluence.page_with_status(request.params["id"], request.arg_list("status"))
     version = None
     if request.arg("version"):
         number = _int(request, "version", 0)
@@ -82,6 +85,16 @@ def get_content(state: SandboxState, request: Request) -> Reply:
         if version is None:
             raise confluence_error(404, f"No content found with id : ContentId{{id={page.id}}} and version {number}")
     return json_reply(_renderer(state).content(page, _expand(request), version, top_level=True))
+
+
+def delete_content(state: SandboxState, request: Request) -> Reply:
+    """Trash a current page; with status=trashed, purge a trashed one (Confluence's two-step delete)."""
+    page_id = request.params["id"]
+    if request.arg("status") == "trashed":
+        state.confluence.purge_page(page_id)
+    else:
+        state.confluence.trash_page(page_id)
+    return no_content()
 
 
 def get_history(state: SandboxState, request: Request) -> Reply:

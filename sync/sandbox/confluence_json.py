@@ -11,6 +11,7 @@ from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
 from sync.sandbox.confluence import Label, Page, PageVersion, Space
+from sync.sandbox.content_properties import ContentProperty
 from sync.sandbox.directory import User
 from sync.sandbox.state import SandboxState
 from sync.sandbox.timefmt import confluence_time
@@ -55,7 +56,7 @@ class ContentJson:
         api = f"/rest/api/content/{page.id}"
         data: dict[str, Any] = {
             "id": page.id, "type": "page",
-            "status": "current" if shown is page.current else "historical", "title": shown.title,
+            "status": page.status if shown is page.current else "historical", "title": shown.title,
         }
         expandable = {
             "container": f"/rest/api/space/{page.space_key}", "metadata": "", "operations": "",
@@ -157,6 +158,41 @@ class ContentJson:
             "results": [{"prefix": l.prefix, "name": l.name, "id": l.id, "label": l.name} for l in window],
             "start": start, "limit": limit, "size": len(window),
             "_links": {"self": f"{self.wiki}/rest/api/content/{page.id}/label"},
+        }
+
+    def content_property(self, page: Page, prop: ContentProperty, expand: set[str], top_level: bool = False) -> dict:
+        """A content property: its version always, the page itself only with expand=content."""
+        links = {"self": f"{self.wiki}/rest/api/content/{page.id}/property/{quote(prop.key, safe='')}"}
+        if top_level:
+            links.update(base=self.wiki, context=CONTEXT)
+        data: dict[str, Any] = {
+            "id": prop.id, "key": prop.key, "value": prop.value, "version": self.property_version(prop),
+            "_links": links, "_expandable": {"content": f"/rest/api/content/{page.id}"},
+        }
+        if "content" in expand:
+            data["content"] = self.content(page, set())
+            data["_expandable"].pop("content")
+        return data
+
+    def property_version(self, prop: ContentProperty) -> dict:
+        """Cloud adds contentTypeModified, Data Center `hidden` (as each product answers)."""
+        version = {
+            "when": confluence_time(prop.when), "message": prop.message, "number": prop.number,
+            "minorEdit": prop.minor_edit,
+        }
+        return version | ({"contentTypeModified": False} if self.is_cloud else {"hidden": False})
+
+    def property_array(
+        self, page: Page, props: list[ContentProperty], start: int, limit: int, expand: set[str],
+    ) -> dict:
+        window = props[start : start + limit]
+        path = f"/rest/api/content/{page.id}/property"
+        links = {"base": self.wiki, "context": CONTEXT, "self": f"{self.wiki}{path}"}
+        if limit and start + limit < len(props):
+            links["next"] = f"{path}?limit={limit}&start={start + limit}"
+        return {
+            "results": [self.content_property(page, p, expand) for p in window],
+            "start": start, "limit": limit, "size": len(window), "_links": links,
         }
 
     def space(self, space: Space) -> dict:

@@ -2,12 +2,17 @@
 
 Search reads a lagging copy: with `search_lag_ms` > 0 every change is published to the search index
 only after that delay (Jira Cloud's eventual consistency), while reads by key see it at once.
+
+Keys are numbered per project and never reused. An issue moved to another project gets the next key
+there and keeps answering to its former keys (Jira reserves them), in reads by key and in JQL `key`;
+a deleted issue answers to none of its keys.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,6 +29,7 @@ from sync.sandbox.jira_catalog import (
 from sync.sandbox.timefmt import utcnow
 
 ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 MAX_PROPERTY_CHARS = 32768
 MAX_GLOBAL_ID = 255
 
@@ -71,6 +77,7 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     remote_links: list[RemoteLink] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
+    former_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,7 +103,8 @@ class JiraStore:
         self._ids_by_key: dict[str, str] = {}
         self._index: dict[str, list[tuple[float, Issue]]] = {}
         self._issue_ids = count(10000)
-        self._numbers = count(1)
+        self._numbers: dict[str, count] = {}
+        self.projects: dict[str, Project] = {OPS.key: OPS}
         self._comment_ids = count(10000)
         self._link_ids = count(10000)
         self.sprints: dict[int, Sprint] = {}
@@ -118,7 +126,7 @@ class JiraStore:
         values = dict(edit.values)
         project = values.pop("project", OPS)
         issue = Issue(
-            id=str(next(self._issue_ids)), key=f"{project.key}-{next(self._numbers)}", project=project,
+            id=str(next(self._issue_ids)), key=self._next_key(project), project=project,
             issuetype=values.pop("issuetype"), summary=values.pop("summary"),
             reporter=values.pop("reporter", author), creator=author, created=now, updated=now, status_changed=now,
         )
@@ -183,6 +191,47 @@ class JiraStore:
         issue.properties[key] = value
         self._changed(issue, touch=False)
         return created
+
+    def delete(self, issue: Issue) -> None:
+        """Remove the issue, its current and former keys with it; issues under it lose their parent."""
+        del self.issues[issue.id]
+        self._index.pop(issue.id, None)
+        for key in [key for key, issue_id in self._ids_by_key.items() if issue_id == issue.id]:
+            del self._ids_by_key[key]
+        for child in self.issues.values():
+            if child.parent_key == issue.key:
+                child.parent_key = None
+                self._changed(child)
+
+    def move(self, issue: Issue, project_key: str) -> str:
+        """Move the issue to a project (created when new) under its next key; returns the old key."""
+        project = self.project(project_key)
+        if project is issue.project:
+            raise jira_error(400, f"The issue {issue.key} is already in project {project.key}.")
+        old_key = issue.key
+        issue.key, issue.project = self._next_key(project), project
+        issue.former_keys.append(old_key)
+        self._ids_by_key[issue.key] = issue.id
+        for child in self.issues.values():
+            if child.parent_key == old_key:
+                child.parent_key = issue.key
+                self._changed(child, touch=False)  # same parent, shown under its new key
+        self._changed(issue)
+        return old_key
+
+    def project(self, key: str) -> Project:
+        """The project with this key, created on first use (the sandbox's stand-in for project admin)."""
+        key = key.strip().upper()
+        if not _PROJECT_KEY.match(key):
+            raise jira_error(400, f"'{key}' is not a valid project key: use 2-10 capital letters or digits.")
+        if key not in self.projects:
+            project_id = str(int(OPS.id) + len(self.projects))
+            self.projects[key] = Project(project_id, key, key.title())
+        return self.projects[key]
+
+    def _next_key(self, project: Project) -> str:
+        numbers = self._numbers.setdefault(project.key, count(1))
+        return f"{project.key}-{next(numbers)}"
 
     def add_sprint(self, sprint: Sprint) -> None:
         self.sprints[sprint.id] = sprint

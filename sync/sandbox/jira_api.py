@@ -1,5 +1,6 @@
-"""Jira issue routes, /rest/api/2 and (Cloud only) /rest/api/3: create, bulk create, read, edit,
-transitions, comments, remote links and issue properties."""
+"""Jira issue routes, /rest/api/2 and (Cloud only) /rest/api/3: create, bulk create, read, edit, delete,
+transitions, comments, remote links and issue properties. A former key (the issue was moved) reads
+and writes the issue under its current key, as Jira follows moved keys."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def register(router: Router, versions: tuple[str, ...]) -> None:
         for method, template, handler in (
             ("POST", "", create_issue), ("POST", "/bulk", create_issues),
             ("GET", "/{issueIdOrKey}", get_issue), ("PUT", "/{issueIdOrKey}", edit_issue),
+            ("DELETE", "/{issueIdOrKey}", delete_issue),
             ("GET", "/{issueIdOrKey}/transitions", get_transitions),
             ("POST", "/{issueIdOrKey}/transitions", do_transition),
             ("GET", "/{issueIdOrKey}/comment", get_comments), ("POST", "/{issueIdOrKey}/comment", add_comment),
@@ -113,6 +115,13 @@ def edit_issue(state: SandboxState, request: Request) -> Reply:
         state.jira.set_property(issue, key, value)
     if request.arg("returnIssue", "false").lower() == "true":
         return json_reply(issue_json(issue, view_for(state, request), FieldSelection([], "*all"), state.jira.sprints))
+    return no_content()
+
+
+def delete_issue(state: SandboxState, request: Request) -> Reply:
+    """204; the sandbox has no subtasks, so `deleteSubtasks` never matters."""
+    issue = state.jira.issue(request.params["issueIdOrKey"])
+    state.jira.delete(issue)
     return no_content()
 
 

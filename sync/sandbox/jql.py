@@ -182,6 +182,11 @@ def _compare(op: str, moment: Callable[[Issue], datetime | None], instant: datet
     return lambda issue: moment(issue) is not None and check(moment(issue))
 
 
+def _key_values(issue: Issue) -> set[str]:
+    """Its id, key and the keys it had before a move (Jira's JQL still finds a moved issue by those)."""
+    return {issue.id, issue.key.lower(), *(key.lower() for key in issue.former_keys)}
+
+
 def _user_values(user: User | None) -> set[str]:
     if user is None:
         return set()
@@ -220,8 +225,8 @@ def _lookup_sprint(text: str, context: JqlContext) -> set[str]:
 _SET_FIELDS: dict[str, Callable[[Issue, JqlContext], set[str]]] = {
     "project": lambda i, c: {i.project.key.lower()},
     "labels": lambda i, c: set(i.labels),
-    "key": lambda i, c: {i.key.lower(), i.id},
-    "id": lambda i, c: {i.key.lower(), i.id},
+    "key": lambda i, c: _key_values(i),
+    "id": lambda i, c: _key_values(i),
     "status": lambda i, c: {i.status.id},
     "statuscategory": lambda i, c: {i.status.category.key},
     "issuetype": lambda i, c: {i.issuetype.id},

@@ -132,6 +132,17 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running; call start() or use it as a context manager")
         return self.app
 
+    def move_issue(self, key: str, project_key: str) -> str:
+        """Move an issue to another project (created when new), as a user would in Jira; its new key.
+
+        The old key keeps working: GET issue/{old} answers the issue under its new key, JQL `key` finds it.
+        """
+        return self.state.move_issue(key, project_key)["key"]
+
+    def delete_page(self, page_id: str) -> None:
+        """Move a page to the trash, as DELETE /wiki/rest/api/content/{id} does."""
+        self.state.delete_page(page_id)
+
 
 @contextmanager
 def running_sandbox(

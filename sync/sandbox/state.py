@@ -39,6 +39,18 @@ class SandboxState:
             seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
             seed_jira(self.jira, now)
 
+    def move_issue(self, key: str, project_key: str) -> dict:
+        """Move an issue to another project, as a Jira user would: {"id", "key", "from"} afterwards."""
+        with self.lock:
+            issue = self.jira.issue(key)
+            old_key = self.jira.move(issue, project_key)
+            return {"id": issue.id, "key": issue.key, "from": old_key}
+
+    def delete_page(self, page_id: str) -> None:
+        """Move a page to the trash, as DELETE content/{id} does."""
+        with self.lock:
+            self.confluence.trash_page(page_id)
+
     def summary(self) -> dict:
         """Counts for /_sandbox/state."""
         with self.lock:
