@@ -494,33 +494,63 @@ def _source_name(element: etree._Element) -> str:
     return f"{element.prefix}:{local}" if element.prefix else local
 
 
-def _span_of(body: str, root: etree._Element, element: etree._Element) -> ElementSpan:
-    """The text span of a tree element, matched by its ordinal among elements of the same tag."""
-    same_tag = list(root.iter(element.tag))
-    ordinal = next(index for index, candidate in enumerate(same_tag) if candidate is element)
-    name = _source_name(element)
-    spans = [span for span in scan_elements(body) if span.name == name]
-    if len(spans) != len(same_tag):
-        raise EditError(f"cannot locate <{name}> in the page text safely")
-    return spans[ordinal]
+class _SpanIndex:
+    """Element -> its text span, for one body and its tree; each tag's elements are matched once."""
+
+    def __init__(self, body: str, root: etree._Element) -> None:
+        self._body, self._root = body, root
+        self._by_name: dict[str, list[ElementSpan]] = {}
+        for span in scan_elements(body):
+            self._by_name.setdefault(span.name, []).append(span)
+        self._by_tag: dict[str, tuple[list[etree._Element], dict[etree._Element, ElementSpan]]] = {}
+
+    def of(self, element: etree._Element) -> ElementSpan:
+        """The span of a tree element, matched by its ordinal among elements of the same tag."""
+        if element.tag not in self._by_tag:
+            same_tag = list(self._root.iter(element.tag))  # kept, so the element proxies stay the same objects
+            name = _source_name(element)
+            spans = self._by_name.get(name, [])
+            if len(spans) != len(same_tag):
+                raise EditError(f"cannot locate <{name}> in the page text safely")
+            self._by_tag[element.tag] = (same_tag, dict(zip(same_tag, spans)))
+        return self._by_tag[element.tag][1][element]
 
 
-def _append_into(body: str, root: etree._Element, element: etree._Element, fragment: str) -> str:
-    """The body with `fragment` appended to the element's content; nothing else changes."""
-    span = _span_of(body, root, element)
+@dataclass(frozen=True)
+class _Splice:
+    """Replace body[start:end] with text."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _append_splice(body: str, span: ElementSpan, fragment: str) -> _Splice:
+    """Append `fragment` to the element's content."""
     if span.self_closing:
         opening = body[span.start:span.end][:-2].rstrip()
-        return f"{body[:span.start]}{opening}>{fragment}</{span.name}>{body[span.end:]}"
-    return body[:span.content_end] + fragment + body[span.content_end:]
+        return _Splice(span.start, span.end, f"{opening}>{fragment}</{span.name}>")
+    return _Splice(span.content_end, span.content_end, fragment)
 
 
-def _replace_content(body: str, root: etree._Element, element: etree._Element, text: str) -> str:
-    """The body with the element's content replaced by `text`; nothing else changes."""
-    span = _span_of(body, root, element)
+def _content_splice(body: str, span: ElementSpan, text: str) -> _Splice:
+    """Replace the element's content with `text`."""
     if span.self_closing:
         opening = body[span.start:span.end][:-2].rstrip()
-        return f"{body[:span.start]}{opening}>{text}</{span.name}>{body[span.end:]}"
-    return body[:span.content_start] + text + body[span.content_end:]
+        return _Splice(span.start, span.end, f"{opening}>{text}</{span.name}>")
+    return _Splice(span.content_start, span.content_end, text)
+
+
+def _spliced(body: str, splices: Sequence[_Splice]) -> str:
+    """The body with every splice made; they must not overlap (inserts at one point are fine)."""
+    parts, end = [], len(body)
+    for splice in sorted(splices, key=lambda s: (s.start, s.end), reverse=True):
+        if splice.end > end:
+            raise EditError("two edits overlap in the page text")
+        parts += [body[splice.end:end], splice.text]
+        end = splice.start
+    parts.append(body[:end])
+    return "".join(reversed(parts))
 
 
 def jira_macro_xml(issue_key: str) -> str:
@@ -585,19 +615,56 @@ def _task_target(task: etree._Element) -> EditTarget | None:
                       task.find(TASK_STATUS))
 
 
-def _target_at(root: etree._Element, origin: str, templates: Sequence[TemplateSpec]) -> EditTarget | None:
-    """The item at an origin (`row:<table>:<row>` or `task:<id>`), or None."""
-    kind, _, rest = origin.partition(":")
-    if kind == "task":
-        return next((_task_target(t) for t in root.iter(TASK) if task_parts(t).task_id == rest), None)
-    table_text, _, row_text = rest.partition(":")
-    if kind != "row" or not (table_text.isdigit() and row_text.isdigit()):
-        return None
-    tables, row_index = list(root.iter("table")), int(row_text)
-    found = item_table(tables[int(table_text)], templates) if int(table_text) < len(tables) else None
-    if found is None or not 1 <= row_index < len(found[0].rows):
-        return None
-    return _row_target(*found, row_index)
+class _Targets:
+    """The page's edit targets, looked up by origin; tables and tasks are read once per body."""
+
+    def __init__(self, root: etree._Element, templates: Sequence[TemplateSpec]) -> None:
+        self._root, self._templates = root, templates
+        self._tables: list[etree._Element] | None = None
+        self._item_tables: dict[int, tuple | None] = {}
+        self._tasks: dict[str, etree._Element] | None = None
+        self._all: list[EditTarget] | None = None
+
+    def at(self, origin: str) -> EditTarget | None:
+        """The item at an origin (`row:<table>:<row>` or `task:<id>`), or None."""
+        kind, _, rest = origin.partition(":")
+        if kind == "task":
+            if self._tasks is None:
+                self._tasks = {}
+                for task in self._root.iter(TASK):
+                    self._tasks.setdefault(task_parts(task).task_id, task)
+            task = self._tasks.get(rest)
+            return _task_target(task) if task is not None else None
+        table_text, _, row_text = rest.partition(":")
+        if kind != "row" or not (table_text.isdigit() and row_text.isdigit()):
+            return None
+        if self._tables is None:
+            self._tables = list(self._root.iter("table"))
+        table_index, row_index = int(table_text), int(row_text)
+        if table_index not in self._item_tables:
+            self._item_tables[table_index] = (item_table(self._tables[table_index], self._templates)
+                                              if table_index < len(self._tables) else None)
+        found = self._item_tables[table_index]
+        if found is None or not 1 <= row_index < len(found[0].rows):
+            return None
+        return _row_target(*found, row_index)
+
+    def find(self, origin: str, expected_summary: str | None) -> EditTarget:
+        """The item at `origin`; if its summary is not `expected_summary`, the one item that has that summary."""
+        target = self.at(origin)
+        if expected_summary is None:
+            if target is None:
+                raise EditTargetNotFound(f"no action item at {origin}")
+            return target
+        wanted = collapse_whitespace(expected_summary)
+        if target is not None and target.summary == wanted:
+            return target
+        if self._all is None:
+            self._all = _all_targets(self._root, self._templates)
+        matches = [t for t in self._all if t.summary == wanted]
+        if len(matches) != 1:
+            raise EditTargetNotFound(f"{len(matches)} action items have the summary {wanted!r} (origin {origin})")
+        return matches[0]
 
 
 def _in_fallback(element: etree._Element) -> bool:
@@ -626,18 +693,7 @@ def _all_targets(root: etree._Element, templates: Sequence[TemplateSpec]) -> lis
 def find_edit_target(root: etree._Element, origin: str, expected_summary: str | None,
                      templates: Sequence[TemplateSpec]) -> EditTarget:
     """The item at `origin`; if its summary is not `expected_summary`, the one item that has that summary."""
-    target = _target_at(root, origin, templates)
-    if expected_summary is None:
-        if target is None:
-            raise EditTargetNotFound(f"no action item at {origin}")
-        return target
-    wanted = collapse_whitespace(expected_summary)
-    if target is not None and target.summary == wanted:
-        return target
-    matches = [t for t in _all_targets(root, templates) if t.summary == wanted]
-    if len(matches) != 1:
-        raise EditTargetNotFound(f"{len(matches)} action items have the summary {wanted!r} (origin {origin})")
-    return matches[0]
+    return _Targets(root, templates).find(origin, expected_summary)
 
 
 def _well_formed_root(body: str) -> etree._Element:
@@ -657,26 +713,64 @@ def _checked(edited: str) -> str:
 def insert_jira_macro(body: str, origin: str, issue_key: str, *, expected_summary: str | None = None,
                       templates: Sequence[TemplateSpec] | None = None) -> str:
     """The body with a Jira macro for `issue_key` added to the item's Jira cell, summary cell or task body."""
-    root = _well_formed_root(body)
-    target = find_edit_target(root, origin, expected_summary, templates or DEFAULT_TEMPLATES)
-    existing = target.macro_keys or ((target.reference_key,) if target.reference_key else ())
-    if issue_key in existing:
-        return body
-    if existing:
-        raise EditConflict(f"the item at {origin} already links {existing[0]}")
-    if target.insert_into is None:
-        raise EditError(f"every cell of the row at {origin} spans other rows; refusing to link them all")
-    edited = _append_into(body, root, target.insert_into, target.separator + jira_macro_xml(issue_key))
-    return _checked(edited)
+    edited, problems = edit_items(body, links=[(origin, issue_key, expected_summary)], templates=templates)
+    if problems:
+        raise problems[0]
+    return edited
 
 
 def mark_task_complete(body: str, origin: str, *, expected_summary: str | None = None,
                        templates: Sequence[TemplateSpec] | None = None) -> str:
     """The body with the item's task status set to `complete` (a task, or the checkbox in a row)."""
+    edited, problems = edit_items(body, completions=[(origin, expected_summary)], templates=templates)
+    if problems:
+        raise problems[0]
+    return edited
+
+
+def edit_items(body: str, links: Sequence[tuple[str, str, str | None]] = (),
+               completions: Sequence[tuple[str, str | None]] = (),
+               templates: Sequence[TemplateSpec] | None = None) -> tuple[str, list[EditError]]:
+    """The body with Jira macros added (origin, issue key, expected summary) and tasks ticked (origin,
+    expected summary), all from one parse; plus the edits that could not be made, as errors.
+
+    Nothing but the inserted macros and the task statuses changes; the result is checked well-formed.
+    """
     root = _well_formed_root(body)
-    target = find_edit_target(root, origin, expected_summary, templates or DEFAULT_TEMPLATES)
+    targets, spans = _Targets(root, templates or DEFAULT_TEMPLATES), _SpanIndex(body, root)
+    splices: list[_Splice] = []
+    problems: list[EditError] = []
+    for origin, issue_key, summary in links:
+        try:
+            splice = _link_splice(body, targets.find(origin, summary), origin, issue_key, spans)
+        except EditError as exc:
+            problems.append(exc)
+            continue
+        splices += [splice] if splice else []
+    for origin, summary in completions:
+        try:
+            splice = _complete_splice(body, targets.find(origin, summary), origin, spans)
+        except EditError as exc:
+            problems.append(exc)
+            continue
+        splices += [splice] if splice else []
+    return (_checked(_spliced(body, splices)) if splices else body), problems
+
+
+def _link_splice(body: str, target: EditTarget, origin: str, issue_key: str, spans: _SpanIndex) -> _Splice | None:
+    existing = target.macro_keys or ((target.reference_key,) if target.reference_key else ())
+    if issue_key in existing:
+        return None
+    if existing:
+        raise EditConflict(f"the item at {origin} already links {existing[0]}")
+    if target.insert_into is None:
+        raise EditError(f"every cell of the row at {origin} spans other rows; refusing to link them all")
+    return _append_splice(body, spans.of(target.insert_into), target.separator + jira_macro_xml(issue_key))
+
+
+def _complete_splice(body: str, target: EditTarget, origin: str, spans: _SpanIndex) -> _Splice | None:
     if target.checkbox is None:
         raise EditTargetNotFound(f"the item at {origin} has no task status to complete")
     if collapse_whitespace("".join(target.checkbox.itertext())) == "complete":
-        return body
-    return _checked(_replace_content(body, root, target.checkbox, "complete"))
+        return None
+    return _content_splice(body, spans.of(target.checkbox), "complete")

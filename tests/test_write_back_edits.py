@@ -12,6 +12,7 @@ from sync.storage_format import (
     EditConflict,
     EditError,
     EditTargetNotFound,
+    edit_items,
     insert_jira_macro,
     jira_macro_xml,
     mark_task_complete,
@@ -285,3 +286,39 @@ def test_relocation_finds_a_row_with_a_checkbox_once():
             "</ac:task></ac:task-list></td><td /></tr></table>")
     edited = insert_jira_macro(body, "row:0:7", "OPS-12", expected_summary="Patch")
     assert edited == body.replace("<td /></tr>", f"<td>{MACRO}</td></tr>")
+
+
+# --- edit_items: every edit of a page in one pass -------------------------------------------------
+
+
+def test_one_pass_equals_the_edits_made_one_by_one():
+    links = [("row:0:1", "OPS-1", "Fix the alert"), ("row:0:2", "OPS-2", "Write the runbook")]
+    rows, problems = edit_items(ROW_PAGE, links=links)
+    assert problems == []
+    assert rows == insert_jira_macro(insert_jira_macro(ROW_PAGE, "row:0:1", "OPS-1"), "row:0:2", "OPS-2")
+    tasks, problems = edit_items(TASK_PAGE, links=[("task:2", "OPS-3", "Child task"), ("task:3", "OPS-4", None)],
+                                 completions=[("task:2", "Child task"), ("task:3", None)])
+    assert problems == []
+    one_by_one = TASK_PAGE
+    for edit in (lambda b: insert_jira_macro(b, "task:2", "OPS-3"), lambda b: insert_jira_macro(b, "task:3", "OPS-4"),
+                 lambda b: mark_task_complete(b, "task:2"), lambda b: mark_task_complete(b, "task:3")):
+        one_by_one = edit(one_by_one)
+    assert tasks == one_by_one
+
+
+def test_one_pass_reports_the_edits_it_cannot_make_and_makes_the_others():
+    linked = insert_jira_macro(ROW_PAGE, "row:0:1", "OPS-1")
+    edited, problems = edit_items(linked, links=[("row:0:1", "OPS-9", "Fix the alert"),
+                                                 ("row:0:2", "OPS-2", "Write the runbook"),
+                                                 ("row:0:3", "OPS-3", "Not on the page")])
+    assert [type(p) for p in problems] == [EditConflict, EditTargetNotFound]
+    assert edited == insert_jira_macro(linked, "row:0:2", "OPS-2")
+
+
+def test_a_two_thousand_row_table_is_linked_in_one_pass():
+    rows = "".join(f"<tr><td>Row {i}</td><td>ann</td></tr>" for i in range(2000))
+    body = f"<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th></tr>{rows}</tbody></table>"
+    edited, problems = edit_items(body, links=[(f"row:0:{i + 1}", f"OPS-{i + 1}", f"Row {i}") for i in range(2000)])
+    assert problems == []
+    items = parse_page(edited).items
+    assert [item.jira_key for item in items] == [f"OPS-{i + 1}" for i in range(2000)]
