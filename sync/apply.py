@@ -19,7 +19,7 @@ from sync.models import CreateResult, Page
 from sync.planner import CreateIssue, Plan, WriteBack
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.state import State
-from sync.storage_format import EditError, insert_jira_macro, mark_task_complete
+from sync.storage_format import EditError, edit_items
 
 log = structlog.get_logger(__name__)
 
@@ -143,6 +143,7 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
         result.problems.append(f"epic-create-failed:{exc}")
         outcomes = [CreateResult(None, "interrupted")] * len(plan.epics)
     epic_of: dict[str, str] = {}
+    unknown: set[str] = set()  # the epic may or may not exist: its issues wait for it
     for epic, outcome in zip(plan.epics, outcomes):
         if outcome.key:
             epic_of[epic.page_id] = outcome.key
@@ -151,9 +152,11 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
             log.info("epic_created", issue_key=outcome.key, page_id=epic.page_id)
         elif outcome.error != "interrupted":
             state.clear_intents([f"epic-{epic.page_id}"])
-            result.problems.append(f"epic-rejected:{epic.page_id}:{outcome.error}")
+            result.problems.append(f"epic-rejected:{epic.page_id}:{outcome.error}")  # its issues go without
+        else:
+            unknown.add(epic.page_id)
     return [replace(c, fields=replace(c.fields, parent_key=epic_of.get(c.epic_page))) if c.epic_page else c
-            for c in plan.creates]
+            for c in plan.creates if c.epic_page not in unknown]
 
 
 def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, options: ApplyOptions,
@@ -213,20 +216,16 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
 
 
 def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> str:
-    """The page body with the Jira keys inserted and tasks ticked; unknown targets are skipped."""
-    for origin, item_key, summary in write.keys:
-        issue_key = keys.get(item_key)
-        if issue_key:
-            try:
-                body = insert_jira_macro(body, origin, issue_key, expected_summary=summary)
-            except EditError as exc:
-                log.warning("write_back_target_missing", origin=origin, issue_key=issue_key, error=str(exc))
-    for origin, summary in write.complete:
-        try:
-            body = mark_task_complete(body, origin, expected_summary=summary)
-        except EditError as exc:
-            log.warning("write_back_target_missing", origin=origin, error=str(exc))
-    return body
+    """The page body with the Jira keys inserted and tasks ticked, in one pass; unknown targets are skipped."""
+    links = [(origin, keys[item_key], summary) for origin, item_key, summary in write.keys if keys.get(item_key)]
+    try:
+        edited, problems = edit_items(body, links=links, completions=write.complete)
+    except EditError as exc:  # e.g. a body that is not well-formed: never edited
+        log.warning("write_back_refused", page_id=write.page_id, error=str(exc))
+        return body
+    for problem in problems:
+        log.warning("write_back_target_missing", page_id=write.page_id, error=str(problem))
+    return edited
 
 
 def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,

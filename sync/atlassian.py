@@ -413,6 +413,28 @@ class ConfluenceAdapter:
             payload = [{"prefix": "global", "name": label} for label in labels]
             self._send("POST", f"rest/api/content/{_segment(page_id)}/label", payload, idempotent=True)
 
+    def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
+        """GET content/{id}/property/{key}; None on 404."""
+        try:
+            document = self._get(f"rest/api/content/{_segment(page_id)}/property/{_segment(key)}") or {}
+        except NotFound:
+            return None
+        return document.get("value"), int((document.get("version") or {}).get("number") or 1)
+
+    def set_property(self, page_id: str, key: str, value: object, version: int | None) -> None:
+        """POST a new property or PUT version + 1; a lost race (409, or 400 for an existing key) -> VersionConflict."""
+        base = f"rest/api/content/{_segment(page_id)}/property"
+        try:
+            if version is None:
+                self._send("POST", base, {"key": key, "value": value}, idempotent=False)
+            else:
+                self._send("PUT", f"{base}/{_segment(key)}",
+                           {"key": key, "value": value, "version": {"number": version + 1}}, idempotent=False)
+        except AtlassianError as exc:
+            if exc.status in (400, 409) and not isinstance(exc, VersionConflict):
+                raise VersionConflict(exc.message, status=exc.status) from None
+            raise
+
     def page_url(self, page: Page) -> str:
         """The page's web URL as Confluence reported it, else the stable viewpage URL."""
         return page.url or f"{self._connection.url}/pages/viewpage.action?pageId={page.id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sync.parser import parse_file, render_table
@@ -120,6 +121,8 @@ def _log_cycle(result) -> None:
         summary_written=result.summary_written, requests=result.requests,
         duration_s=round(result.duration_s, 3), problems=len(result.problems),
     )
+    for problem in result.problems:
+        structlog.get_logger("sync.cycle").warning("cycle_problem", kind=problem.split(":", 1)[0], problem=problem)
 
 
 def _progress(message: str) -> None:
@@ -129,16 +132,17 @@ def _progress(message: str) -> None:
 
 def _cmd_once(args, settings, jira, confluence, state) -> int:
     """One cycle; exit 1 when it failed."""
-    from sync.cycle import run_cycle
+    from sync.cycle import release_lease, run_cycle
 
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
+    release_lease(settings, confluence, state, datetime.now(timezone.utc))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _cmd_run(args, settings, jira, confluence, state) -> int:
     """The daemon: a cycle every interval until SIGTERM/SIGINT."""
-    from sync.cycle import run_cycle
+    from sync.cycle import release_lease, run_cycle
     from sync.daemon import CycleOutcome, Daemon
     from sync.health import HealthServer, HealthState
 
@@ -156,7 +160,9 @@ def _cmd_run(args, settings, jira, confluence, state) -> int:
     server = HealthServer(health, settings.daemon.metrics_host, settings.daemon.metrics_port)
     daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)
     daemon.install_signal_handlers()
-    return daemon.run_forever()
+    code = daemon.run_forever()
+    release_lease(settings, confluence, state, datetime.now(timezone.utc))
+    return code
 
 
 def _cmd_plan(args, settings, jira, confluence, state) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -17,7 +19,8 @@ from sync.identity import MANAGED_LABEL
 from sync.models import IssueSnapshot, Page, Postmortem
 from sync.parser import parse_page
 from sync.planner import Plan, PlanOptions, plan_changes
-from sync.ports import AtlassianError, ConfluencePort, JiraPort
+from sync.lease import LEASE_PROPERTY, Lease, claim, may_write, needs_renewal, released
+from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound, VersionConflict
 from sync.report import Metrics, compute_metrics, render_summary_page, tracked_items
 from sync.settings import ConfluenceSettings, Settings
 from sync.state import State, StateView
@@ -26,6 +29,7 @@ from sync.templates import combine_templates
 log = structlog.get_logger(__name__)
 
 KEY_BATCH = 50
+SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
 _WATERMARK_FORMAT = "%Y-%m-%d %H:%M"
 
 
@@ -117,22 +121,56 @@ def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool, postmorte
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
         try:
-            issues.update({s.key: s for s in jira.search(f"key in ({', '.join(batch)})")})
+            found = {s.key: s for s in jira.search(f"key in ({', '.join(batch)})")}
         except AtlassianError:  # one key that does not exist makes Jira reject the whole query
-            issues.update(_issues_one_by_one(jira, batch, result))
+            found = {}
+        issues.update({key: found[key] for key in batch if key in found})
+        # A key Jira answers under another key was moved to another project; check each on its own.
+        issues.update(_issues_one_by_one(jira, [key for key in batch if key not in found], result))
     return issues
 
 
 def _issues_one_by_one(jira: JiraPort, keys: list[str], result: CycleResult) -> dict[str, IssueSnapshot]:
-    """Each key on its own, reporting those that do not resolve (they are never replaced by a new issue)."""
+    """Each key on its own, reporting those that do not resolve (they are never replaced by a new issue).
+
+    An issue moved to another project answers under its new key: it has left the project we manage,
+    so it is reported like a deleted one and nothing is written to it.
+    """
     found = {}
     for key in keys:
         try:
-            found[key] = jira.get_issue(key)
+            snapshot = jira.get_issue(key)
         except AtlassianError as exc:
             result.problems.append(f"unresolved-key:{key}:{exc.status}")
             result.unresolved_keys.add(key)
+            continue
+        if snapshot.key != key:
+            result.problems.append(f"issue-moved:{key}:{snapshot.key}")
+            result.unresolved_keys.add(key)
+            continue
+        found[key] = snapshot
     return found
+
+
+def deleted_pages(confluence: ConfluencePort, cached: Iterable[str], fetched: Iterable[str],
+                  result: CycleResult) -> frozenset[str]:
+    """Cached pages a full search no longer returns and Confluence confirms are gone (404 or trashed).
+
+    A page that still exists but left the search (a label removed, moved to another space) is only
+    reported: its tickets stay as they are.
+    """
+    gone = set()
+    for page_id in sorted(set(cached) - set(fetched)):
+        try:
+            confluence.get_page(page_id)  # Confluence answers 404 for a trashed or purged page
+        except NotFound:
+            gone.add(page_id)
+            result.problems.append(f"page-deleted:{page_id}")
+        except AtlassianError as exc:  # unknown: nothing is flagged on a guess
+            result.problems.append(f"page-check-failed:{page_id}:{exc.status}")
+        else:
+            result.problems.append(f"page-out-of-scope:{page_id}")
+    return frozenset(gone)
 
 
 def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, *,
@@ -155,7 +193,9 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         postmortems, failed = parse_pages(pages, settings, result)
         jql = managed_jql(settings.jira.project, None if result.full else _since(view, "jira_since", overlap))
         issues = read_issues(jira, view, jql, result.full, postmortems, result)
-        plan = plan_changes(postmortems, issues, view, plan_options(settings), started, failed_page_ids=frozenset(failed))
+        gone = deleted_pages(confluence, view.pages, [p.id for p in pages], result) if result.full else frozenset()
+        plan = plan_changes(postmortems, issues, view, plan_options(settings), started,
+                            failed_page_ids=frozenset(failed), deleted_page_ids=gone)
         result.plan = plan
         result.items = sum(len(pm.items) for pm in postmortems)
         result.problems += list(plan.problems)
@@ -163,7 +203,9 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.problems.append(f"unsafe-plan:{plan.unsafe_reason}")
             result.ok = False
             apply = False
-        pages_now = {**view.pages, **{pm.page_id: pm for pm in postmortems}}
+        if apply and not plan.is_empty:
+            apply = hold_lease(settings, confluence, state, started, result)
+        pages_now = {**{i: pm for i, pm in view.pages.items() if i not in gone}, **{pm.page_id: pm for pm in postmortems}}
         if apply:
             result.applied = _apply(plan, settings, jira, confluence, state, pages, started)
             result.problems += result.applied.problems
@@ -172,7 +214,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         result.metrics = compute_metrics(tracked_items(pages_now.values(), view.items, issues), started.date())
         if apply:
             result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
-            _remember(state, postmortems, issues, result, started, cycle_no, failed)
+            _remember(state, postmortems, issues, result, started, cycle_no, failed, gone)
     except AtlassianError as exc:
         result.ok = False
         result.problems.append(f"cycle-failed:{exc}")
@@ -180,6 +222,97 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
     result.duration_s = time.monotonic() - clock
     return result
+
+
+def hold_lease(settings: Settings, confluence: ConfluencePort, state: State, now: datetime,
+               result: CycleResult) -> bool:
+    """Whether this cycle may write: we hold the write lease (see sync.lease) or it is turned off."""
+    term = timedelta(minutes=settings.sync.lease_minutes)
+    try:
+        page_id = _summary_page_id(settings, confluence, state) if term else None
+        if page_id is None:
+            return True  # lease off, or no summary page to keep it on: a single instance is assumed
+        meta = state.view().meta
+        me = _instance_id(state, meta)
+        lease = Lease.from_json(meta["lease"]) if "lease" in meta else None
+        if lease is None or needs_renewal(lease, me, now, term):
+            lease = _take_lease(confluence, state, page_id, me, now, term, result)
+    except NotFound:  # the summary page was deleted: the next cycle finds or creates it again
+        state.set_meta(lease=None, summary_page_id=None, summary_digest=None)
+        result.problems.append("lease-page-missing:the summary page is gone; it is created again next cycle")
+        return False
+    except VersionConflict:
+        state.set_meta(lease=None)
+        result.problems.append("lease-lost:another instance took the write lease first")
+        log.warning("lease_lost")
+        return False
+    except AtlassianError as exc:  # a write that may or may not have landed: the next cycle reads it
+        state.set_meta(lease=None)
+        result.ok = False
+        result.problems.append(f"lease-failed:{exc}")
+        return False
+    if lease is None:
+        return False
+    if not may_write(lease, me, now, timedelta(minutes=settings.sync.overlap_minutes)):
+        result.problems.append(f"lease-handover:writes resume after {lease.since.isoformat()} + the search-lag grace")
+        log.info("lease_handover", since=lease.since.isoformat())
+        return False
+    return True
+
+
+def _take_lease(confluence: ConfluencePort, state: State, page_id: str, me: str, now: datetime, term: timedelta,
+                result: CycleResult) -> Lease | None:
+    """Read the lease and write ours over it (compare-and-swap); None while another holder's is live."""
+    found = confluence.get_property(page_id, LEASE_PROPERTY)
+    current = Lease.from_json(found[0]) if found else None
+    lease = claim(current, me, now, term, exists=found is not None)
+    if lease is None:
+        state.set_meta(lease=None)
+        result.problems.append(f"lease-held:{current.holder}:until {current.expires.isoformat()}")
+        log.warning("lease_held", holder=current.holder, expires=current.expires.isoformat())
+        return None
+    confluence.set_property(page_id, LEASE_PROPERTY, lease.to_json(), found[1] if found else None)
+    state.set_meta(lease=json.dumps(lease.to_json()))
+    return lease
+
+
+def release_lease(settings: Settings, confluence: ConfluencePort, state: State, now: datetime) -> None:
+    """End our lease on shutdown so that another instance can take over at once; errors only log."""
+    meta = state.view().meta
+    page_id = meta.get("summary_page_id")
+    if "lease" not in meta or not page_id:
+        return
+    try:
+        found = confluence.get_property(page_id, LEASE_PROPERTY)
+        current = Lease.from_json(found[0]) if found else None
+        if found and current and current.holder == meta.get("instance_id"):
+            confluence.set_property(page_id, LEASE_PROPERTY, released(current, now).to_json(), found[1])
+    except AtlassianError as exc:
+        log.warning("lease_release_failed", error=str(exc))
+    state.set_meta(lease=None)
+
+
+def _instance_id(state: State, meta: dict[str, str]) -> str:
+    """This installation's lease holder name: the host plus a random suffix kept in the state."""
+    if "instance_id" not in meta:
+        state.set_meta(instance_id=f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}")
+        return state.view().meta["instance_id"]
+    return meta["instance_id"]
+
+
+def _summary_page_id(settings: Settings, confluence: ConfluencePort, state: State) -> str | None:
+    """The summary page's id, creating the page (with a placeholder) when it does not exist yet."""
+    conf, space = settings.confluence.summary_page, settings.confluence.summary_space
+    if not conf.enabled or not space:
+        return None
+    known = state.view().meta.get("summary_page_id")
+    if known:
+        return known
+    page = confluence.find_page(space, conf.title)
+    if page is None:
+        page = confluence.create_page(space, conf.title, SUMMARY_PLACEHOLDER, conf.parent_id)
+    state.set_meta(summary_page_id=page.id, summary_page_url=page.url)
+    return page.id
 
 
 def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,
@@ -239,10 +372,11 @@ def _write_summary(settings: Settings, confluence: ConfluencePort, state: State,
 
 
 def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot], result: CycleResult,
-              started: datetime, cycle_no: int, failed: set[str]) -> None:
+              started: datetime, cycle_no: int, failed: set[str], gone: frozenset[str]) -> None:
     """Cache what this cycle learnt and move the watermarks (not past a page that failed)."""
     with state.transaction():
         state.save_pages(postmortems)
+        state.forget_pages(gone)
         state.save_issues(issues.values(), replace_all=result.full)
         marks = {"cycle": str(cycle_no), "jira_since": started.isoformat(),
                  "unresolved_keys": json.dumps(sorted(result.unresolved_keys))}

@@ -225,18 +225,27 @@ def plan_changes(
     now: datetime,
     *,
     failed_page_ids: frozenset[str] = frozenset(),
+    deleted_page_ids: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Everything this cycle should write, given the pages fetched and parsed this cycle."""
+    """Everything this cycle should write, given the pages fetched and parsed this cycle.
+
+    `deleted_page_ids`: cached pages confirmed gone from Confluence; their items are flagged as removed.
+    """
     labelled, problems = _labelled_issues(snapshots)
     epics = {page: s.key for s in snapshots.values() if (page := epic_page_from_labels(s.labels))}
     epics |= {name.split(":", 1)[1]: key for name, key in state.meta.items() if name.startswith("epic:")}
     acc = _Accumulator()
     tracked = tracked_by_issue(state.items.values())
+    by_page: dict[str, list[ItemRecord]] = {}
+    for record in state.items.values():
+        by_page.setdefault(record.page_id, []).append(record)
     for pm in postmortems:
-        _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked,
+        _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, by_page.get(pm.page_id or "", []),
                    trust_removals=pm.page_id not in failed_page_ids)
         if options.epics:
             _plan_epic(pm, epics.get(pm.page_id or ""), state, options, now, acc)
+    for page_id in sorted(deleted_page_ids):
+        _flag_removed(by_page.get(page_id, []), set(), acc, options.removed_transition, PAGE_DELETED_COMMENT)
     plan = acc.plan(problems)
     if len(plan.creates) > options.max_creates:
         return replace(plan, unsafe_reason=f"{len(plan.creates)} creates exceed the limit of {options.max_creates}")
@@ -264,7 +273,7 @@ class _Accumulator:
             problems=tuple(problems + self.problems))
 
 
-def _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, *, trust_removals: bool) -> None:
+def _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, records, *, trust_removals: bool) -> None:
     page_id = pm.page_id or ""
     seen: set[str] = set()
     keys_to_write: list[tuple[str, str, str]] = []
@@ -284,28 +293,37 @@ def _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, *, tr
                 keys_to_write.append((item.origin, key, item.summary))
             continue
         snapshot = snapshots.get(issue_key)
-        if snapshot is None and (record is None or record.issue_key != issue_key):
-            acc.problems.append(f"unknown-issue:{issue_key}")  # reported, never replaced by a new issue
+        if snapshot is None:
+            # Never replaced by a new issue: a key we never saw, or a tracked issue that was deleted or
+            # moved to another project. Nothing is written for the item until the issue is back.
+            known = record is not None and record.issue_key == issue_key
+            acc.problems.append(f"{'issue-gone' if known else 'unknown-issue'}:{issue_key}")
             continue
+        to_done = item.done and not (record and record.done) and not snapshot.is_done
+        # Until the transition lands, every other write keeps the record's old "done": a failed
+        # transition is then planned again next cycle.
+        kept = replace(new, done=bool(record and record.done)) if to_done else new
         if record is None or record.issue_key != issue_key:
-            acc.adopts.append(AdoptIssue(new, _missing_labels(new, snapshot, options)))
-        elif snapshot is not None:
+            acc.adopts.append(AdoptIssue(kept, _missing_labels(new, snapshot, options)))
+        else:
             changes, conflicts = _field_changes(record, new, snapshot, item)
+            if missing := _missing_labels(new, snapshot, options, ours_only=True):
+                changes["labels_add"] = [*changes.get("labels_add", []), *missing]  # how we find it again
             acc.problems.extend(conflicts)
             if changes:
-                acc.updates.append(UpdateIssue(new, changes))
-            elif new != replace(record, flagged=False):
-                acc.records.append(new)
+                acc.updates.append(UpdateIssue(kept, changes))
+            elif kept != replace(record, flagged=False):
+                acc.records.append(kept)
             if record.flagged:
-                acc.unflags.append(Unflag(new))
-        if item.done and not (record and record.done) and not (snapshot and snapshot.is_done):
+                acc.unflags.append(Unflag(kept))
+        if to_done:
             acc.transitions.append(TransitionDone(new))
         if options.write_back and not item.jira_key:
             keys_to_write.append((item.origin, key, item.summary))
-        if options.write_back and snapshot and snapshot.is_done and item.origin.startswith("task:") and not item.done:
+        if options.write_back and snapshot.is_done and item.origin.startswith("task:") and not item.done:
             to_complete.append((item.origin, item.summary))
     if trust_removals and "malformed" not in pm.problems:
-        _flag_removed(page_id, seen, state, options, acc)
+        _flag_removed(records, seen, acc, options.removed_transition, ROW_REMOVED_COMMENT)
     if keys_to_write or to_complete:
         acc.write_backs.append(WriteBack(page_id, tuple(keys_to_write), tuple(to_complete)))
 
@@ -320,7 +338,8 @@ def _plan_epic(pm: Postmortem, epic_key: str | None, state: StateView, options: 
     if epic_key is None:
         started = state.intents.get(f"epic-{page_id}")
         if started is not None and now - started < options.search_lag_grace:
-            acc.problems.append(f"epic-pending:{page_id}")
+            acc.problems.append(f"epic-pending:{page_id}")  # its new issues wait for it
+            acc.creates = [c for i, c in enumerate(acc.creates) if i not in mine]
             return
         labels = (MANAGED_LABEL, epic_label(page_id), *options.labels)
         fields = IssueFields(summary=pm.title, description=f"Action items of the postmortem \"{pm.title}\": {pm.url or ''}",
@@ -333,19 +352,28 @@ def _plan_epic(pm: Postmortem, epic_key: str | None, state: StateView, options: 
                           else replace(change, epic_page=page_id))
 
 
-def _missing_labels(new: ItemRecord, snapshot: IssueSnapshot | None, options: PlanOptions) -> tuple[str, ...]:
-    wanted = [MANAGED_LABEL, item_label(new.item_key), page_label(new.page_id), *options.labels]
+def _missing_labels(new: ItemRecord, snapshot: IssueSnapshot | None, options: PlanOptions, *,
+                    ours_only: bool = False) -> tuple[str, ...]:
+    """Labels the issue should carry and does not: our identity labels, plus the configured ones on adoption."""
+    wanted = [MANAGED_LABEL, item_label(new.item_key), page_label(new.page_id), *(() if ours_only else options.labels)]
     have = set(snapshot.labels) if snapshot else set()
     return tuple(label for label in dict.fromkeys(wanted) if label not in have)
 
 
-def _flag_removed(page_id: str, seen: set[str], state: StateView, options: PlanOptions, acc: _Accumulator) -> None:
-    for record in state.items.values():
-        if record.page_id != page_id or record.item_key in seen or record.flagged or not record.issue_key:
+ROW_REMOVED_COMMENT = ("This action item was removed from its postmortem page. The ticket is kept; "
+                       "close it if the work is no longer needed. (postmortem-sync, item {item_key})")
+PAGE_DELETED_COMMENT = ("The postmortem page of this action item was deleted. The ticket is kept; "
+                        "close it if the work is no longer needed. (postmortem-sync, item {item_key})")
+
+
+def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Accumulator, transition: str | None,
+                  comment: str) -> None:
+    """Flag the tracked issues of a page whose items are no longer on it (never delete them)."""
+    for record in records:
+        if record.item_key in seen or record.flagged or not record.issue_key:
             continue
-        comment = (f"This action item was removed from its postmortem page. The ticket is kept; "
-                   f"close it if the work is no longer needed. (postmortem-sync, item {record.item_key})")
-        acc.flags.append(FlagRemoved(replace(record, flagged=True), comment, options.removed_transition))
+        acc.flags.append(FlagRemoved(replace(record, flagged=True), comment.format(item_key=record.item_key),
+                                     transition))
 
 
 def render_plan_table(plan: Plan) -> str:

@@ -94,6 +94,17 @@ class ConfluencePort(Protocol):
         """Add global labels to a page (existing ones are kept)."""
         ...
 
+    def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
+        """A content property's value and version number, or None when the page has no such property."""
+        ...
+
+    def set_property(self, page_id: str, key: str, value: object, version: int | None) -> None:
+        """Create the property (version None) or replace version `version` with version + 1.
+
+        VersionConflict when another writer created or replaced it first (a compare-and-swap).
+        """
+        ...
+
     def page_url(self, page: Page) -> str:
         """A browser URL of the page."""
         ...

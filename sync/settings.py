@@ -275,6 +275,11 @@ class SyncSettings(_Section):
         2, ge=0, le=10, description="Minutes the incremental watermark is moved back (CQL has minute precision)."
     )
     write_back: bool = Field(True, description="Write Jira keys back into postmortem pages.")
+    lease_minutes: float = Field(
+        15, ge=0, le=1440,
+        description="Term of the write lease that keeps two instances from both writing (a content property "
+                    "of the summary page); 0 turns it off: then run exactly one instance.",
+    )
     state_path: Path = Field(Path("state/postmortem-sync.sqlite3"), description="SQLite cache and intent journal.")
     concurrency: int = Field(4, ge=1, le=16, description="Parallel requests per cycle.")
     max_requests_per_second: float = Field(

@@ -112,6 +112,10 @@ class State:
             [(pm.page_id, json.dumps(postmortem_to_json(pm))) for pm in postmortems],
         )
 
+    def forget_pages(self, page_ids: Iterable[str]) -> None:
+        """Drop deleted pages from the cache (their item records stay: they hold the flagged issues)."""
+        self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
+
     def save_issues(self, snapshots: Iterable[IssueSnapshot], *, replace_all: bool = False) -> None:
         if replace_all:
             self._db.execute("DELETE FROM issues")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -244,10 +244,15 @@ def test_crash_between_create_and_write_back_makes_no_duplicate(env, lose_state,
         env.state.close()
         Path(env.settings.sync.state_path).unlink()
         env.state = State.open(env.settings.sync.state_path)
+        # A new instance now: it waits for the dead one's write lease to end, then for the search lag.
+        blocked = env.cycle()
+        assert blocked.applied is None and any(p.startswith("lease-held") for p in blocked.problems)
+        later = datetime.now(timezone.utc) + timedelta(minutes=16)
+        env.cycle(now=lambda: later)
+        env.cycle(now=lambda: later + timedelta(minutes=3))
     else:  # the intent journal alone must also hold off a re-create until Jira's index can be asked
-        pass
-    env.cycle()
-    env.cycle()
+        env.cycle()
+        env.cycle()
     assert len(env.issues()) == 5
     body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]
     for issue in env.issues():

@@ -1,0 +1,169 @@
+"""What users do to pages and issues behind the daemon's back, each with a defined outcome and event.
+
+Outcomes (docs/reliability.md §3): a deleted page's issues are flagged, never deleted; a page that
+only left the search is reported; a deleted or moved issue is reported and never re-created; our
+labels removed from an issue are restored; oversized pages sync like any other.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from sync.atlassian import make_adapters
+from sync.cli import _log_cycle
+from sync.cycle import run_cycle
+from sync.demo import sandbox_settings
+from sync.sandbox import running_sandbox
+from sync.state import State
+
+USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+DUE = (date.today() + timedelta(days=30)).isoformat()
+KEY_PARAMETER = '<ac:parameter ac:name="key">'
+
+
+def table(title: str, summaries: list[str], before: str = "") -> str:
+    rows = "".join(f"<tr><td>{s}</td><td>owner</td><td>{DUE}</td></tr>" for s in summaries)
+    return (f"<title>{title}</title>\n{before}<h2>Action items</h2><table><tbody>"
+            f"<tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>")
+
+
+class World:
+    def __init__(self, sb, tmp_path: Path) -> None:
+        self.sb = sb
+        settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3", sprint=False)
+        # Every cycle is a full reconcile here: deletions are noticed on full reconciles.
+        self.settings = settings.model_copy(update={"sync": settings.sync.model_copy(update={"full_reconcile_every": 1})})
+        self.jira, self.confluence = make_adapters(self.settings)
+        self.state = State.open(self.settings.sync.state_path)
+        self.wiki, self.jira_client = sb.confluence_client(), sb.jira_client()
+
+    def cycle(self, **kwargs):
+        result = run_cycle(self.settings, self.jira, self.confluence, self.state, **kwargs)
+        assert result.ok, result.problems
+        return result
+
+    def page_id(self, title: str) -> str:
+        with self.sb.state.lock:
+            return next(p.id for p in self.sb.state.confluence.pages.values() if p.title == title)
+
+    def body(self, title: str) -> str:
+        with self.sb.state.lock:
+            return next(p.body for p in self.sb.state.confluence.pages.values() if p.title == title)
+
+    def issue(self, summary: str):
+        with self.sb.state.lock:
+            found = [i for i in self.sb.state.jira.issues.values() if i.summary == summary]
+        assert len(found) == 1, (summary, [i.key for i in found])
+        return found[0]
+
+    def managed(self) -> list:
+        with self.sb.state.lock:
+            return [i for i in self.sb.state.jira.issues.values() if "pmsync" in i.labels]
+
+
+@pytest.fixture
+def world(tmp_path):
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "users.json").write_text(USERS.read_text())
+    for n in range(2):
+        (seed / f"{n}.xml").write_text(table(f"Postmortem {n}", [f"Item {i} of page {n}" for i in range(3)]))
+    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
+        world = World(sb, tmp_path)
+        world.cycle()
+        assert len(world.managed()) == 6
+        yield world
+
+
+def events(result) -> list[dict]:
+    with capture_logs() as logs:
+        _log_cycle(result)
+    return [e for e in logs if e["event"] == "cycle_problem"]
+
+
+def test_a_deleted_page_flags_its_issues_and_leaves_the_summary(world):
+    page_id = world.page_id("Postmortem 1")
+    world.wiki.delete(f"rest/api/content/{page_id}")
+    result = world.cycle()
+    assert f"page-deleted:{page_id}" in result.problems
+    assert {"kind": "page-deleted", "problem": f"page-deleted:{page_id}"}.items() <= events(result)[0].items()
+    for i in range(3):
+        flagged = world.issue(f"Item {i} of page 1")
+        assert "pmsync-removed" in flagged.labels and len(flagged.comments) == 1
+        assert "postmortem page of this action item was deleted" in flagged.comments[0].body.as_wiki().lower()
+    assert all("pmsync-removed" not in world.issue(f"Item {i} of page 0").labels for i in range(3))
+    assert len(world.managed()) == 6  # nothing deleted in Jira
+    assert result.metrics.total == 3  # the summary counts only the remaining page
+    assert "Postmortem 1" not in world.body("Postmortem action items")
+    again = world.cycle()
+    assert again.plan.is_empty and not any(p.startswith("page-deleted") for p in again.problems)
+
+
+def test_a_page_that_only_left_the_search_is_reported_not_flagged(world):
+    page_id = world.page_id("Postmortem 1")
+    world.wiki.delete(f"rest/api/content/{page_id}/label/postmortem")
+    result = world.cycle()
+    assert f"page-out-of-scope:{page_id}" in result.problems
+    assert result.plan.flags == ()
+    assert all("pmsync-removed" not in i.labels for i in world.managed())
+
+
+def test_a_deleted_issue_is_reported_and_never_recreated(world):
+    key = world.issue("Item 0 of page 0").key
+    world.jira_client.delete(f"rest/api/2/issue/{key}")
+    result = world.cycle()
+    assert f"unresolved-key:{key}:404" in result.problems and f"issue-gone:{key}" in result.problems
+    assert result.plan.creates == () and result.plan.write_backs == ()
+    assert len(world.managed()) == 5
+    assert world.body("Postmortem 0").count(f"{KEY_PARAMETER}{key}<") == 1  # the page is left as the user has it
+    assert world.cycle().plan.creates == ()
+
+
+def test_a_moved_issue_is_reported_and_left_alone(world):
+    key = world.issue("Item 1 of page 0").key
+    moved = world.sb.move_issue(key, "OTHER")
+    result = world.cycle()
+    assert f"issue-moved:{key}:{moved}" in result.problems
+    assert result.plan.creates == () and result.plan.updates == ()
+    assert world.issue("Item 1 of page 0").key == moved
+    assert world.cycle().plan.is_empty
+
+
+def test_our_labels_removed_in_jira_are_restored_and_the_users_kept(world):
+    issue = world.issue("Item 2 of page 0")
+    ours = [label for label in issue.labels if label.startswith("pmsync")]
+    world.jira_client.put(f"rest/api/2/issue/{issue.key}", data={"update": {"labels": [
+        *({"remove": label} for label in ours), {"add": "customer-impact"}]}})
+    result = world.cycle()
+    assert [u.record.issue_key for u in result.plan.updates] == [issue.key]
+    assert set(world.issue("Item 2 of page 0").labels) == {*ours, "customer-impact"}
+    assert result.plan.creates == ()
+
+
+def test_oversized_pages_sync_in_one_cycle(tmp_path):
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "users.json").write_text(USERS.read_text())
+    padding = "<p>" + ("Timeline entry: the cache kept evicting hot keys under load. " * 80) + "</p>"
+    big = table("Postmortem huge", ["Item 0 of the huge page", "Item 1 of the huge page"],
+                before="<h2>Timeline</h2>" + padding * (5 * 1024 * 1024 // len(padding) + 1))
+    assert len(big.encode()) > 5 * 1024 * 1024
+    (seed / "huge.xml").write_text(big)
+    (seed / "rows.xml").write_text(table("Postmortem rows", [f"Row {i} of the long table" for i in range(2000)]))
+    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
+        world = World(sb, tmp_path)
+        started = time.monotonic()
+        result = world.cycle(force=True)  # 2,002 creates exceed the per-cycle safety limit
+        elapsed = time.monotonic() - started
+        assert len(world.managed()) == 2002
+        assert world.body("Postmortem huge").count(KEY_PARAMETER) == 2
+        assert world.body("Postmortem rows").count(KEY_PARAMETER) == 2000
+        assert len(world.body("Postmortem huge").encode()) > 5 * 1024 * 1024  # nothing of the page lost
+        assert result.metrics.total == 2002
+        assert elapsed < 120, elapsed
+        assert world.cycle().plan.is_empty
