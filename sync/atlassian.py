@@ -260,7 +260,9 @@ def detect_deployment(
         deployment: DeploymentKind = "cloud" if str(info.get("deploymentType", "")).lower() == "cloud" else "datacenter"
         log.info("deployment_detected", deployment=deployment)
         return deployment
-    raise AuthFailed("cannot read Jira serverInfo to detect the deployment; set jira.deployment")
+    raise AuthFailed("Jira rejected every configured credential when asked for serverInfo: check the email "
+                     "and API token (Cloud) or the PAT (Data Center); jira.deployment skips this detection",
+                     status=401)
 
 
 # --- parsing ---------------------------------------------------------------------------------------

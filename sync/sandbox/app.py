@@ -16,7 +16,7 @@ import traceback
 from sync.sandbox import admin, agile_api, confluence_api, jira_api, jira_meta_api, jira_search_api, views
 from sync.sandbox.errors import ApiError, Product, fault_reply, product_error, unauthorized
 from sync.sandbox.faults import FaultBook
-from sync.sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions
+from sync.sandbox.options import SANDBOX_EMAIL, SandboxOptions
 from sync.sandbox.router import Route, Router
 from sync.sandbox.state import SandboxState
 from sync.sandbox.stats import Stats
@@ -102,10 +102,10 @@ class SandboxApp:
                 sent = base64.b64decode(value.strip(), validate=True)
             except ValueError:
                 return False, True
-            expected = f"{SANDBOX_EMAIL}:{SANDBOX_API_TOKEN}".encode()
+            expected = f"{SANDBOX_EMAIL}:{self.options.api_token}".encode()
             return self.options.is_cloud and hmac.compare_digest(sent, expected), True
         if scheme.lower() == "bearer":
-            valid = hmac.compare_digest(value.strip().encode(), SANDBOX_PAT.encode())
+            valid = hmac.compare_digest(value.strip().encode(), self.options.pat.encode())
             return (not self.options.is_cloud) and valid, False
         return False, False
 

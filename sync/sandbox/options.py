@@ -29,6 +29,13 @@ class SandboxOptions:
     search_lag_ms: int = 0
     host: str = "127.0.0.1"
     port: int = 0
+    api_token: str = SANDBOX_API_TOKEN  # Cloud: basic auth with SANDBOX_EMAIL and this token
+    pat: str = SANDBOX_PAT  # Data Center: bearer personal access token
+
+    @property
+    def custom_credentials(self) -> bool:
+        """Whether a test chose its own token or PAT (then the banner must not print them)."""
+        return (self.api_token, self.pat) != (SANDBOX_API_TOKEN, SANDBOX_PAT)
 
     def __post_init__(self) -> None:
         if self.flavor not in FLAVORS:

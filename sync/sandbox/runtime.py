@@ -109,8 +109,8 @@ class Sandbox:
     def auth_kwargs(self) -> dict[str, str]:
         """Keyword arguments for atlassian-python-api: basic auth on Cloud, the PAT on Data Center."""
         if self.options.is_cloud:
-            return {"username": SANDBOX_EMAIL, "password": SANDBOX_API_TOKEN}
-        return {"token": SANDBOX_PAT}
+            return {"username": SANDBOX_EMAIL, "password": self.options.api_token}
+        return {"token": self.options.pat}
 
     def jira_client(self, **kwargs: Any):
         """atlassian.Jira against this sandbox (library retries off unless asked for)."""
@@ -147,10 +147,11 @@ class Sandbox:
 @contextmanager
 def running_sandbox(
     flavor: Flavor = "cloud", seed_dir: Path | str | None = None, latency_ms: int = 0, search_lag_ms: int = 0,
-    port: int = 0, host: str = "127.0.0.1",
+    port: int = 0, host: str = "127.0.0.1", api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
 ) -> Iterator[Sandbox]:
     """A sandbox serving in a background thread for the duration of the block."""
-    options = SandboxOptions(flavor, Path(seed_dir) if seed_dir else None, latency_ms, search_lag_ms, host, port)
+    options = SandboxOptions(flavor, Path(seed_dir) if seed_dir else None, latency_ms, search_lag_ms, host, port,
+                             api_token, pat)
     with Sandbox(options) as sandbox:
         yield sandbox
 
@@ -170,7 +171,9 @@ def serve(options: SandboxOptions, out: TextIO = sys.stdout) -> int:
 def banner(sandbox: Sandbox) -> str:
     """Start-up text: where things are and the documented sandbox credentials (nothing else secret)."""
     options = sandbox.options
-    if options.is_cloud:
+    if options.custom_credentials:
+        auth = "custom credentials (not shown)"
+    elif options.is_cloud:
         auth = f"basic auth: {SANDBOX_EMAIL} / API token {SANDBOX_API_TOKEN}"
     else:
         auth = f"bearer personal access token: {SANDBOX_PAT}"
