@@ -415,6 +415,14 @@ class ConfluenceAdapter:
             payload = [{"prefix": "global", "name": label} for label in labels]
             self._send("POST", f"rest/api/content/{_segment(page_id)}/label", payload, idempotent=True)
 
+    def can_edit(self, page_id: str) -> bool | None:
+        """GET content/{id}?expand=operations: whether `update` is among what we may do."""
+        document = self._get(f"rest/api/content/{_segment(page_id)}", expand="operations") or {}
+        operations = document.get("operations")
+        if not isinstance(operations, list):
+            return None
+        return any(isinstance(o, dict) and o.get("operation") == "update" for o in operations)
+
     def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
         """GET content/{id}/property/{key}; None on 404."""
         try:
@@ -669,6 +677,17 @@ class JiraAdapter:
         payload = {"transition": {"id": str(transition["id"])}}
         self._send("POST", f"rest/api/2/issue/{_segment(key)}/transitions", payload, idempotent=False)
         return True
+
+    def create_screen_fields(self, project: str, issue_type: str) -> set[str]:
+        """createmeta of the project's issue type (Cloud: `issueTypes`/`fields`; Data Center: `values`)."""
+        base = f"rest/api/2/issue/createmeta/{_segment(project)}/issuetypes"
+        listing = self._get(base, maxResults=200) or {}
+        types = listing.get("issueTypes") or listing.get("values") or []
+        wanted = next((t for t in types if str(t.get("name", "")).lower() == issue_type.lower()), None)
+        if wanted is None:
+            raise NotFound(f"issue type {issue_type!r} is not available in project {project}", status=404)
+        document = self._get(f"{base}/{_segment(str(wanted['id']))}", maxResults=200) or {}
+        return {str(f.get("fieldId") or f.get("key")) for f in document.get("fields") or document.get("values") or []}
 
     def add_comment(self, key: str, text: str) -> None:
         """A plain-text comment, rendered verbatim."""

@@ -32,6 +32,7 @@ def run_checks(settings: Settings, jira: JiraPort, confluence: ConfluencePort) -
         yield True, f"Jira project {settings.jira.project} is searchable"
     except AtlassianError as exc:
         yield False, f"Jira project {settings.jira.project}: {_explain('Jira', exc)} (Browse projects permission)"
+    yield from _create_screen_checks(settings, jira)
     try:
         pages = confluence.find_pages(postmortem_cql(settings.confluence, None), limit=1)
         first = next(iter(pages), None)
@@ -42,7 +43,35 @@ def run_checks(settings: Settings, jira: JiraPort, confluence: ConfluencePort) -
     summary = settings.confluence.summary_page
     if summary.enabled and settings.confluence.summary_space:
         try:
-            confluence.find_page(settings.confluence.summary_space, summary.title)
+            page = confluence.find_page(settings.confluence.summary_space, summary.title)
             yield True, f"summary page space {settings.confluence.summary_space} is readable"
+            editable = confluence.can_edit(page.id) if page else None
+            if editable is False:
+                yield False, (f"the account cannot edit the summary page {summary.title!r} (id {page.id}), which also "
+                              "holds the write lease: give it edit permission on that page")
+            elif editable:
+                yield True, f"the summary page {summary.title!r} is editable"
         except AtlassianError as exc:
             yield False, f"summary page space {settings.confluence.summary_space}: {_explain('Confluence', exc)}"
+
+
+def _create_screen_checks(settings: Settings, jira: JiraPort) -> Iterator[tuple[bool, str]]:
+    """The fields every ticket sets must be on the create screen, or Jira rejects the whole create."""
+    j = settings.jira
+    try:
+        on_screen = jira.create_screen_fields(j.project, j.issue_type)
+    except NotFound as exc:
+        yield False, f"Jira project {j.project}, issue type {j.issue_type}: {exc.message} (check jira.project and jira.issue_type)"
+        return
+    except AtlassianError as exc:
+        yield False, f"Jira create screen of {j.project}/{j.issue_type}: {_explain('Jira', exc)} (Create issues permission)"
+        return
+    needed = ["summary", "description", "labels", "duedate", "assignee"]
+    needed += ["priority"] if j.priority_map or j.default_priority else []
+    needed += ["components"] if j.components else []
+    missing = [name for name in needed if name not in on_screen]
+    if missing:
+        yield False, (f"{', '.join(missing)} not on the create screen of {j.project}/{j.issue_type}: Jira rejects "
+                      "every ticket that sets them; ask a Jira admin to add them to the screen")
+    else:
+        yield True, f"every field postmortem-sync sets is on the create screen of {j.project}/{j.issue_type}"

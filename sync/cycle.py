@@ -20,7 +20,7 @@ from sync.models import IssueSnapshot, Page, Postmortem
 from sync.parser import parse_page
 from sync.planner import Plan, PlanOptions, plan_changes
 from sync.lease import LEASE_PROPERTY, Lease, claim, may_write, needs_renewal, released
-from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound, VersionConflict
+from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound, PermissionDenied, VersionConflict
 from sync.report import Metrics, compute_metrics, render_summary_page, tracked_items
 from sync.settings import ConfluenceSettings, Settings
 from sync.state import State, StateView
@@ -240,6 +240,12 @@ def hold_lease(settings: Settings, confluence: ConfluencePort, state: State, now
     except NotFound:  # the summary page was deleted: the next cycle finds or creates it again
         state.set_meta(lease=None, summary_page_id=None, summary_digest=None)
         result.problems.append("lease-page-missing:the summary page is gone; it is created again next cycle")
+        return False
+    except PermissionDenied:
+        state.set_meta(lease=None)
+        result.ok = False
+        result.problems.append("lease-denied:the account cannot edit the summary page, which holds the write lease "
+                               "(HTTP 403): give it edit permission, or set sync.lease_minutes = 0 if one instance runs")
         return False
     except VersionConflict:
         state.set_meta(lease=None)

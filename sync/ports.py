@@ -94,6 +94,10 @@ class ConfluencePort(Protocol):
         """Add global labels to a page (existing ones are kept)."""
         ...
 
+    def can_edit(self, page_id: str) -> bool | None:
+        """Whether we may edit the page (its `operations`); None when Confluence does not say."""
+        ...
+
     def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
         """A content property's value and version number, or None when the page has no such property."""
         ...
@@ -145,6 +149,10 @@ class JiraPort(Protocol):
 
     def transition(self, key: str, name: str) -> bool:
         """Apply the transition with this name (or target status name); False when unavailable."""
+        ...
+
+    def create_screen_fields(self, project: str, issue_type: str) -> set[str]:
+        """Ids of the fields on the create screen of this project and issue type; NotFound if either is missing."""
         ...
 
     def add_comment(self, key: str, text: str) -> None:

@@ -87,10 +87,16 @@ class ConfluenceStore:
         self.spaces: dict[str, Space] = {}
         self.pages: dict[str, Page] = {}
         self.trash: dict[str, Page] = {}
+        self.edit_restricted: set[str] = set()  # pages the sandbox user may read but not edit
         self.properties = ContentProperties(clock)
         self._page_ids = count(1_310_721)
         self._label_ids = count(2_000_001)
         self._space_ids = count(98_305)
+
+    def check_editable(self, page_id: str) -> None:
+        """Confluence's 403 for a user who may view a page but not edit it (or its properties)."""
+        if page_id in self.edit_restricted:
+            raise confluence_error(403, f"User not permitted to edit content with id {page_id}")
 
     def add_space(self, key: str, name: str) -> Space:
         space = Space(next(self._space_ids), key, name)

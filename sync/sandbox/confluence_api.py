@@ -121,6 +121,7 @@ def create_content(state: SandboxState, request: Request) -> Reply:
 
 def update_content(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
+    state.confluence.check_editable(page.id)
     data = _json_body(request)
     version = data.get("version")
     if not isinstance(version, dict) or not isinstance(version.get("number"), int):

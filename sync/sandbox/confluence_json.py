@@ -48,6 +48,11 @@ class ContentJson:
         self.is_cloud = state.options.is_cloud
         self.render_view = render_view
 
+    def operations(self, page: Page) -> list[dict]:
+        """What the sandbox user may do with the page (`expand=operations`)."""
+        allowed = ["read"] if page.id in self.state.confluence.edit_restricted else ["read", "update", "delete"]
+        return [{"operation": name, "targetType": "page"} for name in allowed]
+
     def content(
         self, page: Page, expand: set[str], version: PageVersion | None = None, top_level: bool = False,
     ) -> dict:
@@ -73,6 +78,7 @@ class ContentJson:
             "children": lambda: self.children(page, expand),
             "body": lambda: self.body(page, shown, expand),
             "metadata": lambda: self.metadata(page, expand),
+            "operations": lambda: self.operations(page),
         }
         for name, build in builders.items():
             if name in expand:

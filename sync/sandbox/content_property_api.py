@@ -47,6 +47,7 @@ def get_property(state: SandboxState, request: Request) -> Reply:
 def create_property(state: SandboxState, request: Request) -> Reply:
     """POST …/property ({key, value}) or …/property/{key} ({value}): 200 with version 1."""
     page = state.confluence.page(request.params["id"])
+    state.confluence.check_editable(page.id)
     data = _body(request)
     key = request.params.get("key") or data.get("key")
     if not isinstance(key, str):
@@ -58,6 +59,7 @@ def create_property(state: SandboxState, request: Request) -> Reply:
 def update_property(state: SandboxState, request: Request) -> Reply:
     """PUT …/property/{key} with {value, version: {number: current + 1}}."""
     page = state.confluence.page(request.params["id"])
+    state.confluence.check_editable(page.id)
     key = request.params["key"]
     data = _body(request)
     if data.get("key") not in (None, key):
@@ -71,6 +73,7 @@ def update_property(state: SandboxState, request: Request) -> Reply:
 
 def delete_property(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
+    state.confluence.check_editable(page.id)
     state.confluence.properties.delete(page, request.params["key"])
     return no_content()
 

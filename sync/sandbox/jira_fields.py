@@ -73,6 +73,8 @@ def _collect(errors: dict[str, str], name: str, action: Callable[[], None]) -> N
 
 
 def _set_field(edit: Edit, name: str, raw: Any, rules: FieldRules) -> None:
+    if name in rules.store.hidden_fields:
+        raise FieldError(f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown.")
     if name == "labels":
         if not isinstance(raw, list):
             raise FieldError("data was not an array")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sync.sandbox.errors import jira_error
-from sync.sandbox.jira_catalog import OPS, PRIORITIES
+from sync.sandbox.jira_catalog import ISSUE_TYPES, OPS, PRIORITIES
 from sync.sandbox.jira_common import int_param, view_for
-from sync.sandbox.jira_json import field_list, priority_json, project_json, user_json
+from sync.sandbox.jira_json import field_list, issuetype_json, priority_json, project_json, user_json
 from sync.sandbox.router import Router
 from sync.sandbox.state import SandboxState
 from sync.sandbox.timefmt import jira_time, utcnow
@@ -24,6 +24,8 @@ def register(router: Router, versions: tuple[str, ...]) -> None:
             ("/priority", priorities), ("/field", fields), ("/user", user), ("/user/search", user_search),
         ):
             router.add("GET", base + template, handler)
+        router.add("GET", base + "/issue/createmeta/{projectIdOrKey}/issuetypes", createmeta_issue_types)
+        router.add("GET", base + "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", createmeta_fields)
 
 
 def server_info(state: SandboxState, request: Request) -> Reply:
@@ -94,3 +96,41 @@ def user_search(state: SandboxState, request: Request) -> Reply:
     start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50)
     found = state.directory.search(needle)[start : start + limit]
     return json_reply([user_json(u, view_for(state, request)) for u in found])
+
+
+# The create screen of every issue type: (field id, name, schema type, required).
+_CREATE_SCREEN = (
+    ("summary", "Summary", "string", True), ("issuetype", "Issue Type", "issuetype", True),
+    ("project", "Project", "project", True), ("description", "Description", "string", False),
+    ("labels", "Labels", "array", False), ("duedate", "Due date", "date", False),
+    ("assignee", "Assignee", "user", False), ("reporter", "Reporter", "user", True),
+    ("priority", "Priority", "priority", False), ("components", "Component/s", "array", False),
+)
+
+
+def _project_or_404(request: Request) -> None:
+    wanted = request.params["projectIdOrKey"]
+    if wanted.upper() != OPS.key and wanted != OPS.id:
+        raise jira_error(404, f"No project could be found with key '{wanted}'.")
+
+
+def _page(state: SandboxState, items: list[dict], cloud_key: str) -> dict:
+    """Cloud names the list after its content; Data Center calls it `values`."""
+    return {"maxResults": 50, "startAt": 0, "total": len(items), cloud_key if state.options.is_cloud else "values": items}
+
+
+def createmeta_issue_types(state: SandboxState, request: Request) -> Reply:
+    _project_or_404(request)
+    view = view_for(state, request)
+    return json_reply(_page(state, [issuetype_json(t, view) for t in ISSUE_TYPES], "issueTypes"))
+
+
+def createmeta_fields(state: SandboxState, request: Request) -> Reply:
+    """The fields on the create screen: those an admin hid (`Sandbox.hide_field`) are missing."""
+    _project_or_404(request)
+    if request.params["issueTypeId"] not in {t.id for t in ISSUE_TYPES}:
+        raise jira_error(404, "The issue type with id '%s' does not exist." % request.params["issueTypeId"])
+    fields = [{"required": required, "schema": {"type": kind, "system": field_id}, "name": name, "key": field_id,
+               "fieldId": field_id, "hasDefaultValue": False, "operations": ["set"]}
+              for field_id, name, kind, required in _CREATE_SCREEN if field_id not in state.jira.hidden_fields]
+    return json_reply(_page(state, fields, "fields"))

@@ -139,6 +139,16 @@ class Sandbox:
         """
         return self.state.move_issue(key, project_key)["key"]
 
+    def hide_field(self, field_id: str) -> None:
+        """Take a field off the create and edit screens, as a Jira admin might (e.g. "duedate")."""
+        with self.state.lock:
+            self.state.jira.hidden_fields.add(field_id)
+
+    def restrict_page_edit(self, page_id: str) -> None:
+        """Let the sandbox user read this page but not edit it (a page restriction)."""
+        with self.state.lock:
+            self.state.confluence.edit_restricted.add(str(page_id))
+
     def delete_page(self, page_id: str) -> None:
         """Move a page to the trash, as DELETE /wiki/rest/api/content/{id} does."""
         self.state.delete_page(page_id)
