@@ -206,15 +206,15 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         if apply and not plan.is_empty:
             apply = hold_lease(settings, confluence, state, started, result)
         pages_now = {**{i: pm for i, pm in view.pages.items() if i not in gone}, **{pm.page_id: pm for pm in postmortems}}
-        if apply:
+        if apply and (not plan.is_empty or plan.records):
             result.applied = _apply(plan, settings, jira, confluence, state, pages, started)
             result.problems += result.applied.problems
-            view = state.view()
+            view = replace(view, items=state.items(), meta=state.meta())
             issues = _refresh_created(issues, plan, result.applied, started)
         result.metrics = compute_metrics(tracked_items(pages_now.values(), view.items, issues), started.date())
         if apply:
             result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
-            _remember(state, postmortems, issues, result, started, cycle_no, failed, gone)
+            _remember(state, postmortems, issues, view.issues, result, started, cycle_no, failed, gone)
     except AtlassianError as exc:
         result.ok = False
         result.problems.append(f"cycle-failed:{exc}")
@@ -377,13 +377,15 @@ def _write_summary(settings: Settings, confluence: ConfluencePort, state: State,
     return True
 
 
-def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot], result: CycleResult,
-              started: datetime, cycle_no: int, failed: set[str], gone: frozenset[str]) -> None:
-    """Cache what this cycle learnt and move the watermarks (not past a page that failed)."""
+def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot],
+              cached: dict[str, IssueSnapshot], result: CycleResult, started: datetime, cycle_no: int,
+              failed: set[str], gone: frozenset[str]) -> None:
+    """Cache what this cycle learnt (only what changed) and move the watermarks (not past a page that failed)."""
     with state.transaction():
         state.save_pages(postmortems)
         state.forget_pages(gone)
-        state.save_issues(issues.values(), replace_all=result.full)
+        state.save_issues([s for key, s in issues.items() if cached.get(key) != s],
+                          forget=[key for key in cached if key not in issues])
         marks = {"cycle": str(cycle_no), "jira_since": started.isoformat(),
                  "unresolved_keys": json.dumps(sorted(result.unresolved_keys))}
         # The page window moves on only when every page was read and every planned write landed;

@@ -88,12 +88,18 @@ class State:
     def view(self) -> StateView:
         rows = self._db.execute
         return StateView(
-            items={k: ItemRecord(**json.loads(d)) for k, d in rows("SELECT item_key, doc FROM items")},
+            items=self.items(),
             pages={k: postmortem_from_json(json.loads(d)) for k, d in rows("SELECT page_id, doc FROM pages")},
             issues={k: snapshot_from_json(json.loads(d)) for k, d in rows("SELECT issue_key, doc FROM issues")},
             intents={k: datetime.fromisoformat(t) for k, t in rows("SELECT item_key, started_at FROM intents")},
-            meta=dict(rows("SELECT name, value FROM meta")),
+            meta=self.meta(),
         )
+
+    def items(self) -> dict[str, ItemRecord]:
+        return {k: ItemRecord(**json.loads(d)) for k, d in self._db.execute("SELECT item_key, doc FROM items")}
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT name, value FROM meta"))
 
     def issue_keys(self) -> dict[str, str | None]:
         """Item key -> issue key of every tracked item, without loading the rest of the state."""
@@ -116,9 +122,9 @@ class State:
         """Drop deleted pages from the cache (their item records stay: they hold the flagged issues)."""
         self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
 
-    def save_issues(self, snapshots: Iterable[IssueSnapshot], *, replace_all: bool = False) -> None:
-        if replace_all:
-            self._db.execute("DELETE FROM issues")
+    def save_issues(self, snapshots: Iterable[IssueSnapshot], *, forget: Iterable[str] = ()) -> None:
+        """Store new or changed snapshots; drop the issues in `forget` (gone from a full search)."""
+        self._db.executemany("DELETE FROM issues WHERE issue_key = ?", [(k,) for k in forget])
         self._db.executemany(
             "INSERT OR REPLACE INTO issues VALUES (?, ?)",
             [(s.key, json.dumps(snapshot_to_json(s))) for s in snapshots],

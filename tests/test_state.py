@@ -52,10 +52,10 @@ def test_pages_issues_and_records_round_trip(state, tmp_path):
     reopened.close()
 
 
-def test_full_reconcile_replaces_the_issue_cache(state):
-    state.save_issues([IssueSnapshot("OPS-1", "a", "To Do", "new")])
-    state.save_issues([IssueSnapshot("OPS-2", "b", "To Do", "new")], replace_all=True)
-    assert set(state.view().issues) == {"OPS-2"}
+def test_issues_a_full_search_no_longer_returns_are_forgotten(state):
+    state.save_issues([IssueSnapshot("OPS-1", "a", "To Do", "new"), IssueSnapshot("OPS-3", "c", "To Do", "new")])
+    state.save_issues([IssueSnapshot("OPS-2", "b", "To Do", "new")], forget=["OPS-1"])
+    assert set(state.view().issues) == {"OPS-2", "OPS-3"}
 
 
 def test_intent_journal(state):
