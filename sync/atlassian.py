@@ -178,10 +178,10 @@ class Credentials:
         needed = "email and api_token" if deployment == "cloud" else "pat (or email and api_token)"
         raise AuthFailed(f"{deployment} needs {needed}; none configured")
 
-    def auth_options(self) -> list[dict[str, str]]:
-        """Every configured way to authenticate, Cloud basic first."""
+    def auth_options(self, likely: DeploymentKind = "cloud") -> list[dict[str, str]]:
+        """Every configured way to authenticate, the likely deployment's first (no Cloud token to a DC server)."""
         options = []
-        for deployment in ("cloud", "datacenter"):
+        for deployment in (likely, "datacenter" if likely == "cloud" else "cloud"):
             try:
                 auth = self.client_auth(deployment)  # type: ignore[arg-type]
             except AuthFailed:
@@ -251,7 +251,8 @@ def detect_deployment(
     url: str, credentials: Credentials, channel: RestChannel, options: ClientOptions
 ) -> DeploymentKind:
     """Ask Jira's serverInfo which deployment this is: anonymously first, then with each credential."""
-    for auth in [{}, *credentials.auth_options()]:
+    likely: DeploymentKind = "cloud" if (urlsplit(url).hostname or "").endswith(".atlassian.net") else "datacenter"
+    for auth in [{}, *credentials.auth_options(likely)]:
         try:
             with options.jira(url, "cloud" if "username" in auth else "datacenter", auth) as client:
                 info = channel.send(client, "GET", "rest/api/2/serverInfo", idempotent=True) or {}
@@ -408,12 +409,6 @@ class ConfluenceAdapter:
         ) or {}
         results = document.get("results") or []
         return parse_page(results[0], site=self._site(document)) if results else None
-
-    def add_labels(self, page_id: str, labels: Sequence[str]) -> None:
-        """Add global labels; adding an existing label is a no-op, so this may be retried."""
-        if labels:
-            payload = [{"prefix": "global", "name": label} for label in labels]
-            self._send("POST", f"rest/api/content/{_segment(page_id)}/label", payload, idempotent=True)
 
     def can_edit(self, page_id: str) -> bool | None:
         """GET content/{id}?expand=operations: whether `update` is among what we may do."""

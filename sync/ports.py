@@ -90,10 +90,6 @@ class ConfluencePort(Protocol):
         """The page with exactly this title in space, or None."""
         ...
 
-    def add_labels(self, page_id: str, labels: Sequence[str]) -> None:
-        """Add global labels to a page (existing ones are kept)."""
-        ...
-
     def can_edit(self, page_id: str) -> bool | None:
         """Whether we may edit the page (its `operations`); None when Confluence does not say."""
         ...

@@ -1,0 +1,337 @@
+"""The daemon's own HTTP traffic, checked against Atlassian's official OpenAPI specs, in both flavours.
+
+One scripted run per flavour (`drive_every_route`) takes the real adapters through the sandbox: first
+sync with epics, sprint and write-back; page edits; a Jira-side Done; a removed item coming back; a
+deleted page; write-back off (remote links); an over-long JQL; the `check` command; the lease release.
+Every exchange of every client the adapters build (deployment detection included) is recorded, and:
+
+  * no exchange may violate the spec (nor send a query parameter it does not declare), except those
+    listed with a reason in KNOWN_VIOLATIONS;
+  * the routes seen must be exactly EXPECTED_ROUTES for the flavour, so a route the daemon starts or
+    stops using shows up here;
+  * every REST path spelt out in sync/atlassian.py must be an expected route or in NOT_EXERCISED, so a
+    new adapter call without a scenario shows up too.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from sync import atlassian
+from sync.atlassian import ClientOptions, make_adapters
+from sync.checks import run_checks
+from sync.cycle import managed_jql, release_lease, run_cycle
+from sync.demo import sandbox_settings
+from sync.sandbox import running_sandbox
+from sync.settings import Settings
+from sync.state import State
+from tests.openapi_contract import ContractViolation, Exchange, load_spec, recording, spec_for_path, validate_exchange
+
+ROOT = Path(__file__).resolve().parents[1]
+USERS = ROOT / "sync" / "examples" / "users.json"
+FUTURE = (date.today() + timedelta(days=30)).isoformat()
+LATER = (date.today() + timedelta(days=60)).isoformat()
+PAST = (date.today() - timedelta(days=10)).isoformat()
+ALICE = ("557058:ab022da7-c106-c2e7-4d21-c55521b87c0b", "hwagner", "ab022da7c106c2e74d21c55521b87c0b")
+BOB = ("557058:f1cf1623-f9cc-a4c0-a936-7c72e691d7f1", "nkaur", "f1cf1623f9cca4c0a9367c72e691d7f1")
+MISSING_KEY = "OPS-404"  # named on a page, never created: the daemon looks it up and reports it
+MAIN_PAGE, OTHER_PAGE = "Postmortem: cache stampede", "Postmortem: dns blip"
+
+_COMMON_ROUTES = {
+    "GET /rest/api/2/serverInfo",  # deployment detection (anonymous, then each credential) and `check`
+    "GET /rest/api/2/issue/{issueIdOrKey}",  # a key named on a page that the search did not return
+    "POST /rest/api/2/issue/bulk",
+    "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove
+    "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes",  # `check`: the create screen's fields
+    "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
+    "GET /rest/api/2/issue/{issueIdOrKey}/transitions",
+    "POST /rest/api/2/issue/{issueIdOrKey}/transitions",
+    "POST /rest/api/2/issue/{issueIdOrKey}/comment",
+    "POST /rest/api/2/issue/{issueIdOrKey}/remotelink",
+    "GET /rest/agile/1.0/board/{boardId}/sprint",
+    "POST /rest/agile/1.0/sprint/{sprintId}/issue",
+    "GET /wiki/rest/api/content/search",
+    "GET /wiki/rest/api/content",  # the summary page by title
+    "POST /wiki/rest/api/content",
+    "GET /wiki/rest/api/content/{id}",  # a page gone from the full search; `check`: may we edit the summary
+    "PUT /wiki/rest/api/content/{id}",  # write-back, ticked tasks, summary page
+    "GET /wiki/rest/api/content/{id}/property/{key}",  # the write lease
+    "POST /wiki/rest/api/content/{id}/property",
+    "PUT /wiki/rest/api/content/{id}/property/{key}",
+}
+EXPECTED_ROUTES = {
+    "cloud": _COMMON_ROUTES | {"GET /rest/api/3/search/jql", "POST /rest/api/3/search/jql"},
+    "datacenter": _COMMON_ROUTES | {
+        "GET /rest/api/2/search", "POST /rest/api/2/search",
+        "GET /rest/api/2/user",  # a ri:userkey owner (Cloud mentions carry the accountId itself)
+        "POST /rest/agile/1.0/epic/{epicIdOrKey}/issue",  # Cloud sets `parent` in the create instead
+    },
+}
+
+# REST paths in sync/atlassian.py that no scenario reaches, each with the reason.
+NOT_EXERCISED: dict[str, str] = {}
+
+# Exchanges that violate the spec today, keyed by (flavour, route), each with what is wrong and where
+# it is built. Listed here, they keep the suite green while staying visible; any other violation fails,
+# and so does an entry that no longer occurs.
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
+
+
+def mention(flavor: str, person: tuple[str, str, str], *, by_key: bool = False) -> str:
+    account_id, username, userkey = person
+    if flavor == "cloud":
+        attribute = f'ri:account-id="{account_id}"'
+    else:
+        attribute = f'ri:userkey="{userkey}"' if by_key else f'ri:username="{username}"'
+    return f"<ac:link><ri:user {attribute} /></ac:link>"
+
+
+def row(summary: str, owner: str, due: str, kind: str = "Fix", status: str = "Open") -> str:
+    return f'<tr><td>{summary}</td><td>{owner}</td><td><time datetime="{due}" /></td><td>{kind}</td><td>{status}</td></tr>'
+
+
+def task(task_id: int, status: str, text: str) -> str:
+    return (f"<ac:task><ac:task-id>{task_id}</ac:task-id><ac:task-status>{status}</ac:task-status>"
+            f"<ac:task-body>{text}</ac:task-body></ac:task>")
+
+
+def main_page(flavor: str) -> str:
+    """Three open rows (one overdue, one naming an issue that does not exist), one done row, two tasks."""
+    alice, bob = mention(flavor, ALICE), mention(flavor, BOB, by_key=True)
+    missing = (f'Track the cache fleet <ac:structured-macro ac:name="jira" ac:schema-version="1">'
+               f'<ac:parameter ac:name="key">{MISSING_KEY}</ac:parameter></ac:structured-macro>')
+    return (f"<title>{MAIN_PAGE}</title>\n<h2>Action items</h2><table><tbody>"
+            "<tr><th>Action</th><th>Owner</th><th>Due</th><th>Type</th><th>Status</th></tr>"
+            + row("Add request coalescing", alice, FUTURE)
+            + row("Alert on hit ratio", bob, PAST, "Detect")
+            + row("Write the runbook", alice, FUTURE, "Respond")
+            + row("Retire the old cache", bob, FUTURE, "Prevent", "Done")
+            + row(missing, alice, FUTURE)
+            + "</tbody></table><h3>Follow-ups</h3><ac:task-list>"
+            + task(1, "incomplete", f'Load test {bob} <time datetime="{FUTURE}" />')
+            + task(2, "incomplete", f'Share the timeline {alice} <time datetime="{FUTURE}" />')
+            + "</ac:task-list>\n")
+
+
+def other_page(flavor: str) -> str:
+    return (f"<title>{OTHER_PAGE}</title>\n<h2>Action items</h2><table><tbody>"
+            "<tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
+            f"<tr><td>Pin the resolver</td><td>{mention(flavor, ALICE)}</td><td>{FUTURE}</td></tr></tbody></table>")
+
+
+@dataclass
+class Traffic:
+    """What one flavour's run sent: every exchange of the daemon's clients, in order."""
+
+    flavor: str
+    exchanges: list[Exchange]
+
+
+def route_template(exchange: Exchange) -> str:
+    """'METHOD /path/{param}' as the governing spec names it (the most literal matching path)."""
+    method, path = exchange.request.method or "", urlsplit(exchange.request.url).path
+    info = spec_for_path(path)
+    if info is None:
+        return f"{method} {path}"
+    paths = load_spec(info.name).spec / "paths"
+    matching = [template for template in paths.keys()
+                if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path)
+                and method.lower() in (paths / template).keys()]
+    return f"{method} {min(matching, key=lambda t: t.count('{'))}" if matching else f"{method} {path}"
+
+
+def undeclared_query_parameters(exchange: Exchange) -> list[str]:
+    """Query parameters the operation does not declare (openapi-core lets them through; Jira ignores a typo)."""
+    url = urlsplit(exchange.request.url)
+    info = spec_for_path(url.path)
+    method, template = route_template(exchange).split(" ", 1)
+    paths = load_spec(info.name).spec / "paths" if info else None
+    if paths is None or template not in paths:
+        return []  # not an Atlassian call, or a path validate_exchange already reports
+    declared = set()
+    for node in (paths / template, paths / template / method.lower()):
+        for parameter in (node / "parameters" if "parameters" in node else ()):
+            with parameter.open() as contents:  # resolves a $ref
+                declared.add(contents["name"])
+    return sorted({name for name, _ in parse_qsl(url.query)} - declared)
+
+
+def violations(traffic: Traffic) -> dict[str, str]:
+    """route -> the first violation seen on it: the spec's own check, then undeclared query parameters."""
+    found: dict[str, str] = {}
+    for exchange in traffic.exchanges:
+        try:
+            validate_exchange(exchange.request, exchange.response)
+        except ContractViolation as exc:
+            found.setdefault(route_template(exchange), str(exc))
+        undeclared = undeclared_query_parameters(exchange)
+        if undeclared:
+            found.setdefault(route_template(exchange), f"query parameters the spec does not declare: {undeclared}")
+    return found
+
+
+# --- the scripted run -----------------------------------------------------------------------------
+
+
+class World:
+    """A sandbox, the daemon's state, and the sandbox's own (unrecorded) clients for the users' side."""
+
+    def __init__(self, sb, flavor: str, state_path: Path) -> None:
+        self.sb, self.flavor = sb, flavor
+        self.settings = sandbox_settings(sb.url, state_path, epics=True)
+        self.state = State.open(state_path)
+        self.jira_client, self.confluence_client = sb.jira_client(), sb.confluence_client()
+
+    def cycle(self, settings: Settings | None = None, **changes: Any):
+        """One cycle with fresh adapters (as after a restart with this configuration)."""
+        settings = settings or self.settings
+        if changes:
+            settings = settings.model_copy(update={"sync": settings.sync.model_copy(update=changes)})
+        result = run_cycle(settings, *make_adapters(settings), self.state)
+        failures = [p for p in result.problems if "-failed" in p or "-interrupted" in p]
+        assert result.ok and not failures, result.problems
+        return result
+
+    def page(self, title: str) -> dict:
+        found = self.confluence_client.get("rest/api/content/search", params={
+            "cql": f'space = PM and title = "{title}"', "expand": "body.storage,version"})
+        return found["results"][0]
+
+    def edit_page(self, title: str, edit) -> None:
+        page = self.page(title)
+        self.confluence_client.put(f"rest/api/content/{page['id']}", data={
+            "id": page["id"], "type": "page", "title": page["title"],
+            "version": {"number": page["version"]["number"] + 1},
+            "body": {"storage": {"value": edit(page["body"]["storage"]["value"]), "representation": "storage"}}})
+
+    def issue_key(self, summary: str) -> str:
+        path = "rest/api/3/search/jql" if self.flavor == "cloud" else "rest/api/2/search"
+        found = self.jira_client.get(path, params={"jql": "project = OPS", "fields": "summary", "maxResults": 100})
+        return next(i["key"] for i in found["issues"] if i["fields"]["summary"] == summary)
+
+    def transition_done(self, key: str) -> None:
+        transitions = self.jira_client.get(f"rest/api/2/issue/{key}/transitions")["transitions"]
+        done = next(t for t in transitions if t["to"]["statusCategory"]["key"] == "done")
+        self.jira_client.post(f"rest/api/2/issue/{key}/transitions", data={"transition": {"id": done["id"]}})
+
+
+def drive_every_route(world: World) -> None:
+    """The scenarios, in order; each step names the routes it is there for."""
+    # creates, epics (DC: agile epic move), sprint, done-on-the-page transition, write-back, summary
+    # page and lease; the missing key: search by key (400) then GET issue (404)
+    first = world.cycle()
+    assert len(first.applied.created) == 7 and first.applied.written_back == 2
+    assert any(p.startswith(f"unresolved-key:{MISSING_KEY}") for p in first.problems), first.problems
+
+    # page edits: summary, owner and due (PUT issue); a row removed (flag: PUT labels + comment);
+    # a task ticked on the page (transition, the done transition cached or read again)
+    removed = re.search(r"<tr><td>Write the runbook.*?</tr>", world.page(MAIN_PAGE)["body"]["storage"]["value"])[0]
+    alice = mention(world.flavor, ALICE)
+
+    def edit(body: str) -> str:
+        body = body.replace("Add request coalescing", "Add request coalescing everywhere").replace(removed, "")
+        body = re.sub(r"(<tr><td>Alert on hit ratio.*?</td><td>).*?</td><td><time datetime=\"" + PAST,
+                      lambda m: m[1] + alice + '</td><td><time datetime="' + LATER, body)
+        return body.replace("<ac:task-id>1</ac:task-id><ac:task-status>incomplete",
+                            "<ac:task-id>1</ac:task-id><ac:task-status>complete")
+
+    world.edit_page(MAIN_PAGE, edit)
+    second = world.cycle()
+    assert len(second.plan.updates) == 2 and second.applied.flagged == 1 and second.applied.transitioned == 1
+
+    # Done in Jira: the task is ticked on the page (PUT content), the summary page updated
+    world.transition_done(world.issue_key("Share the timeline"))
+    third = world.cycle()
+    assert third.applied.written_back == 1 and third.summary_written
+
+    # the removed row comes back: unflag (PUT labels remove)
+    world.edit_page(MAIN_PAGE, lambda body: body.replace("</tbody>", removed + "</tbody>", 1))
+    assert len(world.cycle().plan.unflags) == 1
+
+    # a page deleted, seen by a full reconcile: GET content/{id} answers 404
+    world.confluence_client.delete(f"rest/api/content/{world.page(OTHER_PAGE)['id']}")
+    assert any(p.startswith("page-deleted:") for p in world.cycle(full_reconcile_every=1).problems)
+
+    # write-back off: a new item gets a remote link to its page instead
+    no_write_back = sandbox_settings(world.sb.url, Path(world.settings.sync.state_path), epics=True, write_back=False)
+    world.edit_page(MAIN_PAGE, lambda body: body.replace(
+        "</tbody>", row("Document the cache tiers", alice, FUTURE) + "</tbody>", 1))
+    assert len(world.cycle(no_write_back).applied.created) == 1
+
+    jira, confluence = make_adapters(world.settings)
+    # a JQL too long for a URL is POSTed to the search route (MAX_GET_JQL_LENGTH)
+    padding = " or summary ~ " + atlassian.jql_quote("x" * atlassian.MAX_GET_JQL_LENGTH)
+    list(jira.search(managed_jql(world.settings.jira.project, None).replace(" order by", padding + " order by")))
+    # `postmortem-sync check`, as sync.cli._cmd_check runs it
+    assert all(passed for passed, _ in run_checks(world.settings, jira, confluence))
+    # shutdown: the lease is released (GET + PUT property)
+    release_lease(world.settings, confluence, world.state, datetime.now(timezone.utc))
+
+
+@pytest.fixture(scope="module", params=["cloud", "datacenter"])
+def traffic(request, tmp_path_factory) -> Iterator[Traffic]:
+    """One scripted run per flavour with every client the adapters build recorded (not yet validated)."""
+    flavor = request.param
+    tmp = tmp_path_factory.mktemp(f"contract-{flavor}")
+    seed = tmp / "seed"
+    seed.mkdir()
+    (seed / "users.json").write_text(USERS.read_text())
+    (seed / "main.xml").write_text(main_page(flavor))
+    (seed / "other.xml").write_text(other_page(flavor))
+    logs: list[list[Exchange]] = []
+    with pytest.MonkeyPatch.context() as patch, ExitStack() as stack:
+        for name in ("jira", "confluence"):
+            patch.setattr(ClientOptions, name, _recorded(getattr(ClientOptions, name), stack, logs))
+        with running_sandbox(flavor=flavor, seed_dir=seed, port=0) as sb:
+            world = World(sb, flavor, tmp / "state.sqlite3")
+            drive_every_route(world)
+            world.state.close()
+    yield Traffic(flavor, [exchange for log in logs for exchange in log])
+
+
+def _recorded(build, stack, logs: list[list[Exchange]]):
+    """ClientOptions.jira/.confluence, with each client built entered into `recording` (no validation yet)."""
+
+    def build_recorded(self, *args, **kwargs):
+        client = build(self, *args, **kwargs)
+        logs.append(stack.enter_context(recording(client, validate=False)))
+        return client
+
+    return build_recorded
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def test_every_request_the_daemon_sends_matches_the_official_specs(traffic):
+    found = violations(traffic)
+    known = {route: reason for (flavor, route), reason in KNOWN_VIOLATIONS.items() if flavor == traffic.flavor}
+    new = {route: message for route, message in found.items() if route not in known}
+    assert not new, "\n\n".join(f"{route}:\n{message}" for route, message in new.items())
+    fixed = sorted(set(known) - set(found))
+    assert not fixed, f"no longer violating, remove from KNOWN_VIOLATIONS: {fixed}"
+
+
+def test_the_run_covers_exactly_the_expected_routes(traffic):
+    seen = {route_template(exchange) for exchange in traffic.exchanges}
+    expected = EXPECTED_ROUTES[traffic.flavor]
+    assert not expected - seen, f"expected but not exercised: {sorted(expected - seen)}"
+    assert not seen - expected, f"new routes, add them to EXPECTED_ROUTES: {sorted(seen - expected)}"
+
+
+def test_every_rest_path_in_the_adapters_is_an_expected_route():
+    source = (ROOT / "sync" / "atlassian.py").read_text()
+    spelt = {re.sub(r"\{[^}]*\}", "{}", path) for path in re.findall(r'"(rest/[^"]*)"', source)}
+    in_adapters = {("/wiki/" if path.startswith("rest/api/content") else "/") + path for path in spelt}
+    expected = {re.sub(r"\{[^}]*\}", "{}", route.split(" ", 1)[1])
+                for routes in EXPECTED_ROUTES.values() for route in routes}
+    assert in_adapters - expected - set(NOT_EXERCISED) == set()
+    assert set(NOT_EXERCISED) <= in_adapters, "NOT_EXERCISED names a path the adapters no longer use"
