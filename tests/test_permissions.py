@@ -84,7 +84,7 @@ def test_check_names_a_wrong_token_and_a_missing_project(sb, tmp_path, capsys):
 
 
 def test_duedate_off_the_create_screen_is_named_by_check_and_no_ticket_is_created_without_it(sb, tmp_path, capsys):
-    sb.hide_field("duedate")
+    sb.hide_field("OPS", "duedate")
     config = write_config(tmp_path / "c.toml", sb.url)
     code, lines = check(config, capsys)
     assert code == 1
@@ -102,7 +102,7 @@ def test_duedate_off_the_create_screen_is_named_by_check_and_no_ticket_is_create
     reasons = [p for p in rejected.problems if p.startswith("create-rejected")]
     assert len(reasons) == 6 and all("duedate" in p and "not on the appropriate screen" in p for p in reasons)
     with sb.state.lock:
-        sb.state.jira.hidden_fields.clear()  # the admin fixes the screen
+        sb.state.hidden_fields_by_project.clear()  # the admin fixes the screen
     fixed = run_cycle(settings, jira, confluence, state)
     assert fixed.ok and len(fixed.applied.created) == 6, fixed.problems
 

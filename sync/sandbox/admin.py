@@ -1,5 +1,6 @@
-"""/_sandbox/…: health, statistics, fault injection, reset, a state summary and the user actions that have
-no REST call (moving an issue to another project); never counted."""
+"""/_sandbox/…: health, statistics, fault injection, reset, a state summary and the user and admin actions
+that have no REST call here (moving an issue, hiding a field from a project's screens, restricting a page);
+never counted."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def build_router() -> Router:
         ("POST", "/_sandbox/faults", add_fault), ("DELETE", "/_sandbox/faults", clear_faults),
         ("POST", "/_sandbox/reset", reset), ("GET", "/_sandbox/state", state_summary),
         ("POST", "/_sandbox/jira/issues/{key}/move", move_issue),
+        ("POST", "/_sandbox/jira/projects/{key}/fields/{field}/hide", hide_field),
+        ("POST", "/_sandbox/confluence/pages/{id}/restrict-edit", restrict_page_edit),
     ):
         router.add(method, template, handler)
     return router
@@ -85,7 +88,28 @@ def move_issue(app: SandboxApp, request: Request) -> Reply:
         return json_reply({"error": _error_text(exc)}, exc.reply.status)
 
 
+def hide_field(app: SandboxApp, request: Request) -> Reply:
+    """Take the field off the project's create and edit screens → 200 {"project", "hidden": [field ids]}."""
+    project = request.params["key"].upper()
+    try:
+        hidden = app.state.hide_field(project, request.params["field"])
+    except ApiError as exc:
+        return json_reply({"error": _error_text(exc)}, exc.reply.status)
+    return json_reply({"project": project, "hidden": hidden})
+
+
+def restrict_page_edit(app: SandboxApp, request: Request) -> Reply:
+    """Let the sandbox user read the page but not edit it → 200 {"id", "operations": ["read"]}."""
+    try:
+        app.state.restrict_page_edit(request.params["id"])
+    except ApiError as exc:
+        return json_reply({"error": _error_text(exc)}, exc.reply.status)
+    return json_reply({"id": request.params["id"], "operations": ["read"]})
+
+
 def _error_text(exc: ApiError) -> str:
-    """The message of a Jira error answer."""
+    """The message of a Jira or Confluence error answer."""
     body = json.loads(exc.reply.body)
+    if "message" in body:
+        return body["message"]
     return "; ".join(body.get("errorMessages") or []) or json.dumps(body.get("errors"))

@@ -93,10 +93,14 @@ class ConfluenceStore:
         self._label_ids = count(2_000_001)
         self._space_ids = count(98_305)
 
-    def check_editable(self, page_id: str) -> None:
-        """Confluence's 403 for a user who may view a page but not edit it (or its properties)."""
-        if page_id in self.edit_restricted:
-            raise confluence_error(403, f"User not permitted to edit content with id {page_id}")
+    def check_editable(self, page_id: str, *, cloud: bool) -> None:
+        """Confluence's 403 when an edit restriction leaves the sandbox user out (page or property writes)."""
+        if page_id not in self.edit_restricted:
+            return
+        message = f"Could not update Content of type : class com.atlassian.confluence.pages.Page with id {page_id}"
+        if cloud:  # Cloud puts the exception's class in front of the message
+            message = f"com.atlassian.confluence.api.service.exceptions.PermissionException: {message}"
+        raise confluence_error(403, message)
 
     def add_space(self, key: str, name: str) -> Space:
         space = Space(next(self._space_ids), key, name)

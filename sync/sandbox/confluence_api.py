@@ -40,6 +40,7 @@ def register(router: Router) -> None:
         ("DELETE", "/content/{id}/label", remove_label), ("DELETE", "/content/{id}/label/{label}", remove_label),
         ("GET", "/space/{spaceKey}", get_space), ("GET", "/user/current", current_user),
         ("DELETE", "/content/{id}", delete_content),
+        ("POST", "/content/{id}/permission/check", check_content_permission),
     ):
         router.add(method, API + template, handler)
     content_property_api.register(router)
@@ -121,8 +122,8 @@ def create_content(state: SandboxState, request: Request) -> Reply:
 
 def update_content(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
-    state.confluence.check_editable(page.id)
     data = _json_body(request)
+    state.confluence.check_editable(page.id, cloud=state.options.is_cloud)  # the 403 wins over a 400 or 409
     version = data.get("version")
     if not isinstance(version, dict) or not isinstance(version.get("number"), int):
         raise confluence_error(400, "Must supply an incremented version when updating Content. No version supplied.")
@@ -139,6 +140,31 @@ def update_content(state: SandboxState, request: Request) -> Reply:
         message=str(version.get("message") or ""), parent_id=str(ancestors[-1]["id"]) if ancestors else None,
     )
     return json_reply(_renderer(state).content(page, _WRITE_EXPAND, top_level=True))
+
+
+def check_content_permission(state: SandboxState, request: Request) -> Reply:
+    """Cloud only: may the sandbox user itself read, update or delete the page? {"hasPermission", "errors"}."""
+    if not state.options.is_cloud:  # Data Center has no such resource
+        raise confluence_error(404, f"null for uri: {request.target}")
+    operation, subject = _permission_request(_json_body(request))
+    page = state.confluence.page(request.params["id"])
+    if subject != {"type": "user", "identifier": state.api_user.account_id}:
+        raise confluence_error(403, "Checking the permissions of another user or a group needs the "
+                                    "'Confluence Administrator' global permission")
+    allowed = operation == "read" or page.id not in state.confluence.edit_restricted
+    errors = [] if allowed else [{"translation": "User does not have permission to the content", "args": []}]
+    return json_reply({"hasPermission": allowed, "errors": errors})
+
+
+def _permission_request(data: dict) -> tuple[str, dict]:
+    """The operation and subject of a permission check, or Confluence's 400."""
+    operation, subject = data.get("operation"), data.get("subject")
+    if operation not in ("read", "update", "delete"):
+        raise confluence_error(400, "operation is required and must be one of: read, update, delete")
+    valid_subject = isinstance(subject, dict) and subject.get("type") in ("user", "group")
+    if not valid_subject or not isinstance(subject.get("identifier"), str):
+        raise confluence_error(400, "subject is required: {\"type\": \"user\" or \"group\", \"identifier\": …}")
+    return operation, {"type": subject["type"], "identifier": subject["identifier"]}
 
 
 def _storage_value(data: dict, required: bool) -> str | None:

@@ -47,7 +47,7 @@ def get_property(state: SandboxState, request: Request) -> Reply:
 def create_property(state: SandboxState, request: Request) -> Reply:
     """POST …/property ({key, value}) or …/property/{key} ({value}): 200 with version 1."""
     page = state.confluence.page(request.params["id"])
-    state.confluence.check_editable(page.id)
+    state.confluence.check_editable(page.id, cloud=state.options.is_cloud)
     data = _body(request)
     key = request.params.get("key") or data.get("key")
     if not isinstance(key, str):
@@ -59,7 +59,7 @@ def create_property(state: SandboxState, request: Request) -> Reply:
 def update_property(state: SandboxState, request: Request) -> Reply:
     """PUT …/property/{key} with {value, version: {number: current + 1}}."""
     page = state.confluence.page(request.params["id"])
-    state.confluence.check_editable(page.id)
+    state.confluence.check_editable(page.id, cloud=state.options.is_cloud)
     key = request.params["key"]
     data = _body(request)
     if data.get("key") not in (None, key):
@@ -73,7 +73,7 @@ def update_property(state: SandboxState, request: Request) -> Reply:
 
 def delete_property(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
-    state.confluence.check_editable(page.id)
+    state.confluence.check_editable(page.id, cloud=state.options.is_cloud)
     state.confluence.properties.delete(page, request.params["key"])
     return no_content()
 

@@ -105,7 +105,6 @@ class JiraStore:
         self._issue_ids = count(10000)
         self._numbers: dict[str, count] = {}
         self.projects: dict[str, Project] = {OPS.key: OPS}
-        self.hidden_fields: set[str] = set()  # fields an admin left off the create and edit screens
         self._comment_ids = count(10000)
         self._link_ids = count(10000)
         self.sprints: dict[int, Sprint] = {}

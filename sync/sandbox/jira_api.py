@@ -5,13 +5,14 @@ and writes the issue under its current key, as Jira follows moved keys."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from sync.sandbox.errors import ApiError, jira_error
 from sync.sandbox.jira import Issue
 from sync.sandbox.jira_catalog import TRANSITIONS
 from sync.sandbox.jira_common import MAX_BULK, int_param, json_body, rules_for, view_for
-from sync.sandbox.jira_fields import FieldError, parse_comment_body, parse_edit
+from sync.sandbox.jira_fields import FieldError, FieldRules, parse_comment_body, parse_edit
 from sync.sandbox.jira_json import FieldSelection, comment_json, issue_json, remote_link_json, status_json
 from sync.sandbox.router import Router
 from sync.sandbox.state import SandboxState
@@ -42,9 +43,14 @@ def _created(state: SandboxState, request: Request, issue: Issue) -> dict:
     return {"id": issue.id, "key": issue.key, "self": f"{view_for(state, request).api}/issue/{issue.id}"}
 
 
+def _screen_rules(state: SandboxState, request: Request) -> FieldRules:
+    """The field rules of a create or edit: also refuse fields off the project's screens (Sandbox.hide_field)."""
+    return replace(rules_for(state, request), off_screen=state.fields_off_screen)
+
+
 def _create_one(state: SandboxState, request: Request, payload: Any) -> Issue:
     """Validate and create one issue, with its properties and an optional initial transition."""
-    edit = parse_edit(payload, rules_for(state, request))
+    edit = parse_edit(payload, _screen_rules(state, request))
     properties = _properties(payload)
     issue = state.jira.create(edit, state.api_user)
     for key, value in properties:
@@ -108,7 +114,7 @@ def edit_issue(state: SandboxState, request: Request) -> Reply:
     """Edit fields; a `transition` in the body is ignored as Jira does. 204, or 200 with returnIssue=true."""
     issue = state.jira.issue(request.params["issueIdOrKey"])
     payload = json_body(request)
-    edit = parse_edit(payload, rules_for(state, request), existing=issue)
+    edit = parse_edit(payload, _screen_rules(state, request), existing=issue)
     properties = _properties(payload)
     state.jira.edit(issue, edit, state.api_user)
     for key, value in properties:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from sync.sandbox.adf import RichText, is_adf_doc
 from sync.sandbox.directory import User, UserDirectory
 from sync.sandbox.errors import jira_error
 from sync.sandbox.jira import Edit, Issue, JiraStore
 from sync.sandbox.jira_catalog import (
-    COMPONENTS, EPIC, EPIC_LINK_FIELD, ISSUE_TYPES, OPS, PRIORITIES, find_by_name_or_id,
+    COMPONENTS, EPIC, EPIC_LINK_FIELD, ISSUE_TYPES, OPS, PRIORITIES, Project, find_by_name_or_id,
 )
 
 _DUE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -36,6 +36,7 @@ class FieldRules:
     api_version: str
     store: JiraStore
     directory: UserDirectory
+    off_screen: Callable[[str], Collection[str]] = lambda project_key: ()  # project key → fields its screens lack
 
 
 def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -> Edit:
@@ -55,6 +56,8 @@ def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -
     if existing is None:
         _require_create_fields(edit, errors)
     _check_parent_hierarchy(edit, existing, rules, errors)
+    _check_screen(fields.keys() | update.keys(), existing.project if existing else edit.values.get("project"),
+                  rules, errors)
     if errors:
         raise jira_error(400, errors=errors)
     return edit
@@ -73,8 +76,6 @@ def _collect(errors: dict[str, str], name: str, action: Callable[[], None]) -> N
 
 
 def _set_field(edit: Edit, name: str, raw: Any, rules: FieldRules) -> None:
-    if name in rules.store.hidden_fields:
-        raise FieldError(f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown.")
     if name == "labels":
         if not isinstance(raw, list):
             raise FieldError("data was not an array")
@@ -82,7 +83,7 @@ def _set_field(edit: Edit, name: str, raw: Any, rules: FieldRules) -> None:
         return
     setter = _SETTERS.get(name)
     if setter is None or (name == "parent" and not rules.is_cloud) or (name == EPIC_LINK_FIELD and rules.is_cloud):
-        raise FieldError(f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown.")
+        raise FieldError(not_on_screen(name))
     attribute, value = setter(raw, rules)
     edit.values[attribute] = value
 
@@ -100,6 +101,19 @@ def _apply_operations(edit: Edit, name: str, operations: Any, rules: FieldRules)
             _set_field(edit, name, value, rules)
         else:
             raise FieldError(f"Field '{name}' does not support the '{verb}' operation.")
+
+
+def not_on_screen(name: str) -> str:
+    """Jira's message for a field the create or edit screen lacks (or that does not exist)."""
+    return f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+
+
+def _check_screen(names: Collection[str], project: Project | None, rules: FieldRules, errors: dict[str, str]) -> None:
+    """A field off the project's screen is refused whatever its value, so its message replaces any other."""
+    if project is None:
+        return
+    for name in set(names) & set(rules.off_screen(project.key)):
+        errors[name] = not_on_screen(name)
 
 
 def _require_create_fields(edit: Edit, errors: dict[str, str]) -> None:

@@ -1,4 +1,5 @@
-"""Jira's descriptive routes: serverInfo, myself, project, priorities, fields, user look-up and search."""
+"""Jira's descriptive routes: serverInfo, myself, project, priorities, fields, user look-up and search,
+and the create and edit screens (createmeta, editmeta)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def register(router: Router, versions: tuple[str, ...]) -> None:
             router.add("GET", base + template, handler)
         router.add("GET", base + "/issue/createmeta/{projectIdOrKey}/issuetypes", createmeta_issue_types)
         router.add("GET", base + "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", createmeta_fields)
+        router.add("GET", base + "/issue/{issueIdOrKey}/editmeta", editmeta)
 
 
 def server_info(state: SandboxState, request: Request) -> Reply:
@@ -98,13 +100,17 @@ def user_search(state: SandboxState, request: Request) -> Reply:
     return json_reply([user_json(u, view_for(state, request)) for u in found])
 
 
-# The create screen of every issue type: (field id, name, schema type, required).
+# The create screen of every issue type: (field id, name, schema type, required, operations).
 _CREATE_SCREEN = (
-    ("summary", "Summary", "string", True), ("issuetype", "Issue Type", "issuetype", True),
-    ("project", "Project", "project", True), ("description", "Description", "string", False),
-    ("labels", "Labels", "array", False), ("duedate", "Due date", "date", False),
-    ("assignee", "Assignee", "user", False), ("reporter", "Reporter", "user", True),
-    ("priority", "Priority", "priority", False), ("components", "Component/s", "array", False),
+    ("summary", "Summary", "string", True, ["set"]), ("issuetype", "Issue Type", "issuetype", True, ["set"]),
+    ("project", "Project", "project", True, ["set"]), ("description", "Description", "string", False, ["set"]),
+    ("labels", "Labels", "array", False, ["add", "set", "remove"]), ("duedate", "Due date", "date", False, ["set"]),
+    ("assignee", "Assignee", "user", False, ["set"]), ("reporter", "Reporter", "user", True, ["set"]),
+    ("priority", "Priority", "priority", False, ["set"]), ("components", "Component/s", "array", False, ["set"]),
+)
+# The edit screen: the create screen without the project (moving is not an edit), plus comments.
+_EDIT_SCREEN = tuple(row for row in _CREATE_SCREEN if row[0] != "project") + (
+    ("comment", "Comment", "comments-page", False, ["add"]),
 )
 
 
@@ -130,7 +136,20 @@ def createmeta_fields(state: SandboxState, request: Request) -> Reply:
     _project_or_404(request)
     if request.params["issueTypeId"] not in {t.id for t in ISSUE_TYPES}:
         raise jira_error(404, "The issue type with id '%s' does not exist." % request.params["issueTypeId"])
-    fields = [{"required": required, "schema": {"type": kind, "system": field_id}, "name": name, "key": field_id,
-               "fieldId": field_id, "hasDefaultValue": False, "operations": ["set"]}
-              for field_id, name, kind, required in _CREATE_SCREEN if field_id not in state.jira.hidden_fields]
+    fields = [{**meta, "fieldId": meta["key"]} for meta in _screen_fields(_CREATE_SCREEN, state, OPS.key)]
     return json_reply(_page(state, fields, "fields"))
+
+
+def editmeta(state: SandboxState, request: Request) -> Reply:
+    """The fields an edit of this issue may set, keyed by field id; those off its project's screen are missing."""
+    issue = state.jira.issue(request.params["issueIdOrKey"])
+    fields = _screen_fields(_EDIT_SCREEN, state, issue.project.key)
+    return json_reply({"fields": {meta["key"]: meta for meta in fields}})
+
+
+def _screen_fields(screen: tuple, state: SandboxState, project_key: str) -> list[dict]:
+    """Field metadata of a screen as the project has it (Jira's FieldMetadata)."""
+    hidden = state.fields_off_screen(project_key)
+    return [{"required": required, "schema": {"type": kind, "system": field_id}, "name": name, "key": field_id,
+             "hasDefaultValue": False, "operations": list(operations)}
+            for field_id, name, kind, required, operations in screen if field_id not in hidden]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -29,19 +29,22 @@ class SandboxOptions:
     search_lag_ms: int = 0
     host: str = "127.0.0.1"
     port: int = 0
-    api_token: str = SANDBOX_API_TOKEN  # Cloud: basic auth with SANDBOX_EMAIL and this token
-    pat: str = SANDBOX_PAT  # Data Center: bearer personal access token
+    # Cloud: basic auth with SANDBOX_EMAIL and this token. Data Center: this bearer PAT. Never in repr().
+    api_token: str = field(default=SANDBOX_API_TOKEN, repr=False)
+    pat: str = field(default=SANDBOX_PAT, repr=False)
 
     @property
-    def custom_credentials(self) -> bool:
-        """Whether a test chose its own token or PAT (then the banner must not print them)."""
-        return (self.api_token, self.pat) != (SANDBOX_API_TOKEN, SANDBOX_PAT)
+    def custom_token(self) -> bool:
+        """Whether the credential this flavour checks is one a test chose (then it is never printed)."""
+        return self.api_token != SANDBOX_API_TOKEN if self.is_cloud else self.pat != SANDBOX_PAT
 
     def __post_init__(self) -> None:
         if self.flavor not in FLAVORS:
             raise ValueError(f"flavor must be one of {FLAVORS}, not {self.flavor!r}")
         if self.latency_ms < 0 or self.search_lag_ms < 0:
             raise ValueError("latency_ms and search_lag_ms must be >= 0")
+        if not self.api_token or not self.pat:
+            raise ValueError("api_token and pat must not be empty")
 
     @property
     def is_cloud(self) -> bool:

@@ -139,15 +139,16 @@ class Sandbox:
         """
         return self.state.move_issue(key, project_key)["key"]
 
-    def hide_field(self, field_id: str) -> None:
-        """Take a field off the create and edit screens, as a Jira admin might (e.g. "duedate")."""
-        with self.state.lock:
-            self.state.jira.hidden_fields.add(field_id)
+    def hide_field(self, project_key: str, field_id: str) -> None:
+        """Take a field off a project's create and edit screens, as a Jira admin might: hide_field("OPS", "duedate").
+
+        Creates and edits that set it get Jira's 400; createmeta and editmeta no longer list it.
+        """
+        self.state.hide_field(project_key, field_id)
 
     def restrict_page_edit(self, page_id: str) -> None:
-        """Let the sandbox user read this page but not edit it (a page restriction)."""
-        with self.state.lock:
-            self.state.confluence.edit_restricted.add(str(page_id))
+        """Let the sandbox user read this page but not edit it (a page restriction); unknown page: ApiError 404."""
+        self.state.restrict_page_edit(page_id)
 
     def delete_page(self, page_id: str) -> None:
         """Move a page to the trash, as DELETE /wiki/rest/api/content/{id} does."""
@@ -181,22 +182,25 @@ def serve(options: SandboxOptions, out: TextIO = sys.stdout) -> int:
 def banner(sandbox: Sandbox) -> str:
     """Start-up text: where things are and the documented sandbox credentials (nothing else secret)."""
     options = sandbox.options
-    if options.custom_credentials:
-        auth = "custom credentials (not shown)"
-    elif options.is_cloud:
-        auth = f"basic auth: {SANDBOX_EMAIL} / API token {SANDBOX_API_TOKEN}"
-    else:
-        auth = f"bearer personal access token: {SANDBOX_PAT}"
     state = sandbox.state.summary()
     lines = [
         f"postmortem-sync sandbox ({options.flavor}) listening on {sandbox.url}",
         f"  Jira:       {sandbox.jira_url}",
         f"  Confluence: {sandbox.confluence_url}   (browse: {sandbox.confluence_url}/spaces/PM)",
-        f"  auth:       {auth}",
+        f"  auth:       {_auth_line(options)}",
         f"  seed:       {state['pages']} pages, {state['users']} users from {options.effective_seed_dir}",
         f"  admin:      {sandbox.url}/_sandbox/health, /_sandbox/stats, /_sandbox/faults, /_sandbox/reset",
         f"  options:    latency {options.latency_ms} ms, search lag {options.search_lag_ms} ms",
     ]
     if options.host not in _LOOPBACK:
-        lines.append(f"  WARNING: bound to {options.host}, reachable beyond this machine; the credentials are public.")
+        public = "" if options.custom_token else "; the credentials are public"
+        lines.append(f"  WARNING: bound to {options.host}, reachable beyond this machine{public}.")
     return "\n".join(lines)
+
+
+def _auth_line(options: SandboxOptions) -> str:
+    """The credentials to use: the documented defaults in full, a token a test chose never."""
+    if options.is_cloud:
+        token = "custom API token (not shown)" if options.custom_token else f"API token {SANDBOX_API_TOKEN}"
+        return f"basic auth: {SANDBOX_EMAIL} / {token}"
+    return f"bearer personal access token: {'custom PAT (not shown)' if options.custom_token else SANDBOX_PAT}"

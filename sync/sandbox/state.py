@@ -6,6 +6,7 @@ import threading
 
 from sync.sandbox.confluence import ConfluenceStore
 from sync.sandbox.directory import API_USER, UserDirectory, load_users
+from sync.sandbox.errors import jira_error
 from sync.sandbox.jira import JiraStore
 from sync.sandbox.options import SandboxOptions
 from sync.sandbox.seed import read_seed_pages, seed_confluence, seed_jira
@@ -36,6 +37,7 @@ class SandboxState:
             self.directory = UserDirectory(self._seed_users)
             self.confluence = ConfluenceStore()
             self.jira = JiraStore(self.options.search_lag_ms)
+            self.hidden_fields_by_project: dict[str, set[str]] = {}  # project key → fields off its screens
             seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
             seed_jira(self.jira, now)
 
@@ -45,6 +47,24 @@ class SandboxState:
             issue = self.jira.issue(key)
             old_key = self.jira.move(issue, project_key)
             return {"id": issue.id, "key": issue.key, "from": old_key}
+
+    def hide_field(self, project_key: str, field_id: str) -> list[str]:
+        """Take a field off a project's create and edit screens; the project's hidden fields afterwards."""
+        with self.lock:
+            key = project_key.strip().upper()
+            if key not in self.jira.projects:
+                raise jira_error(404, f"No project could be found with key '{project_key}'.")
+            self.hidden_fields_by_project.setdefault(key, set()).add(field_id)
+            return sorted(self.fields_off_screen(key))
+
+    def fields_off_screen(self, project_key: str) -> set[str]:
+        """Fields missing from a project's create and edit screens."""
+        return self.hidden_fields_by_project.get(project_key.upper(), set())
+
+    def restrict_page_edit(self, page_id: str) -> None:
+        """Let the sandbox user read the page but not edit it (an edit restriction naming someone else)."""
+        with self.lock:
+            self.confluence.edit_restricted.add(self.confluence.page(str(page_id)).id)
 
     def delete_page(self, page_id: str) -> None:
         """Move a page to the trash, as DELETE content/{id} does."""
