@@ -167,3 +167,36 @@ def test_oversized_pages_sync_in_one_cycle(tmp_path):
         assert result.metrics.total == 2002
         assert elapsed < 120, elapsed
         assert world.cycle().plan.is_empty
+
+
+def test_a_user_editing_the_page_through_every_write_back_attempt_loses_nothing(tmp_path):
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "users.json").write_text(USERS.read_text())
+    (seed / "0.xml").write_text(table("Postmortem busy", [f"Item {i} of the busy page" for i in range(3)]))
+    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
+        world = World(sb, tmp_path)
+        page_id = world.page_id("Postmortem busy")
+        real_update, edits = world.confluence.update_page, []
+
+        def user_saves_first(page, body, **kwargs):  # the user saves just before each of our attempts
+            if page.id != page_id:
+                return real_update(page, body, **kwargs)
+            current = world.wiki.get(f"rest/api/content/{page_id}", params={"expand": "body.storage,version"})
+            note = f"<p>User note {len(edits)}</p>"
+            world.wiki.put(f"rest/api/content/{page_id}", data={
+                "id": page_id, "type": "page", "title": current["title"],
+                "version": {"number": current["version"]["number"] + 1},
+                "body": {"storage": {"value": current["body"]["storage"]["value"] + note, "representation": "storage"}}})
+            edits.append(note)
+            return real_update(page, body, **kwargs)
+
+        world.confluence.update_page = user_saves_first
+        busy = run_cycle(world.settings, world.jira, world.confluence, world.state)
+        assert f"write-back-gave-up:{page_id}" in busy.problems and len(edits) == 4  # 409 on every attempt
+        assert world.body("Postmortem busy").count(KEY_PARAMETER) == 0 and all(n in world.body("Postmortem busy") for n in edits)
+        world.confluence.update_page = real_update  # the user stops typing
+        calm = world.cycle()
+        body = world.body("Postmortem busy")
+        assert body.count(KEY_PARAMETER) == 3 and all(note in body for note in edits)  # keys once, notes kept
+        assert len(world.managed()) == 3 and calm.plan.creates == ()
