@@ -81,17 +81,16 @@ def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord]
     """Join every item of every known page with its record and issue."""
     rows = []
     tracked = tracked_by_issue(records.values())
+    names = {s.assignee: s.assignee_display for s in issues.values() if s.assignee and s.assignee_display}
     for pm in pages:
         for item, key in zip(pm.items, page_item_keys(pm.page_id or "", pm.items, tracked)):
             record = records.get(key)
             issue_key = item.jira_key or (record.issue_key if record else None)
             issue = issues.get(issue_key) if issue_key else None
-            owner = (issue.assignee_display if issue else None) or (item.owner.display if item.owner else None)
-            owner = owner or (item.owner.username or item.owner.account_id or item.owner.userkey if item.owner else None)
             rows.append(TrackedItem(
                 page_title=pm.title, page_url=pm.url, incident_date=pm.meta.incident_date,
                 severity=pm.meta.severity, team=pm.meta.team or pm.meta.service, summary=item.summary,
-                owner=owner, due=item.due, type=item.type, issue_key=issue_key,
+                owner=owner_label(item.owner, issue, names), due=item.due, type=item.type, issue_key=issue_key,
                 done=issue.is_done if issue else bool(item.done),
                 created=issue.created.date() if issue and issue.created else None,
                 resolved=issue.resolved.date() if issue and issue.resolved else None,
@@ -106,6 +105,20 @@ def _is_overdue(row: TrackedItem, today: date) -> bool:
 
 def _tally(rows: Sequence[TrackedItem], today: date) -> Tally:
     return Tally(len(rows), sum(r.done for r in rows), sum(_is_overdue(r, today) for r in rows))
+
+
+def owner_label(owner: Owner | None, issue: IssueSnapshot | None, names: Mapping[str, str]) -> str | None:
+    """Who an item belongs to, the same for every item of one person whatever snapshot its issue has.
+
+    A mention on the page is the person (named as Jira names that id anywhere, else by the id); without
+    one, Jira's assignee, else the page's plain-text owner.
+    """
+    if owner is not None and owner.is_mention:
+        ident = owner.account_id or owner.username or owner.userkey
+        return names.get(ident or "") or owner.display or ident
+    if issue is not None and issue.assignee_display:
+        return issue.assignee_display
+    return owner.display if owner else None
 
 
 def _grouped(rows: Sequence[TrackedItem], key, today: date) -> tuple[tuple[str, Tally], ...]:

@@ -114,3 +114,17 @@ def test_owners_who_are_people_render_as_mentions_and_others_as_text():
     assert '<ri:user ri:account-id="acc-1&quot;&gt;&lt;x" />' in section
     assert "<td>Identity team</td>" in section
     parse_storage(body)
+
+
+def test_one_person_is_one_owner_whether_or_not_jira_named_their_issue_yet():
+    alice = Owner(account_id="acc-1")
+    searched, just_created = (ActionItem(s, owner=alice, origin=f"row:0:{n}", jira_key=f"OPS-{n}")
+                              for n, s in ((1, "Older item"), (2, "New item")))
+    pm = Postmortem(title="PM", items=(searched, just_created), page_id="7")
+    issues = {"OPS-1": IssueSnapshot("OPS-1", "Older item", "To Do", "new", assignee="acc-1", assignee_display="Alice"),
+              "OPS-2": IssueSnapshot("OPS-2", "New item", "To Do", "new")}  # as sent: Jira has not named it yet
+    rows = tracked_items([pm], {}, issues)
+    assert [r.owner for r in rows] == ["Alice", "Alice"]
+    assert [name for name, _ in compute_metrics(rows, TODAY).by_owner] == ["Alice"]
+    unnamed = tracked_items([pm], {}, {"OPS-2": issues["OPS-2"]})
+    assert {r.owner for r in unnamed} == {"acc-1"}  # no name known anywhere: the id, still one group

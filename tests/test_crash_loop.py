@@ -1,0 +1,201 @@
+"""SIGKILL at random points of a first sync, restart, let it finish: nothing doubled or lost.
+
+`postmortem-sync once` runs as a subprocess against a sandbox (in this process) seeded with 40 pages
+x 5 action items. For each kill point (a request number of the first sync, drawn at random from a
+seed, so a failure is reproducible), the sandbox goes back to its seed, a first sync is killed with
+SIGKILL once the sandbox has served that many requests, and the daemon is restarted and runs to
+completion. Then:
+- exactly one Jira issue exists per action item;
+- every page carries each of its items' keys exactly once, and all of its original text;
+- the summary page equals the one a fresh instance computes from Jira and Confluence;
+- one more cycle plans nothing.
+
+Variants: the state file kept between runs (the intent journal and the lease holder survive), and
+deleted before every restart: a new instance each time. It waits for the killed holder's lease to
+expire (here a 1.2-second term), takes the lease in one run, writes in the next, and finds what
+the killed run created by the items' labels.
+
+CI runs PMSYNC_CRASH_POINTS kill points (default 5); `PMSYNC_CRASH_POINTS=20` is the full run.
+PMSYNC_CRASH_SEED picks the points (default 20261123); a failure prints the seed and the points.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from sync.atlassian import make_adapters
+from sync.cycle import run_cycle
+from sync.report import render_summary_page
+from sync.sandbox import running_sandbox
+from sync.settings import load_settings
+from sync.state import State
+
+USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+PAGES, ITEMS = 40, 5
+POINTS = int(os.environ.get("PMSYNC_CRASH_POINTS", "5"))
+SEED = int(os.environ.get("PMSYNC_CRASH_SEED", "20261123"))
+SUMMARY = "Postmortem action items"
+KEY = re.compile(r'<ac:parameter ac:name="key">([A-Z]+-\d+)</ac:parameter>')
+LEASE_MINUTES = 0.02  # a 1.2-second term, so a new instance takes over quickly
+
+
+def item_text(page: int, item: int) -> str:
+    return f"Action {item} of incident {page}"
+
+
+def seed_pages(folder: Path, owner: str) -> None:
+    folder.mkdir()
+    (folder / "users.json").write_text(USERS.read_text())
+    due = (date.today() + timedelta(days=20)).isoformat()
+    mention = f'<ac:link><ri:user ri:account-id="{owner}" /></ac:link>'
+    for n in range(PAGES):
+        if n % 2:
+            tasks = "".join(f"<ac:task><ac:task-id>{i + 1}</ac:task-id><ac:task-status>incomplete</ac:task-status>"
+                            f"<ac:task-body>{item_text(n, i)} {mention} <time datetime=\"{due}\" /></ac:task-body>"
+                            "</ac:task>" for i in range(ITEMS))
+            section = f"<h2>Follow-up actions</h2><ac:task-list>{tasks}</ac:task-list>"
+        else:
+            rows = "".join(f"<tr><td>{item_text(n, i)}</td><td>{mention}</td><td><time datetime=\"{due}\" /></td></tr>"
+                           for i in range(ITEMS))
+            section = ("<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
+                       f"{rows}</tbody></table>")
+        (folder / f"{n:02d}.xml").write_text(f"<title>Postmortem {n:02d}</title>\n<p>Incident {n}.</p>{section}")
+
+
+def write_config(path: Path, url: str, state: Path) -> Path:
+    path.write_text(f"""
+[jira]
+url = "{url}"
+email = "sandbox@example.com"
+api_token = "sandbox-token"
+pat = "sandbox-pat"
+project = "OPS"
+
+[jira.sprint]
+enabled = true
+board_id = 1
+
+[confluence]
+url = "{url}/wiki"
+spaces = ["PM"]
+labels = ["postmortem"]
+
+[confluence.summary_page]
+space = "PM"
+title = "{SUMMARY}"
+
+[sync]
+state_path = "{state}"
+max_requests_per_second = 100
+lease_minutes = {LEASE_MINUTES}
+# The sandbox's search has no lag, so no search-lag grace is needed between runs.
+overlap_minutes = 0
+
+[daemon]
+log_format = "json"
+log_level = "WARNING"
+""")
+    return path
+
+
+def start_once(config: Path, output=subprocess.PIPE) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sync", "once", "--force", "--config", str(config)],
+                            stdout=output, stderr=subprocess.STDOUT, text=True)
+
+
+def run_and_kill_at(sb, config: Path, point: int) -> bool:
+    """Run `once` and SIGKILL it when the sandbox has served `point` requests; False if it finished first."""
+    sb.reset_stats()
+    process = start_once(config, subprocess.DEVNULL)
+    while process.poll() is None:
+        if sb.stats()["total"] >= point:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+def run_to_completion(config: Path) -> str:
+    process = start_once(config)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    return output
+
+
+@pytest.fixture
+def site(tmp_path):
+    owner = __import__("json").loads(USERS.read_text())[0]["accountId"]
+    seed_pages(tmp_path / "seed", owner)
+    with running_sandbox(flavor="cloud", seed_dir=tmp_path / "seed", port=0, latency_ms=10) as sb:
+        yield sb, tmp_path
+
+
+def requests_of_a_clean_first_sync(tmp_path: Path) -> int:
+    with running_sandbox(flavor="cloud", seed_dir=tmp_path / "seed", port=0, latency_ms=10) as sb:
+        config = write_config(tmp_path / "reference.toml", sb.url, tmp_path / "reference.sqlite3")
+        run_to_completion(config)
+        return sb.stats()["total"]
+
+
+def assert_synced_exactly_once(sb, config: Path, tmp_path: Path) -> None:
+    with sb.state.lock:
+        issues = {i.key: i for i in sb.state.jira.issues.values() if "pmsync" in i.labels}
+        pages = {p.title: p.body for p in sb.state.confluence.pages.values() if p.title.startswith("Postmortem ")}
+        summaries = [p.body for p in sb.state.confluence.pages.values() if p.title == SUMMARY]
+    expected = sorted(item_text(n, i) for n in range(PAGES) for i in range(ITEMS))
+    assert sorted(i.summary for i in issues.values()) == expected  # one issue per item, none twice
+    for n in range(PAGES):
+        body = pages[f"Postmortem {n:02d}"]
+        keys = KEY.findall(body)
+        assert sorted(issues[k].summary for k in keys) == sorted(item_text(n, i) for i in range(ITEMS)), body
+        assert f"<p>Incident {n}.</p>" in body and all(item_text(n, i) in body for i in range(ITEMS))
+    # The summary equals what a brand-new instance computes from Jira and Confluence alone.
+    settings = load_settings(config)
+    fresh = settings.model_copy(update={"sync": settings.sync.model_copy(update={"state_path": tmp_path / "fresh.sqlite3"})})
+    jira, confluence = make_adapters(fresh)
+    check = run_cycle(fresh, jira, confluence, State.open(fresh.sync.state_path), apply=False)
+    plan = check.plan  # a new instance only records what it finds: every item already has its issue
+    assert (plan.creates, plan.epics, plan.updates, plan.transitions, plan.write_backs) == ((),) * 5, plan
+    assert len(plan.adopts) == PAGES * ITEMS and not any(a.add_labels for a in plan.adopts)
+    assert check.metrics.total == PAGES * ITEMS
+    assert summaries == [render_summary_page(check.metrics)]
+
+
+@pytest.mark.parametrize("lose_state", [False, True], ids=["state-kept", "state-deleted"])
+def test_sigkill_at_random_points_of_a_first_sync_creates_each_issue_once(site, lose_state):
+    sb, tmp = site
+    total = requests_of_a_clean_first_sync(tmp)
+    points = sorted(random.Random(SEED).sample(range(1, total), min(POINTS, total - 1)))
+    state = tmp / "state.sqlite3"
+    config = write_config(tmp / "crash.toml", sb.url, state)
+    for point in points:
+        context = f"seed {SEED}, kill point {point} of {points} ({total} requests), state {'deleted' if lose_state else 'kept'}"
+        sb.reset()  # every trial is a first sync from the seed
+        forget(tmp)
+        assert run_and_kill_at(sb, config, point), f"{context}: the run ended before its kill point"
+        if lose_state:
+            forget(tmp)
+            time.sleep(LEASE_MINUTES * 60)  # the killed holder's lease runs out
+            run_to_completion(config)  # the new instance takes the lease; its reads predate it, so it waits a cycle
+        run_to_completion(config)
+        try:
+            assert_synced_exactly_once(sb, config, tmp)
+        except AssertionError as exc:
+            raise AssertionError(f"{context}: {exc}") from exc
+
+
+def forget(tmp: Path) -> None:
+    """Delete the local state file (and SQLite's side files)."""
+    for path in tmp.glob("state.sqlite3*"):
+        path.unlink()
