@@ -13,6 +13,7 @@ from sync.models import IssueSnapshot, Owner, Postmortem
 from sync.state import ItemRecord
 from sync.identity import page_item_keys, tracked_by_issue
 
+TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, 10**6, "over 90 days"))
 
 
@@ -244,10 +245,12 @@ def render_summary_page(metrics: Metrics) -> str:
         "<h2>By postmortem</h2>",
         _table(("Postmortem", "Incident date", "Severity", "Done", "Rate", "Overdue", "Status"),
                [[_page_link(p), _text(p.incident_date), _text(p.severity), *_tally_cells(p.tally), _status(p.tally)]
-                for p in m.postmortems]),
+                for p in m.postmortems[:TABLE_ROWS]]),
+        _more(len(m.postmortems), "postmortems, older ones"),
         "<h2>By owner</h2>",
         _table(("Owner", "Done", "Rate", "Overdue"),
-               [[_owner_cell(n, dict(m.mentions)), *_tally_cells(t)] for n, t in m.by_owner]),
+               [[_owner_cell(n, dict(m.mentions)), *_tally_cells(t)] for n, t in m.by_owner[:TABLE_ROWS]]),
+        _more(len(m.by_owner), "owners"),
         "<h2>By team or service</h2>",
         _table(("Team", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_team]),
         "<h2>By type</h2>",
@@ -257,10 +260,19 @@ def render_summary_page(metrics: Metrics) -> str:
         "<h2>Monthly trend</h2>",
         _trend_chart(m.trend),
         "<h2>Needs attention</h2>",
-        _table(("Reason", "Action item", "Postmortem"), [[_text(r), _text(s), _text(t)] for r, s, t in m.attention])
+        _table(("Reason", "Action item", "Postmortem"),
+               [[_text(r), _text(s), _text(t)] for r, s, t in m.attention[:TABLE_ROWS]])
         if m.attention else "<p>Nothing: every open item has an owner and a due date, and none is overdue.</p>",
+        _more(len(m.attention), "items"),
     ]
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
+
+
+def _more(count: int, what: str) -> str:
+    """The note under a table cut at TABLE_ROWS rows (a page of 10,000 rows helps nobody and nears Confluence's limits)."""
+    if count <= TABLE_ROWS:
+        return ""
+    return f"<p>… and {count - TABLE_ROWS} more {_text(what)}: <code>postmortem-sync report</code> lists them all.</p>"
 
 
 def _trend_chart(trend: Sequence[tuple[str, int, int]]) -> str:

@@ -128,3 +128,17 @@ def test_one_person_is_one_owner_whether_or_not_jira_named_their_issue_yet():
     assert [name for name, _ in compute_metrics(rows, TODAY).by_owner] == ["Alice"]
     unnamed = tracked_items([pm], {}, {"OPS-2": issues["OPS-2"]})
     assert {r.owner for r in unnamed} == {"acc-1"}  # no name known anywhere: the id, still one group
+
+
+def test_long_tables_are_cut_with_a_note_and_the_rest_stays_in_the_report():
+    rows = [row(f"Item {n}", page=f"PM {n:04d}", owner=f"Owner {n:04d}") for n in range(250)]
+    m = compute_metrics(rows, TODAY)
+    body = render_summary_page(m)
+    by_postmortem = body.split("<h2>By postmortem</h2>")[1].split("<h2>By owner</h2>")[0]
+    by_owner = body.split("<h2>By owner</h2>")[1].split("<h2>By team or service</h2>")[0]
+    assert by_postmortem.count("<tr>") == 1 + 200 and "… and 50 more postmortems, older ones" in by_postmortem
+    assert by_owner.count("<tr>") == 1 + 200 and "… and 50 more owners" in by_owner
+    assert "PM 0249" in by_postmortem and "PM 0049" not in by_postmortem  # newest first, the oldest cut
+    assert len(m.postmortems) == 250 and "PM 0000" in render_report_table(m)  # the CLI report keeps them all
+    small = render_summary_page(compute_metrics(rows[:3], TODAY))
+    assert "more" not in small
