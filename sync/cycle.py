@@ -209,9 +209,12 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         if apply and (not plan.is_empty or plan.records):
             result.applied = _apply(plan, settings, jira, confluence, state, pages, started)
             result.problems += result.applied.problems
-            view = replace(view, items=state.items(), meta=state.meta())
+            view = replace(view, meta=state.meta())
+            links = state.issue_links()  # what the report joins on, without decoding every record again
             issues = _refresh_created(issues, plan, result.applied, started)
-        result.metrics = compute_metrics(tracked_items(pages_now.values(), view.items, issues), started.date())
+        else:
+            links = view.items
+        result.metrics = compute_metrics(tracked_items(pages_now.values(), links, issues), started.date())
         if apply:
             result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
             _remember(state, postmortems, issues, view.issues, result, started, cycle_no, failed, gone)

@@ -10,7 +10,7 @@ from datetime import date
 from xml.sax.saxutils import escape
 
 from sync.models import IssueSnapshot, Owner, Postmortem
-from sync.state import ItemRecord
+from sync.state import IssueLink, ItemRecord
 from sync.identity import page_item_keys, tracked_by_issue
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
@@ -77,7 +77,7 @@ class Metrics:
     mentions: tuple[tuple[str, Owner], ...] = field(default=())  # owner label -> the person's mention
 
 
-def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord],
+def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord | IssueLink],
                   issues: Mapping[str, IssueSnapshot]) -> list[TrackedItem]:
     """Join every item of every known page with its record and issue."""
     rows = []

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem
 
@@ -41,6 +42,14 @@ class ItemRecord:
     type: str | None = None
     done: bool = False
     flagged: bool = False
+
+
+class IssueLink(NamedTuple):
+    """The part of an ItemRecord the report needs."""
+
+    item_key: str
+    page_id: str
+    issue_key: str | None
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,11 @@ class State:
     def meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT name, value FROM meta"))
 
+    def issue_links(self) -> dict[str, IssueLink]:
+        """Item key -> which page and issue, for every tracked item: what the report joins on, decoded cheaply."""
+        rows = self._db.execute("SELECT item_key, page_id, json_extract(doc, '$.issue_key') FROM items")
+        return {key: IssueLink(key, page_id, issue_key) for key, page_id, issue_key in rows}
+
     def issue_keys(self) -> dict[str, str | None]:
         """Item key -> issue key of every tracked item, without loading the rest of the state."""
         rows = self._db.execute("SELECT item_key, json_extract(doc, '$.issue_key') FROM items")
@@ -109,13 +123,13 @@ class State:
     def save_items(self, records: Iterable[ItemRecord]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
-            [(r.item_key, r.page_id, json.dumps(asdict(r))) for r in records],
+            ((r.item_key, r.page_id, json.dumps(asdict(r))) for r in records),
         )
 
     def save_pages(self, postmortems: Iterable[Postmortem]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO pages VALUES (?, ?)",
-            [(pm.page_id, json.dumps(postmortem_to_json(pm))) for pm in postmortems],
+            ((pm.page_id, json.dumps(postmortem_to_json(pm))) for pm in postmortems),
         )
 
     def forget_pages(self, page_ids: Iterable[str]) -> None:
@@ -127,7 +141,7 @@ class State:
         self._db.executemany("DELETE FROM issues WHERE issue_key = ?", [(k,) for k in forget])
         self._db.executemany(
             "INSERT OR REPLACE INTO issues VALUES (?, ?)",
-            [(s.key, json.dumps(snapshot_to_json(s))) for s in snapshots],
+            ((s.key, json.dumps(snapshot_to_json(s))) for s in snapshots),
         )
 
     def set_meta(self, **values: str | None) -> None:
