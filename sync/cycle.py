@@ -179,7 +179,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     """Run one cycle; with apply=False it only plans (a dry run) and writes nothing anywhere."""
     started, clock = now(), time.monotonic()
     result = CycleResult()
-    view = state.view()
+    view = state.view(with_pages=False)  # parsed pages are read below, only those not fetched again
     cycle_no = int(view.meta.get("cycle", "0")) + 1
     overlap = timedelta(minutes=settings.sync.overlap_minutes)
     result.full = "confluence_since" not in view.meta or cycle_no % settings.sync.full_reconcile_every == 0
@@ -193,7 +193,8 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         postmortems, failed = parse_pages(pages, settings, result)
         jql = managed_jql(settings.jira.project, None if result.full else _since(view, "jira_since", overlap))
         issues = read_issues(jira, view, jql, result.full, postmortems, result)
-        gone = deleted_pages(confluence, view.pages, [p.id for p in pages], result) if result.full else frozenset()
+        fetched = {p.id for p in pages}
+        gone = deleted_pages(confluence, state.page_ids(), fetched, result) if result.full else frozenset()
         plan = plan_changes(postmortems, issues, view, plan_options(settings), started,
                             failed_page_ids=frozenset(failed), deleted_page_ids=gone)
         result.plan = plan
@@ -205,7 +206,8 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             apply = False
         if apply and not plan.is_empty:
             apply = hold_lease(settings, confluence, state, started, result)
-        pages_now = {**{i: pm for i, pm in view.pages.items() if i not in gone}, **{pm.page_id: pm for pm in postmortems}}
+        parsed = {pm.page_id: pm for pm in postmortems}
+        pages_now = {**state.pages(excluding=parsed.keys() | gone), **parsed}  # a page that failed keeps its last parse
         if apply and (not plan.is_empty or plan.records):
             result.applied = _apply(plan, settings, jira, confluence, state, pages, started)
             result.problems += result.applied.problems

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
@@ -94,15 +94,24 @@ class State:
             raise
         self._db.execute("COMMIT")
 
-    def view(self) -> StateView:
+    def view(self, *, with_pages: bool = True) -> StateView:
+        """Everything cached; `with_pages=False` leaves the parsed pages out (see `pages`)."""
         rows = self._db.execute
         return StateView(
             items=self.items(),
-            pages={k: postmortem_from_json(json.loads(d)) for k, d in rows("SELECT page_id, doc FROM pages")},
+            pages=self.pages() if with_pages else {},
             issues={k: snapshot_from_json(json.loads(d)) for k, d in rows("SELECT issue_key, doc FROM issues")},
             intents={k: datetime.fromisoformat(t) for k, t in rows("SELECT item_key, started_at FROM intents")},
             meta=self.meta(),
         )
+
+    def pages(self, *, excluding: Collection[str] = ()) -> dict[str, Postmortem]:
+        """The cached parsed pages, but those in `excluding` (not even decoded)."""
+        rows = self._db.execute("SELECT page_id, doc FROM pages")
+        return {k: postmortem_from_json(json.loads(d)) for k, d in rows if k not in excluding}
+
+    def page_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT page_id FROM pages")}
 
     def items(self) -> dict[str, ItemRecord]:
         return {k: ItemRecord(**json.loads(d)) for k, d in self._db.execute("SELECT item_key, doc FROM items")}
