@@ -1,11 +1,17 @@
 """Request budget benchmark: the daemon vs a naive script, against the sandbox with injected latency.
 
     python bench/sync_bench.py --pages 100 1000 --latency-ms 50 --json bench/results/sync.json
+    python bench/sync_bench.py --pages 10000 --sandbox-process --no-baseline --latency-ms 0
+
+By default the sandbox serves from a thread of this process, so the RSS figures include its memory;
+with --sandbox-process it runs as a child process (`python -m sync sandbox`) driven over HTTP, and
+the RSS figures are the daemon's alone (the child's own peak is reported beside them).
 
 For each N it generates N postmortem pages with 5 action items each (tables with varied headers and
 task lists, owners, dates, types; none done on the page, since a transition per such item cannot be
 batched and is not in the issue's lower bound; items get done in Jira in step 3), then measures:
-  1. the first sync: requests by route, wall time, peak RSS of this process (sandbox included);
+  1. the first sync: requests by route, wall time, peak RSS of this process before and after it
+     (the sandbox included unless --sandbox-process);
   2. a no-change cycle, once the incremental overlap after the first sync has passed (it waits for
      real, runs the one settling cycle that re-reads the pages the first sync wrote, then measures);
   3. a cycle after 1% of pages were edited and 1% of issues were moved to Done in Jira;
@@ -20,13 +26,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,7 +45,8 @@ from sync.atlassian import make_adapters  # noqa: E402
 from sync.cycle import run_cycle  # noqa: E402
 from sync.demo import sandbox_settings  # noqa: E402
 from sync.logs import configure_logging  # noqa: E402
-from sync.sandbox import running_sandbox  # noqa: E402
+from sync.settings import Settings  # noqa: E402
+from sync.sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, running_sandbox  # noqa: E402
 from sync.state import State  # noqa: E402
 
 CQL_PAGE, JQL_PAGE, BULK = 50, 100, 50  # the sandbox's (and Cloud's) page sizes used by the daemon
@@ -89,62 +101,221 @@ def lower_bound(pages: int, items: int, pages_with_new_items: int) -> int:
     return math.ceil(pages / CQL_PAGE) + 1 + math.ceil(items / BULK) + pages_with_new_items + 2
 
 
+ROOT = Path(__file__).resolve().parents[1]
+STARTUP_TIMEOUT_S = 600  # seeding 10,000 pages takes a while
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def source_version() -> str:
+    """The commit the daemon's code is at, "+dirty" when sync/ has uncommitted changes."""
+    git = ["git", "-C", str(ROOT)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", "sync"], capture_output=True, text=True).stdout
+    except OSError:
+        return "unknown"
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def rss_mb() -> float:
+    """This process's resident set now (Linux; 0 elsewhere)."""
+    return _proc_status_mb("self", "VmRSS")
+
+
+def _proc_status_mb(pid: int | str, field: str) -> float:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith(field + ":")), 0.0)
+
+
+class SandboxProcess(AbstractContextManager):
+    """The sandbox as a child process (`python -m sync sandbox`), driven over HTTP like any client.
+
+    The parts of `sync.sandbox.Sandbox` the benchmark uses: url, stats, reset_stats and the
+    atlassian-python-api clients; none of its state lives in this process.
+    """
+
+    def __init__(self, seed_dir: Path, latency_ms: int, log_path: Path) -> None:
+        self.seed_dir, self.latency_ms, self.log_path = seed_dir, latency_ms, log_path
+        self.url = ""
+        self._process: subprocess.Popen | None = None
+        self._http = requests.Session()
+
+    def __enter__(self) -> SandboxProcess:
+        # Port 0: the child binds a free port and names it in its banner (no race for a guessed port).
+        command = [sys.executable, "-m", "sync", "sandbox", "--port", "0", "--seed-dir", str(self.seed_dir),
+                   "--latency-ms", str(self.latency_ms), "--flavor", "cloud"]
+        with self.log_path.open("w") as log:  # a file, not a pipe: nothing blocks if nobody reads it
+            self._process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.url = self._wait_for_banner()
+        self._http.get(f"{self.url}/_sandbox/health", timeout=10).raise_for_status()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()  # SIGTERM: the sandbox stops serving and exits
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._http.close()
+
+    def _wait_for_banner(self) -> str:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for line in self.log_path.read_text().splitlines():
+                if " listening on " in line:
+                    return line.rsplit(" ", 1)[1]
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the sandbox exited with {self._process.returncode}: {self.log_path.read_text()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"no sandbox banner within {STARTUP_TIMEOUT_S} s")
+
+    def stats(self) -> dict:
+        reply = self._http.get(f"{self.url}/_sandbox/stats", timeout=30)
+        reply.raise_for_status()
+        return reply.json()
+
+    def reset_stats(self) -> None:
+        self._http.post(f"{self.url}/_sandbox/stats/reset", timeout=30).raise_for_status()
+
+    def peak_rss_mb(self) -> float:
+        """The child's own peak resident set (VmHWM), for comparison."""
+        return _proc_status_mb(self._process.pid, "VmHWM") if self._process else 0.0
+
+    def cpu_s(self) -> float:
+        """The child's user + system CPU seconds so far (Linux; 0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, AttributeError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+    def jira_client(self):
+        from atlassian import Jira
+
+        return Jira(url=self.url, cloud=True, retry_with_header=False, username=SANDBOX_EMAIL, password=SANDBOX_API_TOKEN)
+
+    def confluence_client(self):
+        from atlassian.confluence import ConfluenceServer
+
+        return ConfluenceServer(self.url + "/wiki", cloud=True, retry_with_header=False,
+                                username=SANDBOX_EMAIL, password=SANDBOX_API_TOKEN)
+
+
+def start_sandbox(folder: Path, latency_ms: int, separate: bool):
+    """A cloud sandbox seeded from folder: in a thread of this process, or as a child process."""
+    if separate:
+        return SandboxProcess(folder, latency_ms, folder.parent / "sandbox.log")
+    return running_sandbox(flavor="cloud", seed_dir=folder, latency_ms=latency_ms, port=0)
+
+
 def measure(sb, run) -> dict:
+    """Requests by route, wall and CPU time of run(); CPU is this process's (the sandbox's too when in-process)."""
     sb.reset_stats()
+    separate = isinstance(sb, SandboxProcess)
+    sandbox_cpu = sb.cpu_s() if separate else 0.0
     started, cpu = time.monotonic(), time.process_time()
     result = run()
+    wall, cpu = time.monotonic() - started, time.process_time() - cpu
     stats = sb.stats()
-    return {"requests": stats["total"], "by_route": stats["by_route"],
-            "wall_s": round(time.monotonic() - started, 2), "cpu_s": round(time.process_time() - cpu, 2),
-            "ok": getattr(result, "ok", True)}
+    row = {"requests": stats["total"], "by_route": stats["by_route"], "wall_s": round(wall, 2),
+           "cpu_s": round(cpu, 2), "ok": getattr(result, "ok", True), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    if separate:
+        row["sandbox_cpu_s"] = round(sb.cpu_s() - sandbox_cpu, 2)
+    return row
 
 
-def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float) -> dict:
+def bench_settings(url: str, state_path: Path, lease_minutes: float) -> Settings:
+    """The sandbox settings without the requests the issue's lower bound leaves out."""
+    # Sprint moves (one request per 50 issues) are not in the lower bound: off. The write lease (a
+    # content property of the summary page, read and written once per half term) is on, as in production.
+    settings = sandbox_settings(url, state_path, sprint=False)
+    return settings.model_copy(update={"sync": settings.sync.model_copy(update={"lease_minutes": lease_minutes})})
+
+
+def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float, separate: bool,
+               lease_minutes: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "seed"
         folder.mkdir()
         seed(folder, n, rng)
-        with running_sandbox(flavor="cloud", seed_dir=folder, latency_ms=latency_ms, port=0) as sb:
-            # The issue's lower bound has no sprint moves (one request per 50 issues): sprint off here.
-            settings = sandbox_settings(sb.url, Path(tmp) / "state.sqlite3", sprint=False)
+        with start_sandbox(folder, latency_ms, separate) as sb:
+            settings = bench_settings(sb.url, Path(tmp) / "state.sqlite3", lease_minutes)
             jira, confluence = make_adapters(settings)
             state = State.open(settings.sync.state_path)
             cycle = lambda: run_cycle(settings, jira, confluence, state)  # noqa: E731
+            # What the first sync adds to the peak: imports, page generation (and an in-process sandbox) came before.
+            rss_before = {"rss_before_mb": round(rss_mb(), 1), "peak_rss_before_mb": round(peak_rss_mb(), 1)}
             # A backfill: 5 x N creates exceed the per-cycle safety limit, so it runs with --force.
             first = measure(sb, lambda: run_cycle(settings, jira, confluence, state, force=True))
-            first["peak_rss_mb"] = round(peak_rss_mb(), 1)
+            first.update(rss_before, rss_after_mb=round(rss_mb(), 1), sandbox_separate=separate)
+            if separate:
+                first["sandbox_peak_rss_mb"] = round(sb.peak_rss_mb(), 1)
+            progress(n, "first sync", first)
             first["lower_bound"] = lower_bound(n, n * 5, n)
             # The incremental window starts `overlap` (2 min, minute precision) before the previous
             # cycle's start, so the cycle after the first sync re-reads the pages that sync wrote.
             # Wait until that has passed, for real, run that settling cycle, then measure.
             time.sleep(wait_s)
             settling = measure(sb, cycle)
+            progress(n, "settling cycle", settling)
             quiet = measure(sb, cycle)
+            progress(n, "no-change cycle", quiet)
             edit_some(sb, n, rng)
             edited = measure(sb, cycle)
             return {"first": first, "settling": settling, "no_change": quiet, "after_edits": edited}
 
 
+def progress(n: int, name: str, row: dict) -> None:
+    """One line per measured run on stderr, as it ends (the table comes when all of N is done)."""
+    shown = {k: v for k, v in row.items() if k != "by_route"}
+    print(f"N={n} {name}: {json.dumps(shown)}", file=sys.stderr, flush=True)
+
+
 def edit_some(sb, n: int, rng: random.Random) -> None:
     """1% of pages get a new due date on one item; 1% of issues are moved to Done in Jira."""
     wiki, jira = sb.confluence_client(), sb.jira_client()
-    pages = wiki.get("rest/api/content/search", params={"cql": "space = PM and label = postmortem", "limit": 200})
-    for page in rng.sample(pages["results"], max(1, n // 100)):
+    for page in rng.sample(listed_pages(wiki), max(1, n // 100)):
         full = wiki.get(f"rest/api/content/{page['id']}", params={"expand": "body.storage,version"})
         body = full["body"]["storage"]["value"].replace('<time datetime="2026-', '<time datetime="2027-', 1)
         wiki.put(f"rest/api/content/{page['id']}", data={
             "id": page["id"], "type": "page", "title": full["title"], "version": {"number": full["version"]["number"] + 1},
             "body": {"storage": {"value": body, "representation": "storage"}}})
-    found = jira.get("rest/api/3/search/jql", params={"jql": "project = OPS and labels = pmsync", "maxResults": 500,
-                                                      "fields": "summary"})["issues"]
-    for issue in rng.sample(found, max(1, n * 5 // 100)):
-        done = next(t for t in jira.get(f"rest/api/2/issue/{issue['key']}/transitions")["transitions"]
+    for key in rng.sample(managed_keys(jira), max(1, n * 5 // 100)):
+        done = next(t for t in jira.get(f"rest/api/2/issue/{key}/transitions")["transitions"]
                     if t["to"]["statusCategory"]["key"] == "done")
-        jira.post(f"rest/api/2/issue/{issue['key']}/transitions", data={"transition": {"id": done["id"]}})
+        jira.post(f"rest/api/2/issue/{key}/transitions", data={"transition": {"id": done["id"]}})
+
+
+def listed_pages(wiki) -> list[dict]:
+    """Every postmortem page (without body), following the search's `_links.next` (200 a page at most)."""
+    found: list[dict] = []
+    path, params = "rest/api/content/search", {"cql": "space = PM and label = postmortem", "limit": 200}
+    while path:
+        document = wiki.get(path, params=params)
+        found += document["results"]
+        path, params = ((document.get("_links") or {}).get("next") or "").lstrip("/"), None
+    return found
+
+
+def managed_keys(jira) -> list[str]:
+    """The key of every managed issue, by nextPageToken (5,000 a page when only keys are asked for)."""
+    keys: list[str] = []
+    params = {"jql": "project = OPS and labels = pmsync", "maxResults": 5000, "fields": "key"}
+    while True:
+        document = jira.get("rest/api/3/search/jql", params=params)
+        keys += [issue["key"] for issue in document["issues"]]
+        if document.get("isLast", True) or not document.get("nextPageToken"):
+            return keys
+        params = {**params, "nextPageToken": document["nextPageToken"]}
 
 
 def naive_sync(sb) -> None:
@@ -166,14 +337,15 @@ def naive_sync(sb) -> None:
         wiki.update_page(hit["id"], page["title"], body + "<p>synced</p>")
 
 
-def baseline_run(n: int, sample: int, latency_ms: int, rng: random.Random) -> dict:
+def baseline_run(n: int, sample: int, latency_ms: int, rng: random.Random, separate: bool) -> dict:
     pages = min(n, sample)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "seed"
         folder.mkdir()
         seed(folder, pages, rng)
-        with running_sandbox(flavor="cloud", seed_dir=folder, latency_ms=latency_ms, port=0) as sb:
+        with start_sandbox(folder, latency_ms, separate) as sb:
             result = measure(sb, lambda: naive_sync(sb))
+    result.pop("peak_rss_mb")  # the process's high-water mark, set by the daemon runs before this one
     scale = n / pages
     result.update(requests=round(result["requests"] * scale), wall_s=round(result["wall_s"] * scale, 1),
                   measured_pages=pages, scaled=scale != 1)
@@ -189,35 +361,54 @@ def main() -> int:
                         help="seconds to wait after the first sync: the 2-minute overlap plus minute rounding")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sandbox-process", action="store_true",
+                        help="run the sandbox as a child process, so that the RSS figures are the daemon's alone")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--lease-minutes", type=float, default=15,
+                        help="the daemon's write-lease term, as in production (0: off)")
     args = parser.parse_args()
     configure_logging(log_format="console", level="ERROR")
+    source = source_version()  # now: sync/ may change while a long run goes on
     results = {}
     for n in args.pages:
         rng = random.Random(args.seed + n)
-        ours = daemon_run(n, args.latency_ms, rng, args.overlap_wait)
-        ours["baseline"] = baseline_run(n, args.baseline_sample, args.latency_ms, rng)
+        ours = daemon_run(n, args.latency_ms, rng, args.overlap_wait, args.sandbox_process, args.lease_minutes)
+        if not args.no_baseline:
+            ours["baseline"] = baseline_run(n, args.baseline_sample, args.latency_ms, rng, args.sandbox_process)
         results[str(n)] = ours
         print_table(n, ours)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"latency_ms": args.latency_ms, "results": results}, indent=2))
+        args.json.write_text(json.dumps({"latency_ms": args.latency_ms, "sandbox_process": args.sandbox_process,
+                                         "source": source, "results": results}, indent=2))
     return 0
 
 
 def print_table(n: int, r: dict) -> None:
-    first, settling, quiet, edited, base = r["first"], r["settling"], r["no_change"], r["after_edits"], r["baseline"]
+    first, settling, quiet, edited, base = r["first"], r["settling"], r["no_change"], r["after_edits"], r.get("baseline")
+    rows = [("first sync", first), ("settling cycle", settling), ("no-change cycle", quiet), ("after 1% edits", edited)]
+    if base:
+        rows.append(("naive baseline" + (" (scaled)" if base.get("scaled") else ""), base))
     print(f"\nN = {n} pages, {n * 5} items")
-    print(f"  {'run':<26}{'requests':>10}{'wall s':>10}{'cpu s':>8}")
-    for name, row in (("first sync", first), ("settling cycle", settling), ("no-change cycle", quiet), ("after 1% edits", edited),
-                      ("naive baseline" + (" (scaled)" if base.get("scaled") else ""), base)):
-        print(f"  {name:<26}{row['requests']:>10}{row['wall_s']:>10}{row.get('cpu_s', ''):>8}")
-    print(f"  first sync vs lower bound {first['lower_bound']}: {first['requests'] / first['lower_bound']:.2f}x;"
-          f" vs baseline: {base['requests'] / max(1, first['requests']):.1f}x fewer requests,"
-          f" {base['wall_s'] / max(0.01, first['wall_s']):.1f}x faster; peak RSS {first['peak_rss_mb']} MB")
+    # Peak RSS is this process's high-water mark so far: a run's figure covers every run before it.
+    print(f"  {'run':<26}{'requests':>10}{'wall s':>10}{'cpu s':>8}{'sandbox cpu s':>15}{'peak RSS MB':>13}")
+    for name, row in rows:
+        print(f"  {name:<26}{row['requests']:>10}{row['wall_s']:>10}{row.get('cpu_s', ''):>8}"
+              f"{row.get('sandbox_cpu_s', ''):>15}{row.get('peak_rss_mb', ''):>13}")
+    line = f"  first sync vs lower bound {first['lower_bound']}: {first['requests'] / first['lower_bound']:.2f}x"
+    if base:
+        line += (f"; vs baseline: {base['requests'] / max(1, first['requests']):.1f}x fewer requests,"
+                 f" {base['wall_s'] / max(0.01, first['wall_s']):.1f}x faster")
+    print(line)
+    whose = "the daemon alone" if first["sandbox_separate"] else "daemon + in-process sandbox"
+    print(f"  RSS ({whose}): {first['rss_before_mb']} MB before the first sync (peak so far"
+          f" {first['peak_rss_before_mb']}), peak {first['peak_rss_mb']} MB after it, {first['rss_after_mb']} MB resident;"
+          f" peak after all cycles {edited['peak_rss_mb']} MB")
+    if first["sandbox_separate"]:
+        print(f"  sandbox process peak RSS: {first['sandbox_peak_rss_mb']} MB")
     top = sorted(first["by_route"].items(), key=lambda kv: -kv[1])[:6]
     print("  first sync by route: " + ", ".join(f"{route} {count}" for route, count in top))
     print("  after edits by route: " + ", ".join(f"{route} {count}" for route, count in edited["by_route"].items()))
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
