@@ -16,6 +16,7 @@ from sync.sandbox import content_property_api
 from sync.sandbox.confluence import Page
 from sync.sandbox.confluence_json import ContentJson, page_webui, parse_expand
 from sync.sandbox.cql import compile_cql
+from sync.sandbox.confluence_common import int_param, json_body
 from sync.sandbox.errors import confluence_error
 from sync.sandbox.paging import decode_token, encode_token
 from sync.sandbox.router import Router
@@ -57,31 +58,11 @@ def _expand(request: Request, strip_prefix: str = "") -> set[str]:
     return parse_expand(items)
 
 
-def _json_body(request: Request) -> dict:
-    try:
-        data = request.json()
-    except BadJson:
-        raise confluence_error(400, "Could not parse the request body as JSON") from None
-    if not isinstance(data, dict):
-        raise confluence_error(400, "The request body must be a JSON object")
-    return data
-
-
-def _int(request: Request, name: str, default: int) -> int:
-    try:
-        value = request.int_arg(name, default)
-    except ValueError:
-        raise confluence_error(400, f"Parameter '{name}' must be an integer") from None
-    if value < 0:
-        raise confluence_error(400, f"Parameter '{name}' must not be negative")
-    return value
-
-
 def get_content(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page_with_status(request.params["id"], request.arg_list("status"))
     version = None
     if request.arg("version"):
-        number = _int(request, "version", 0)
+        number = int_param(request, "version", 0)
         version = next((v for v in page.versions if v.number == number), None)
         if version is None:
             raise confluence_error(404, f"No content found with id : ContentId{{id={page.id}}} and version {number}")
@@ -104,7 +85,7 @@ def get_history(state: SandboxState, request: Request) -> Reply:
 
 
 def create_content(state: SandboxState, request: Request) -> Reply:
-    data = _json_body(request)
+    data = json_body(request)
     if data.get("type") != "page":
         kind = data.get("type")
         raise confluence_error(400, f"Could not create content with type {kind} (the sandbox stores pages only)")
@@ -122,7 +103,7 @@ def create_content(state: SandboxState, request: Request) -> Reply:
 
 def update_content(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
-    data = _json_body(request)
+    data = json_body(request)
     state.confluence.check_editable(page.id, cloud=state.options.is_cloud)  # the 403 wins over a 400 or 409
     version = data.get("version")
     if not isinstance(version, dict) or not isinstance(version.get("number"), int):
@@ -146,7 +127,7 @@ def check_content_permission(state: SandboxState, request: Request) -> Reply:
     """Cloud only: may the sandbox user itself read, update or delete the page? {"hasPermission", "errors"}."""
     if not state.options.is_cloud:  # Data Center has no such resource
         raise confluence_error(404, f"null for uri: {request.target}")
-    operation, subject = _permission_request(_json_body(request))
+    operation, subject = _permission_request(json_body(request))
     page = state.confluence.page(request.params["id"])
     if subject != {"type": "user", "identifier": state.api_user.account_id}:
         raise confluence_error(403, "Checking the permissions of another user or a group needs the "
@@ -186,7 +167,7 @@ def get_labels(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
     prefix = request.arg("prefix")
     labels = [label for label in page.labels if prefix in (None, "", label.prefix)]
-    start, limit = _int(request, "start", 0), _int(request, "limit", 200)
+    start, limit = int_param(request, "start", 0), int_param(request, "limit", 200)
     return json_reply(_renderer(state).label_array(page, labels, start, limit))
 
 
@@ -214,7 +195,7 @@ def remove_label(state: SandboxState, request: Request) -> Reply:
 
 def child_pages(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
-    start, limit = _int(request, "start", 0), min(_int(request, "limit", DEFAULT_LIMIT), 200)
+    start, limit = int_param(request, "start", 0), min(int_param(request, "limit", DEFAULT_LIMIT), 200)
     kids = state.confluence.children(page.id)
     return _content_array(state, request, kids, start, limit, f"/rest/api/content/{page.id}/child/page")
 
@@ -226,7 +207,7 @@ def list_content(state: SandboxState, request: Request) -> Reply:
         p for p in state.confluence.pages.values()
         if kind == "page" and space_key in (None, p.space_key) and (title is None or p.title == title)
     ]
-    start, limit = _int(request, "start", 0), min(_int(request, "limit", DEFAULT_LIMIT), 200)
+    start, limit = int_param(request, "start", 0), min(int_param(request, "limit", DEFAULT_LIMIT), 200)
     return _content_array(state, request, pages, start, limit, "/rest/api/content")
 
 
@@ -294,8 +275,8 @@ def _run_cql(state: SandboxState, request: Request, expand: set[str], path: str)
     cql = request.arg("cql")
     if not cql:
         raise confluence_error(400, "CQL query parameter 'cql' is required")
-    limit = min(_int(request, "limit", DEFAULT_LIMIT), _limit_cap(expand))
-    start = _decode_cursor(request.arg("cursor"), cql) if state.options.is_cloud else _int(request, "start", 0)
+    limit = min(int_param(request, "limit", DEFAULT_LIMIT), _limit_cap(expand))
+    start = _decode_cursor(request.arg("cursor"), cql) if state.options.is_cloud else int_param(request, "start", 0)
     compiled = compile_cql(cql, state.confluence, state.api_user, utcnow())
     hits = compiled.sort.sort([p for p in state.confluence.pages.values() if compiled.matches(p)])
     links = {"base": state.wiki, "context": "/wiki", "self": f"{state.wiki}{path}?{urlencode(_carry(request))}"}

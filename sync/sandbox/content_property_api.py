@@ -11,10 +11,11 @@ from typing import Any
 
 from sync.sandbox.confluence import Page
 from sync.sandbox.confluence_json import ContentJson, parse_expand
+from sync.sandbox.confluence_common import int_param, json_body
 from sync.sandbox.errors import confluence_error
 from sync.sandbox.router import Router
 from sync.sandbox.state import SandboxState
-from sync.sandbox.wire import BadJson, Reply, Request, json_reply, no_content
+from sync.sandbox.wire import Reply, Request, json_reply, no_content
 
 API = "/wiki/rest/api/content/{id}/property"
 DEFAULT_LIMIT = 10
@@ -34,7 +35,7 @@ def list_properties(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
     keys = set(request.arg_list("key"))
     props = [p for p in page.properties.values() if not keys or p.key in keys]
-    start, limit = _int(request, "start", 0), _int(request, "limit", DEFAULT_LIMIT)
+    start, limit = int_param(request, "start", 0), int_param(request, "limit", DEFAULT_LIMIT)
     return json_reply(_json(state).property_array(page, props, start, limit, _expand(request)))
 
 
@@ -48,7 +49,7 @@ def create_property(state: SandboxState, request: Request) -> Reply:
     """POST …/property ({key, value}) or …/property/{key} ({value}): 200 with version 1."""
     page = state.confluence.page(request.params["id"])
     state.confluence.check_editable(page.id, cloud=state.options.is_cloud)
-    data = _body(request)
+    data = json_body(request)
     key = request.params.get("key") or data.get("key")
     if not isinstance(key, str):
         raise confluence_error(400, "The content property key is required")
@@ -61,7 +62,7 @@ def update_property(state: SandboxState, request: Request) -> Reply:
     page = state.confluence.page(request.params["id"])
     state.confluence.check_editable(page.id, cloud=state.options.is_cloud)
     key = request.params["key"]
-    data = _body(request)
+    data = json_body(request)
     if data.get("key") not in (None, key):
         raise confluence_error(400, f"The key in the body ({data.get('key')}) does not match the path's key ({key})")
     version = data.get("version")
@@ -91,16 +92,6 @@ def _expand(request: Request) -> set[str]:
     return parse_expand(request.arg_list("expand"))
 
 
-def _body(request: Request) -> dict:
-    try:
-        data = request.json()
-    except BadJson:
-        raise confluence_error(400, "Could not parse the request body as JSON") from None
-    if not isinstance(data, dict):
-        raise confluence_error(400, "The request body must be a JSON object")
-    return data
-
-
 def _value(data: dict) -> Any:
     if "value" not in data or data["value"] is None:
         raise confluence_error(400, "The content property value is required")
@@ -117,13 +108,3 @@ def _version_number(version: Any) -> int:
             400, "Must supply an incremented version when updating a content property. No version supplied.",
         )
     return number
-
-
-def _int(request: Request, name: str, default: int) -> int:
-    try:
-        value = request.int_arg(name, default)
-    except ValueError:
-        raise confluence_error(400, f"Parameter '{name}' must be an integer") from None
-    if value < 0:
-        raise confluence_error(400, f"Parameter '{name}' must not be negative")
-    return value
