@@ -39,12 +39,12 @@ from sync.report import render_summary_page
 from sync.sandbox import running_sandbox
 from sync.settings import load_settings
 from sync.state import State
+from tests.sandbox_config import SUMMARY_TITLE as SUMMARY, write_sandbox_config
 
 USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
 PAGES, ITEMS = 40, 5
 POINTS = int(os.environ.get("PMSYNC_CRASH_POINTS", "5"))
 SEED = int(os.environ.get("PMSYNC_CRASH_SEED", "20261123"))
-SUMMARY = "Postmortem action items"
 KEY = re.compile(r'<ac:parameter ac:name="key">([A-Z]+-\d+)</ac:parameter>')
 LEASE_MINUTES = 0.02  # a 1.2-second term, so a new instance takes over quickly
 
@@ -73,39 +73,9 @@ def seed_pages(folder: Path, owner: str) -> None:
 
 
 def write_config(path: Path, url: str, state: Path) -> Path:
-    path.write_text(f"""
-[jira]
-url = "{url}"
-email = "sandbox@example.com"
-api_token = "sandbox-token"
-pat = "sandbox-pat"
-project = "OPS"
-
-[jira.sprint]
-enabled = true
-board_id = 1
-
-[confluence]
-url = "{url}/wiki"
-spaces = ["PM"]
-labels = ["postmortem"]
-
-[confluence.summary_page]
-space = "PM"
-title = "{SUMMARY}"
-
-[sync]
-state_path = "{state}"
-max_requests_per_second = 100
-lease_minutes = {LEASE_MINUTES}
-# The sandbox's search has no lag, so no search-lag grace is needed between runs.
-overlap_minutes = 0
-
-[daemon]
-log_format = "json"
-log_level = "WARNING"
-""")
-    return path
+    # The sandbox's search has no lag, so no search-lag grace (overlap) is needed between runs.
+    return write_sandbox_config(path, url, state, sync={"lease_minutes": LEASE_MINUTES, "overlap_minutes": 0}, more=(
+        '[jira.sprint]\nenabled = true\nboard_id = 1\n\n[daemon]\nlog_format = "json"\nlog_level = "WARNING"\n'))
 
 
 def start_once(config: Path, output=subprocess.PIPE) -> subprocess.Popen:

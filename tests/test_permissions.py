@@ -14,6 +14,7 @@ from sync.cycle import run_cycle
 from sync.demo import sandbox_settings
 from sync.sandbox import running_sandbox
 from sync.state import State
+from tests.sandbox_config import write_sandbox_config
 
 USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
@@ -35,29 +36,8 @@ def sb(request, tmp_path):
 
 def write_config(path: Path, url: str, *, project: str = "OPS", token: str = "sandbox-token",
                  pat: str = "sandbox-pat", lease_minutes: float = 15) -> Path:
-    path.write_text(f"""
-[jira]
-url = "{url}"
-email = "sandbox@example.com"
-api_token = "{token}"
-pat = "{pat}"
-project = "{project}"
-
-[confluence]
-url = "{url}/wiki"
-spaces = ["PM"]
-labels = ["postmortem"]
-
-[confluence.summary_page]
-space = "PM"
-title = "{SUMMARY}"
-
-[sync]
-state_path = "{path.parent / 'state.sqlite3'}"
-lease_minutes = {lease_minutes}
-full_reconcile_every = 1
-""")
-    return path
+    return write_sandbox_config(path, url, path.parent / "state.sqlite3", token=token, pat=pat, project=project,
+                                sync={"lease_minutes": lease_minutes, "full_reconcile_every": 1})
 
 
 def check(config: Path, capsys) -> tuple[int, list[str]]:

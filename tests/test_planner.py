@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from sync.identity import MANAGED_LABEL, REMOVED_LABEL, item_key, item_label, page_label
+from sync.identity import MANAGED_LABEL, item_key, item_label, page_label
 from sync.models import ActionItem, IssueSnapshot, Owner, Postmortem
 from sync.planner import PlanOptions, page_record, plan_changes, render_plan_table
 from sync.state import StateView

@@ -24,6 +24,7 @@ from sync.cycle import run_cycle
 from sync.sandbox import running_sandbox
 from sync.settings import Settings
 from sync.state import State
+from tests.sandbox_config import write_sandbox_config
 
 USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
@@ -38,35 +39,8 @@ def forms(secret: str) -> set[str]:
 
 
 def config(path: Path, url: str, state: Path, *, token: str, pat: str) -> Path:
-    path.write_text(f"""
-[jira]
-url = "{url}"
-email = "{EMAIL}"
-api_token = "{token}"
-pat = "{pat}"
-project = "OPS"
-
-[confluence]
-url = "{url}/wiki"
-spaces = ["PM"]
-labels = ["postmortem"]
-
-[confluence.summary_page]
-space = "PM"
-title = "Postmortem action items"
-
-[sync]
-state_path = "{state}"
-max_requests_per_second = 100
-
-[retry]
-backoff_cap_seconds = 0.05
-
-[daemon]
-log_format = "json"
-log_level = "DEBUG"
-""")
-    return path
+    return write_sandbox_config(path, url, state, token=token, pat=pat, more=(
+        '[retry]\nbackoff_cap_seconds = 0.05\n\n[daemon]\nlog_format = "json"\nlog_level = "DEBUG"\n'))
 
 
 def cli(*args: str) -> str:
