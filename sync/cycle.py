@@ -237,7 +237,7 @@ def hold_lease(settings: Settings, confluence: ConfluencePort, state: State, now
         page_id = _summary_page_id(settings, confluence, state) if term else None
         if page_id is None:
             return True  # lease off, or no summary page to keep it on: a single instance is assumed
-        meta = state.view().meta
+        meta = state.meta()
         me = _instance_id(state, meta)
         lease = Lease.from_json(meta["lease"]) if "lease" in meta else None
         if lease is None or needs_renewal(lease, me, now, term):
@@ -289,7 +289,7 @@ def _take_lease(confluence: ConfluencePort, state: State, page_id: str, me: str,
 
 def release_lease(settings: Settings, confluence: ConfluencePort, state: State, now: datetime) -> None:
     """End our lease on shutdown so that another instance can take over at once; errors only log."""
-    meta = state.view().meta
+    meta = state.meta()
     page_id = meta.get("summary_page_id")
     if "lease" not in meta or not page_id:
         return
@@ -307,7 +307,7 @@ def _instance_id(state: State, meta: dict[str, str]) -> str:
     """This installation's lease holder name: the host plus a random suffix kept in the state."""
     if "instance_id" not in meta:
         state.set_meta(instance_id=f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}")
-        return state.view().meta["instance_id"]
+        return state.meta()["instance_id"]
     return meta["instance_id"]
 
 
@@ -316,7 +316,7 @@ def _summary_page_id(settings: Settings, confluence: ConfluencePort, state: Stat
     conf, space = settings.confluence.summary_page, settings.confluence.summary_space
     if not conf.enabled or not space:
         return None
-    known = state.view().meta.get("summary_page_id")
+    known = state.meta().get("summary_page_id")
     if known:
         return known
     page = confluence.find_page(space, conf.title)
