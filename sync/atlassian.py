@@ -3,7 +3,7 @@
 Every HTTP call goes through one `RestChannel`: the shared pacer, the single retry policy
 (`sync.retry`), a request counter, and the mapping of HTTP failures to port exceptions with
 credentials scrubbed. The library's own retries are off, and its convenience methods are avoided
-where they are wrong (shared/atlassian/API-NOTES.md §6): we call explicit `/rest/...` paths.
+where they are wrong (docs/atlassian-behaviours.md, "The client library"): we call explicit `/rest/...` paths.
 """
 
 from __future__ import annotations

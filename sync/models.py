@@ -76,7 +76,7 @@ class PageMeta:
 
 @dataclass(frozen=True)
 class Postmortem:
-    """A parsed postmortem page. `problems` are short codes (see shared/samples/README.md)."""
+    """A parsed postmortem page. `problems` are short codes (see docs/extraction-rules.md)."""
 
     title: str
     items: tuple[ActionItem, ...] = ()

@@ -1,6 +1,6 @@
 """Page -> `Postmortem`: find the action-item sections of a storage-format body and read their items (pure).
 
-The rules are those of shared/samples/README.md ("Extraction rules"); the vocabulary (headings, column
+The rules are written down in docs/extraction-rules.md; the vocabulary (headings, column
 words, status words) comes from `sync.templates`. Bad input never raises: it shows up in `problems`.
 """
 

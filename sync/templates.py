@@ -2,7 +2,7 @@
 
 A template describes a postmortem family by meaning (heading vocabulary, header words), never by the
 markup of a particular page. The parser combines several: custom templates from configuration first,
-then the built-ins. Defaults follow shared/samples/README.md ("Extraction rules").
+then the built-ins. Defaults follow docs/extraction-rules.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Check HTTP exchanges against Atlassian's official OpenAPI specs (../shared/atlassian/openapi).
+"""Check HTTP exchanges against Atlassian's official OpenAPI specs (the trimmed copies in tests/contracts/specs).
 
     from tests.openapi_contract import recording, validate_exchange
 
@@ -9,32 +9,23 @@
 `validate_exchange(request, response)` raises `ContractViolation` (an AssertionError) naming the
 spec, the operation and what did not match. Paths are matched to specs by prefix:
 
-    /rest/api/3/      jira-platform-v3.swagger-v3.v3.json
-    /rest/api/2/      jira-platform-v2.primelib-overlay.openapi.yaml   (converted once, cached as JSON)
-    /rest/agile/1.0/  jira-software.swagger.v3.json
-    /wiki/rest/api/   confluence-v1.swagger.v3.json
-    /wiki/api/v2/     confluence-v2.openapi-v2.v3.json
+    /rest/api/3/      jira-platform-v3.json
+    /rest/api/2/      jira-platform-v2.json      (primelib's copy of the Cloud v2 spec)
+    /rest/agile/1.0/  jira-software.json
+    /wiki/rest/api/   confluence-v1.json
+    /wiki/api/v2/     confluence-v2.json
 
 Anything else (/_sandbox/…, browser pages) is not an Atlassian API call and is skipped. Data Center
-has no vendored spec: its /rest/api/2 traffic is checked against the Cloud v2 spec, whose issue,
+has no published spec: its /rest/api/2 traffic is checked against the Cloud v2 spec, whose issue,
 search and user shapes it shares (users carry name/key instead of accountId; both are in the schema).
 
-The v2 YAML is used rather than mapping /2 onto the v3 spec because v2 and v3 differ exactly where
-the daemon cares (description and comment bodies are strings in v2, ADF in v3). Parsing the YAML
-takes over a second, so its JSON form is cached under $PMSYNC_OPENAPI_CACHE or the temp dir, keyed by the
-file's sha256.
+The v2 spec is used rather than mapping /2 onto the v3 spec because v2 and v3 differ exactly where
+the daemon cares (description and comment bodies are strings in v2, ADF in v3).
 
-Spec bugs patched in memory (see openapi/SOURCES.md), each kept as small as possible:
-  * all specs: `servers` replaced so that paths match a local sandbox;
-  * Agile: the `state` and `type` query parameters of board routes are declared as objects → strings;
-  * Confluence v1: four array parameters (e.g. `status` of GET content/{id}) put their `enum` on the
-    array instead of its items, so even the declared default ["current"] fails → enum moved to items;
-  * Jira v2 (primelib copy): GET …/remotelink is declared as one RemoteIssueLink although its own
-    example (and Jira) answer a list → v3's `oneOf` [list, single] (single when ?globalId= is given);
-  * Confluence v2: PageUpdateRequest.body is a `oneOf` whose branches both match → `anyOf`;
-  * all specs: some 204 responses (editIssue, doTransition, …) declare a JSON body; 204 has none;
-  * Jira (v2, v3, Agile): Jira writes timestamps as 2026-02-11T09:12:00.000+0000, which the
-    `date-time` format (RFC 3339 wants +00:00) rejects; such fields get a pattern accepting both.
+The specs are the subset of Atlassian's files that tests/contracts/trim_specs.py keeps (provenance in
+tests/contracts/specs/SOURCES.md); the spec bugs we work around are patched in memory by
+tests/contracts/patches.py, each with its reason. `servers` is replaced so that paths match a local
+sandbox.
 
 A status the operation does not declare fails, except those Atlassian documents globally instead of
 per operation (401, 429, 5xx) and any the caller allows (`allow_status`). Their bodies, and those of
@@ -45,10 +36,7 @@ ErrorCollection, Confluence's statusCode/message object) or a plain-text 401.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import os
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,9 +49,10 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "atlassian" / "openapi"
+from tests.contracts.patches import PATCHES
+
+SPEC_DIR = Path(__file__).resolve().parent / "contracts" / "specs"
 GLOBALLY_DOCUMENTED = frozenset({401, 429, 500, 502, 503, 504})
-_JIRA_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
 
 
 class ContractViolation(AssertionError):
@@ -79,11 +68,11 @@ class SpecInfo:
 
 
 SPECS = (
-    SpecInfo("jira-platform-v3", "jira-platform-v3.swagger-v3.v3.json", "/rest/api/3/"),
-    SpecInfo("jira-platform-v2", "jira-platform-v2.primelib-overlay.openapi.yaml", "/rest/api/2/"),
-    SpecInfo("jira-software", "jira-software.swagger.v3.json", "/rest/agile/1.0/"),
-    SpecInfo("confluence-v1", "confluence-v1.swagger.v3.json", "/wiki/rest/api/"),
-    SpecInfo("confluence-v2", "confluence-v2.openapi-v2.v3.json", "/wiki/api/v2/", "/wiki/api/v2"),
+    SpecInfo("jira-platform-v3", "jira-platform-v3.json", "/rest/api/3/"),
+    SpecInfo("jira-platform-v2", "jira-platform-v2.json", "/rest/api/2/"),
+    SpecInfo("jira-software", "jira-software.json", "/rest/agile/1.0/"),
+    SpecInfo("confluence-v1", "confluence-v1.json", "/wiki/rest/api/"),
+    SpecInfo("confluence-v2", "confluence-v2.json", "/wiki/api/v2/", "/wiki/api/v2"),
 )
 
 
@@ -107,9 +96,12 @@ def spec_for_path(path: str) -> SpecInfo | None:
 def load_spec(name: str) -> OpenAPI:
     """The named spec, patched and ready for openapi-core (cached for the test session)."""
     info = next(spec for spec in SPECS if spec.name == name)
-    raw = _read_spec(SPEC_DIR / info.file)
+    path = SPEC_DIR / info.file
+    if not path.is_file():
+        raise FileNotFoundError(f"trimmed spec missing: {path} (regenerate with tests/contracts/trim_specs.py)")
+    raw = json.loads(path.read_text(encoding="utf-8"))
     raw["servers"] = [{"url": info.server}]
-    for patch in _PATCHES.get(name, ()):
+    for patch in PATCHES.get(name, ()):
         patch(raw)
     return OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None))
 
@@ -209,86 +201,3 @@ def recording(client: Any, validate: bool = True, allow_status: Iterable[int] = 
         yield exchanges
     finally:
         del session.send  # back to the class's method
-
-
-def _read_spec(path: Path) -> dict:
-    """JSON as is; YAML through a JSON cache keyed by the file's hash."""
-    if path.suffix == ".json":
-        return json.loads(path.read_text(encoding="utf-8"))
-    data = path.read_bytes()
-    cache_dir = Path(os.environ.get("PMSYNC_OPENAPI_CACHE") or Path(tempfile.gettempdir()) / "pmsync-openapi-cache")
-    cached = cache_dir / f"{path.stem}.{hashlib.sha256(data).hexdigest()[:16]}.json"
-    if cached.is_file():
-        return json.loads(cached.read_text(encoding="utf-8"))
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    spec = yaml.load(data, Loader=loader)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(spec), encoding="utf-8")
-    os.replace(partial, cached)
-    return spec
-
-
-def _object_params_as_strings(raw: dict) -> None:
-    """Agile board routes declare `state`/`type` query parameters as objects; they are strings."""
-    for path in ("/rest/agile/1.0/board/{boardId}/sprint", "/rest/agile/1.0/board"):
-        for parameter in raw["paths"][path]["get"].get("parameters", []):
-            if parameter.get("name") in ("state", "type") and parameter.get("schema", {}).get("type") == "object":
-                parameter["schema"] = {"type": "string"}
-
-
-def _remote_links_list(raw: dict) -> None:
-    responses = raw["paths"]["/rest/api/2/issue/{issueIdOrKey}/remotelink"]["get"]["responses"]
-    content = responses["200"]["content"]["application/json"]
-    link = {"$ref": "#/components/schemas/RemoteIssueLink"}
-    content["schema"] = {"oneOf": [{"type": "array", "items": link}, link]}
-
-
-def _array_enums_on_items(node: Any) -> None:
-    """`{"type": "array", "enum": [...]}` → the enum constrains the items."""
-    if isinstance(node, dict):
-        if node.get("type") == "array" and "enum" in node:
-            node.setdefault("items", {"type": "string"})["enum"] = node.pop("enum")
-        for value in node.values():
-            _array_enums_on_items(value)
-    elif isinstance(node, list):
-        for value in node:
-            _array_enums_on_items(value)
-
-
-def _page_update_body_any_of(raw: dict) -> None:
-    body = raw["components"]["schemas"]["PageUpdateRequest"]["properties"]["body"]
-    if "oneOf" in body:
-        body["anyOf"] = body.pop("oneOf")
-
-
-def _no_body_on_204(raw: dict) -> None:
-    """A 204 carries no content, whatever the spec declares."""
-    for operations in raw["paths"].values():
-        for operation in operations.values():
-            if isinstance(operation, dict) and "204" in operation.get("responses", {}):
-                operation["responses"]["204"].pop("content", None)
-
-
-def _jira_timestamps(node: Any) -> None:
-    """Accept Jira's +0000 offsets wherever the spec says format: date-time."""
-    if isinstance(node, dict):
-        if node.get("format") == "date-time":
-            node.pop("format")
-            node["pattern"] = _JIRA_TIMESTAMP
-        for value in node.values():
-            _jira_timestamps(value)
-    elif isinstance(node, list):
-        for value in node:
-            _jira_timestamps(value)
-
-
-_PATCHES: dict[str, tuple[Callable[[dict], None], ...]] = {
-    "jira-platform-v3": (_no_body_on_204, _jira_timestamps),
-    "jira-platform-v2": (_no_body_on_204, _remote_links_list, _jira_timestamps),
-    "jira-software": (_no_body_on_204, _object_params_as_strings, _jira_timestamps),
-    "confluence-v1": (_no_body_on_204, _array_enums_on_items),
-    "confluence-v2": (_no_body_on_204, _page_update_body_any_of),
-}

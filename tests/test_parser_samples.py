@@ -13,26 +13,23 @@ from sync.cli import main
 from sync.parser import parse_file
 from sync.templates import TemplateSpec
 
-SHARED_PAGES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "pages"
-BUNDLED_PAGES = Path(__file__).resolve().parents[1] / "sync" / "examples"
-PAGES = SHARED_PAGES if SHARED_PAGES.is_dir() else BUNDLED_PAGES
+from tests.samples import EXPECTED, PAGES, SAMPLES, expected_extraction, expected_file
+
 ITEM_FIELDS = ("summary", "owner", "due", "type", "priority", "jira_key", "done")
 
 
-def _expected_file(page: Path) -> Path:
-    return page.with_name(page.stem + ".expected.json")
-
-
-SAMPLES = sorted(page for page in PAGES.glob("*.xml") if _expected_file(page).is_file())
-
-
-def test_the_sample_corpus_is_present():
-    assert len(SAMPLES) >= 12, f"expected the twelve sample pages with .expected.json under {PAGES}"
+def test_the_sample_corpus_is_present_and_every_page_has_its_expectation():
+    assert len(SAMPLES) >= 12, f"expected at least twelve sample pages under {PAGES}"
+    missing = [str(expected_file(page)) for page in SAMPLES if not expected_file(page).is_file()]
+    assert not missing, f"sample pages without an expected extraction: {missing}"
+    orphans = sorted(path.name for path in EXPECTED.glob("*.expected.json")
+                     if not (PAGES / path.name.replace(".expected.json", ".xml")).is_file())
+    assert not orphans, f"expectations without a sample page in {PAGES}: {orphans}"
 
 
 @pytest.mark.parametrize("page", SAMPLES, ids=[page.stem for page in SAMPLES])
 def test_sample_page_matches_expected_extraction(page: Path):
-    expected = json.loads(_expected_file(page).read_text(encoding="utf-8"))
+    expected = expected_extraction(page)
     actual = parse_file(page).to_json()
 
     assert actual["page_title"] == expected["page_title"], f"{page.name}: page_title"
@@ -75,7 +72,7 @@ def test_cli_json_for_one_file_is_one_object(capsys):
     page = SAMPLES[0]
     assert main(["parse", "--json", str(page)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    expected = json.loads(_expected_file(page).read_text(encoding="utf-8"))
+    expected = expected_extraction(page)
     expected.pop("template")
     assert printed == expected
 
@@ -83,7 +80,7 @@ def test_cli_json_for_one_file_is_one_object(capsys):
 def test_cli_json_for_a_folder_is_a_list_in_file_order(capsys):
     assert main(["parse", "--json", str(PAGES)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    titles = [json.loads(_expected_file(page).read_text(encoding="utf-8"))["page_title"] for page in SAMPLES]
+    titles = [expected_extraction(page)["page_title"] for page in SAMPLES]
     assert [document["page_title"] for document in printed] == titles
 
 

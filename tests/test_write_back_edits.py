@@ -18,9 +18,7 @@ from sync.storage_format import (
     mark_task_complete,
 )
 
-SHARED_PAGES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "pages"
-PAGES = SHARED_PAGES if SHARED_PAGES.is_dir() else Path(__file__).resolve().parents[1] / "sync" / "examples"
-SAMPLES = sorted(PAGES.glob("*.xml"))
+from tests.samples import SAMPLES
 MACRO = jira_macro_xml("OPS-12")
 
 

@@ -120,7 +120,7 @@ class Sandbox:
         return Jira(url=self.jira_url, **options)
 
     def confluence_client(self, **kwargs: Any):
-        """atlassian ConfluenceServer at <site>/wiki, the class the daemon uses (API-NOTES §6)."""
+        """atlassian ConfluenceServer at <site>/wiki, the class the daemon uses (docs/atlassian-behaviours.md)."""
         from atlassian.confluence import ConfluenceServer
 
         options = {"cloud": self.options.is_cloud, "retry_with_header": False, **self.auth_kwargs(), **kwargs}
