@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from sandbox.http.app import SandboxApp
+from sandbox.http.controls import Controls
 from sandbox.http.server import SandboxServer
 from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
 from sandbox.state import SandboxState
@@ -60,7 +61,7 @@ class Sandbox:
     @property
     def url(self) -> str:
         """The site root, e.g. http://127.0.0.1:8990 (Jira lives here)."""
-        return self._app.state.site
+        return self._controls.state.site
 
     @property
     def jira_url(self) -> str:
@@ -77,19 +78,17 @@ class Sandbox:
     @property
     def state(self) -> SandboxState:
         """Live state for assertions; hold `state.lock` while reading it during traffic."""
-        return self._app.state
+        return self._controls.state
 
     def stats(self) -> dict:
-        return self._app.stats.snapshot()
+        return self._controls.stats.snapshot()
 
     def reset_stats(self) -> None:
-        self._app.stats.reset()
+        self._controls.stats.reset()
 
     def reset(self) -> None:
         """Back to the seed; statistics and pending faults are cleared too."""
-        self._app.state.reset()
-        self._app.stats.reset()
-        self._app.faults.clear()
+        self._controls.reset()
 
     def inject_fault(
         self, match: str | None = None, status: int | None = None, headers: dict[str, str] | None = None,
@@ -101,10 +100,10 @@ class Sandbox:
             spec["match"] = match
         if status is not None:
             spec["status"] = status
-        return self._app.faults.add(spec).to_json()
+        return self._controls.faults.add(spec).to_json()
 
     def clear_faults(self) -> None:
-        self._app.faults.clear()
+        self._controls.faults.clear()
 
     def auth_kwargs(self) -> dict[str, str]:
         """Keyword arguments for atlassian-python-api: basic auth on Cloud, the PAT on Data Center."""
@@ -127,10 +126,10 @@ class Sandbox:
         return ConfluenceServer(self.confluence_url, **options)
 
     @property
-    def _app(self) -> SandboxApp:
+    def _controls(self) -> Controls:
         if self.app is None:
             raise RuntimeError("the sandbox is not running; call start() or use it as a context manager")
-        return self.app
+        return self.app.controls
 
     def move_issue(self, key: str, project_key: str) -> str:
         """Move an issue to another project (created when new), as a user would in Jira; its new key.

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from sandbox.browser.render import IssueInfo, RenderContext, render_storage
 from sandbox.confluence.json_shapes import page_webui
-from sandbox.confluence.store import Page
+from sandbox.confluence.model import Page
 from sandbox.http.errors import ApiError
 from sandbox.http.router import Router
 from sandbox.http.wire import Reply, Request, html_reply

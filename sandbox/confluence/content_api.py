@@ -16,7 +16,7 @@ from sandbox.browser.views import render_page_html
 from sandbox.confluence import property_api
 from sandbox.confluence.inputs import int_param, json_body
 from sandbox.confluence.json_shapes import ContentJson, page_webui, parse_expand
-from sandbox.confluence.store import Page
+from sandbox.confluence.model import Page
 from sandbox.http.errors import confluence_error
 from sandbox.http.router import Router
 from sandbox.http.wire import BadJson, Reply, Request, json_reply, no_content

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
-from sandbox.confluence.properties import ContentProperty
-from sandbox.confluence.store import Label, Page, PageVersion, Space
+from sandbox.confluence.model import ContentProperty, Label, Page, PageVersion, Space
 from sandbox.directory import User
 from sandbox.state import SandboxState
 from sandbox.timefmt import confluence_time

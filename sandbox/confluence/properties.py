@@ -9,33 +9,16 @@ exactly one wins and the other gets the 409.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from sandbox.confluence.model import ContentProperty, Page
 from sandbox.directory import User
 from sandbox.http.errors import confluence_error
 
-if TYPE_CHECKING:
-    from sandbox.confluence.store import Page
-
 MAX_KEY_LENGTH = 255
 MAX_VALUE_CHARS = 32768  # Confluence's limit on a property value (JSON text)
-
-
-@dataclass(frozen=True)
-class ContentProperty:
-    """One version of a property; a write replaces it with the next one."""
-
-    id: str
-    key: str
-    value: Any
-    number: int
-    when: datetime
-    by: User
-    minor_edit: bool = False
-    message: str = ""
 
 
 class ContentProperties:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.confluence.inputs import int_param, json_body
 from sandbox.confluence.json_shapes import ContentJson, parse_expand
-from sandbox.confluence.store import Page
+from sandbox.confluence.model import Page
 from sandbox.http.errors import confluence_error
 from sandbox.http.router import Router
 from sandbox.http.wire import Reply, Request, json_reply, no_content

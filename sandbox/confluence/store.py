@@ -7,12 +7,12 @@ by id no longer see it unless they ask for trashed content; purging it drops it 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
 from typing import Callable
 
-from sandbox.confluence.properties import ContentProperties, ContentProperty
+from sandbox.confluence.model import Label, Page, PageVersion, Space
+from sandbox.confluence.properties import ContentProperties
 from sandbox.directory import User
 from sandbox.http.errors import ApiError, confluence_error
 from sandbox.timefmt import utcnow
@@ -20,63 +20,6 @@ from sandbox.timefmt import utcnow
 # Characters Confluence refuses in a label name (Confluence docs: "Add, remove and search for labels").
 _LABEL_FORBIDDEN = re.compile(r"[\s:;,.?&\[\]()#^*@!]")
 LABEL_PREFIXES = ("global", "my", "team")
-
-
-@dataclass(frozen=True)
-class Label:
-    id: str
-    prefix: str
-    name: str
-
-
-@dataclass(frozen=True)
-class PageVersion:
-    """One saved state of a page; the body is stored exactly as sent."""
-
-    number: int
-    title: str
-    body: str
-    when: datetime
-    by: User
-    message: str = ""
-    minor_edit: bool = False
-
-
-@dataclass
-class Page:
-    id: str
-    space_key: str
-    parent_id: str | None
-    created: datetime
-    created_by: User
-    versions: list[PageVersion]
-    labels: list[Label] = field(default_factory=list)
-    properties: dict[str, ContentProperty] = field(default_factory=dict)
-    status: str = "current"  # or "trashed"
-
-    @property
-    def current(self) -> PageVersion:
-        return self.versions[-1]
-
-    @property
-    def title(self) -> str:
-        return self.current.title
-
-    @property
-    def body(self) -> str:
-        return self.current.body
-
-    @property
-    def last_modified(self) -> datetime:
-        return self.current.when
-
-
-@dataclass
-class Space:
-    id: int
-    key: str
-    name: str
-    homepage_id: str | None = None
 
 
 class ConfluenceStore:

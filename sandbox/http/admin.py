@@ -5,15 +5,12 @@ never counted."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
+from sandbox.http.controls import Controls
 from sandbox.http.errors import ApiError
 from sandbox.http.faults import FaultSpecError
 from sandbox.http.router import Router
 from sandbox.http.wire import BadJson, Reply, Request, json_reply, no_content
-
-if TYPE_CHECKING:
-    from sandbox.http.app import SandboxApp
 
 
 def build_router() -> Router:
@@ -31,49 +28,47 @@ def build_router() -> Router:
     return router
 
 
-def health(app: SandboxApp, request: Request) -> Reply:
-    return json_reply({"status": "ok", "flavor": app.options.flavor, "url": app.state.site})
+def health(controls: Controls, request: Request) -> Reply:
+    return json_reply({"status": "ok", "flavor": controls.options.flavor, "url": controls.state.site})
 
 
-def stats(app: SandboxApp, request: Request) -> Reply:
-    return json_reply(app.stats.snapshot())
+def stats(controls: Controls, request: Request) -> Reply:
+    return json_reply(controls.stats.snapshot())
 
 
-def reset_stats(app: SandboxApp, request: Request) -> Reply:
-    app.stats.reset()
-    return json_reply(app.stats.snapshot())
+def reset_stats(controls: Controls, request: Request) -> Reply:
+    controls.stats.reset()
+    return json_reply(controls.stats.snapshot())
 
 
-def list_faults(app: SandboxApp, request: Request) -> Reply:
-    return json_reply(app.faults.pending())
+def list_faults(controls: Controls, request: Request) -> Reply:
+    return json_reply(controls.faults.pending())
 
 
-def add_fault(app: SandboxApp, request: Request) -> Reply:
+def add_fault(controls: Controls, request: Request) -> Reply:
     try:
-        fault = app.faults.add(request.json())
+        fault = controls.faults.add(request.json())
     except (BadJson, FaultSpecError) as exc:
         return json_reply({"error": str(exc)}, 400)
     return json_reply(fault.to_json(), 201)
 
 
-def clear_faults(app: SandboxApp, request: Request) -> Reply:
-    app.faults.clear()
+def clear_faults(controls: Controls, request: Request) -> Reply:
+    controls.faults.clear()
     return no_content()
 
 
-def reset(app: SandboxApp, request: Request) -> Reply:
+def reset(controls: Controls, request: Request) -> Reply:
     """Back to the seed: state, statistics and pending faults."""
-    app.state.reset()
-    app.stats.reset()
-    app.faults.clear()
-    return json_reply(app.state.summary())
+    controls.reset()
+    return json_reply(controls.state.summary())
 
 
-def state_summary(app: SandboxApp, request: Request) -> Reply:
-    return json_reply(app.state.summary())
+def state_summary(controls: Controls, request: Request) -> Reply:
+    return json_reply(controls.state.summary())
 
 
-def move_issue(app: SandboxApp, request: Request) -> Reply:
+def move_issue(controls: Controls, request: Request) -> Reply:
     """{"project": "OTHER"} → 200 {"id", "key", "from"}; the project is created when new."""
     try:
         body = request.json()
@@ -83,25 +78,25 @@ def move_issue(app: SandboxApp, request: Request) -> Reply:
     if not isinstance(project, str) or not project.strip():
         return json_reply({"error": 'name the target project: {"project": "KEY"}'}, 400)
     try:
-        return json_reply(app.state.move_issue(request.params["key"], project))
+        return json_reply(controls.state.move_issue(request.params["key"], project))
     except ApiError as exc:
         return json_reply({"error": _error_text(exc)}, exc.reply.status)
 
 
-def hide_field(app: SandboxApp, request: Request) -> Reply:
+def hide_field(controls: Controls, request: Request) -> Reply:
     """Take the field off the project's create and edit screens → 200 {"project", "hidden": [field ids]}."""
     project = request.params["key"].upper()
     try:
-        hidden = app.state.hide_field(project, request.params["field"])
+        hidden = controls.state.hide_field(project, request.params["field"])
     except ApiError as exc:
         return json_reply({"error": _error_text(exc)}, exc.reply.status)
     return json_reply({"project": project, "hidden": hidden})
 
 
-def restrict_page_edit(app: SandboxApp, request: Request) -> Reply:
+def restrict_page_edit(controls: Controls, request: Request) -> Reply:
     """Let the sandbox user read the page but not edit it → 200 {"id", "operations": ["read"]}."""
     try:
-        app.state.restrict_page_edit(request.params["id"])
+        controls.state.restrict_page_edit(request.params["id"])
     except ApiError as exc:
         return json_reply({"error": _error_text(exc)}, exc.reply.status)
     return json_reply({"id": request.params["id"], "operations": ["read"]})

@@ -16,10 +16,9 @@ import traceback
 from sandbox.browser import views
 from sandbox.confluence import content_api
 from sandbox.http import admin
+from sandbox.http.controls import Controls
 from sandbox.http.errors import ApiError, Product, fault_reply, product_error, unauthorized
-from sandbox.http.faults import FaultBook
 from sandbox.http.router import Route, Router
-from sandbox.http.stats import Stats
 from sandbox.http.wire import Reply, Request, json_reply
 from sandbox.jira import agile_api, issue_api, meta_api, search_api
 from sandbox.options import SANDBOX_EMAIL, SandboxOptions
@@ -46,9 +45,7 @@ class SandboxApp:
 
     def __init__(self, options: SandboxOptions, site: str) -> None:
         self.options = options
-        self.state = SandboxState(options, site)
-        self.stats = Stats()
-        self.faults = FaultBook()
+        self.controls = Controls(SandboxState(options, site))
         self.router = build_router(options.is_cloud)
         self.admin_router = admin.build_router()
 
@@ -62,10 +59,10 @@ class SandboxApp:
 
     def _api(self, request: Request, route: Route | None, allowed: list[str]) -> Reply | None:
         product = _product(request)
-        self.stats.count(route.name if route else f"{request.method} (unmatched)")
+        self.controls.stats.count(route.name if route else f"{request.method} (unmatched)")
         if self.options.latency_ms:
             time.sleep(self.options.latency_ms / 1000)
-        fault = self.faults.take(request.method, request.path, route.template if route else None)
+        fault = self.controls.faults.take(request.method, request.path, route.template if route else None)
         if fault is not None:
             time.sleep(fault.delay_ms / 1000)
             if fault.reset:
@@ -82,9 +79,10 @@ class SandboxApp:
         return self._call(route, request)
 
     def _call(self, route: Route, request: Request) -> Reply:
-        with self.state.lock:
+        state = self.controls.state
+        with state.lock:
             try:
-                return route.handler(self.state, request)
+                return route.handler(state, request)
             except ApiError as exc:
                 return exc.reply
             except Exception:  # a sandbox bug must answer like a server error, not kill the connection
@@ -95,7 +93,7 @@ class SandboxApp:
         route, _ = self.admin_router.match(request)
         if route is None:
             return json_reply({"error": f"no admin route {request.method} {request.path}"}, 404)
-        return route.handler(self, request)
+        return route.handler(self.controls, request)
 
     def _check_credentials(self, request: Request) -> tuple[bool, bool]:
         """(authorized, whether Basic credentials were sent): Basic on Cloud, Bearer PAT on Data Center."""

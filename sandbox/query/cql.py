@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sandbox.confluence.store import ConfluenceStore, Page
+from sandbox.confluence.model import Page
+from sandbox.confluence.store import ConfluenceStore
 from sandbox.directory import User
 from sandbox.http.errors import ApiError, confluence_error
 from sandbox.query.grammar import Clause, QuerySyntaxError, SortKey, Value, compile_where, parse
