@@ -41,12 +41,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, running_sandbox  # noqa: E402
+from sandbox.demo import sandbox_settings  # noqa: E402
 from sync.atlassian import make_adapters  # noqa: E402
 from sync.cycle import run_cycle  # noqa: E402
-from sync.demo import sandbox_settings  # noqa: E402
 from sync.logs import configure_logging  # noqa: E402
 from sync.settings import Settings  # noqa: E402
-from sync.sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, running_sandbox  # noqa: E402
 from sync.state import State  # noqa: E402
 
 CQL_PAGE, JQL_PAGE, BULK = 50, 100, 50  # the sandbox's (and Cloud's) page sizes used by the daemon
@@ -136,7 +136,7 @@ def _proc_status_mb(pid: int | str, field: str) -> float:
 class SandboxProcess(AbstractContextManager):
     """The sandbox as a child process (`python -m sync sandbox`), driven over HTTP like any client.
 
-    The parts of `sync.sandbox.Sandbox` the benchmark uses: url, stats, reset_stats and the
+    The parts of `sandbox.Sandbox` the benchmark uses: url, stats, reset_stats and the
     atlassian-python-api clients; none of its state lives in this process.
     """
 

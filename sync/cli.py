@@ -58,7 +58,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the local Jira + Confluence stand-in until SIGINT/SIGTERM; 2 on bad options, 1 if it cannot listen."""
-    from sync.sandbox import SandboxOptions, serve  # imported here: the other commands do not need the server
+    from sandbox import SandboxOptions, serve  # imported here: the other commands do not need the server
 
     if args.seed_dir is not None and not args.seed_dir.is_dir():
         print(f"postmortem-sync sandbox: --seed-dir {args.seed_dir} is not a folder", file=sys.stderr)
@@ -204,7 +204,7 @@ def _cmd_check(args, settings, jira, confluence, state) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Start the sandbox, run a cycle against it, show the results, and serve until Ctrl-C."""
-    from sync.demo import run_demo
+    from sandbox.demo import run_demo
 
     return run_demo(port=args.port, flavor=args.flavor, serve=not args.no_serve)
 

@@ -1,6 +1,6 @@
 """The sample postmortem pages and their expected extractions, both kept in the repository.
 
-The pages are the demo's seed pages (sync/examples); what the parser must make of each is in
+The pages are the demo's seed pages (sandbox/examples); what the parser must make of each is in
 tests/fixtures/samples/<page>.expected.json. The rules behind the expectations: docs/extraction-rules.md.
 A missing file is a test failure that names it, never a skip.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = REPO / "sync" / "examples"
+PAGES = REPO / "sandbox" / "examples"
 EXPECTED = REPO / "tests" / "fixtures" / "samples"
 SAMPLES = sorted(PAGES.glob("*.xml"))
 

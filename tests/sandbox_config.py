@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT
+from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT
 
 SUMMARY_TITLE = "Postmortem action items"
 

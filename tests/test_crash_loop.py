@@ -33,15 +33,15 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import running_sandbox
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
 from sync.report import render_summary_page
-from sync.sandbox import running_sandbox
 from sync.settings import load_settings
 from sync.state import State
 from tests.sandbox_config import SUMMARY_TITLE as SUMMARY, write_sandbox_config
 
-USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 PAGES, ITEMS = 40, 5
 POINTS = int(os.environ.get("PMSYNC_CRASH_POINTS", "5"))
 SEED = int(os.environ.get("PMSYNC_CRASH_SEED", "20261123"))

@@ -25,18 +25,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from sandbox import running_sandbox
+from sandbox.demo import sandbox_settings
 from sync import atlassian
 from sync.atlassian import ClientOptions, make_adapters
 from sync.checks import run_checks
 from sync.cycle import managed_jql, release_lease, run_cycle
-from sync.demo import sandbox_settings
-from sync.sandbox import running_sandbox
 from sync.settings import Settings
 from sync.state import State
 from tests.openapi_contract import ContractViolation, Exchange, load_spec, recording, spec_for_path, validate_exchange
 
 ROOT = Path(__file__).resolve().parents[1]
-USERS = ROOT / "sync" / "examples" / "users.json"
+USERS = ROOT / "sandbox" / "examples" / "users.json"
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 LATER = (date.today() + timedelta(days=60)).isoformat()
 PAST = (date.today() - timedelta(days=10)).isoformat()

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import running_sandbox
+from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cli import main
 from sync.cycle import run_cycle
-from sync.demo import sandbox_settings
 from sync.identity import MANAGED_LABEL, REMOVED_LABEL
 from sync.parser import parse_file
-from sync.sandbox import running_sandbox
 from sync.state import State
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "sync" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "sandbox" / "examples"
 PAST = (date.today() - timedelta(days=10)).isoformat()
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 ALICE = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"  # hwagner in the bundled users.json

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from sync.sandbox import running_sandbox
+from sandbox import running_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 

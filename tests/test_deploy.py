@@ -335,6 +335,18 @@ def test_dockerfile_bakes_in_no_secrets() -> None:
     assert patterns[0] == "*" and "!sync/" in patterns
 
 
+def test_the_image_holds_every_package_the_wheel_installs() -> None:
+    """The compose file's sandbox service runs from this image, so its wheel must hold the sandbox too."""
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = {pattern.split(".")[0].rstrip("*") for pattern in find["include"]}
+    assert packages == {"sync", "sandbox"}
+    builder = dockerfile_stages()[1]
+    copied = {args.split()[0].rstrip("/") for keyword, args in builder if keyword == "COPY"}
+    assert packages <= copied, f"the builder stage does not copy {sorted(packages - copied)}"
+    ignore = [line.strip() for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()]
+    assert {f"!{package}/" for package in packages} <= set(ignore), "the build context leaves a package out"
+
+
 def healthcheck_argv() -> list[str]:
     (args,) = [a for k, a in dockerfile_stages()[-1] if k == "HEALTHCHECK"]
     options, _, cmd = args.partition("CMD ")

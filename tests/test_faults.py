@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import running_sandbox
+from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
-from sync.demo import sandbox_settings
-from sync.sandbox import running_sandbox
 from sync.state import State
 
-USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
 HOSTILE = 'Fix " OR project = X -- <script>alert(1)</script> ]]> \u202egnp.exe\u200b &amp; R&amp;D'
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import running_sandbox
+from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
-from sync.demo import sandbox_settings
-from sync.sandbox import running_sandbox
 from sync.state import State
 
 PAGES, ITEMS_PER_PAGE, PAGE_SIZE, BULK = 60, 5, 50, 50
 OWNER = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"
-USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 
 
 def archive(folder: Path) -> None:

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import running_sandbox
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
-from sync.sandbox import running_sandbox
 from sync.settings import Settings
 from sync.state import State
 from tests.sandbox_config import write_sandbox_config
 
-USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
 CANARY_TOKEN = "canary-TOKEN-7f3a9c51e2d84b06"
 CANARY_PAT = "canary-PAT-0b9d4e6a1c7f2358"

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import running_sandbox
+from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cycle import release_lease, run_cycle
-from sync.demo import sandbox_settings
-from sync.sandbox import running_sandbox
 from sync.state import State
 
-USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
 PAGES, ITEMS = 8, 5
 

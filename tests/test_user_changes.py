@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from sandbox import running_sandbox
+from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cli import _log_cycle
 from sync.cycle import run_cycle
-from sync.demo import sandbox_settings
-from sync.sandbox import running_sandbox
 from sync.state import State
 
-USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
+USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
 KEY_PARAMETER = '<ac:parameter ac:name="key">'
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from sync.sandbox.app import build_router
+from sandbox.http.app import build_router
 from tests.contracts.trim_specs import OUT, SOURCES, source_for, spec_key, trim, without_prose
 from tests.openapi_contract import ContractViolation, validate_exchange
 

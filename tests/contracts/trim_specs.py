@@ -102,7 +102,7 @@ def _is_param(segment: str) -> bool:
 def served_operations() -> set[tuple[str, str]]:
     """(method, URL path template) of every API route the sandbox serves, in either flavour."""
     sys.path.insert(0, str(REPO))
-    from sync.sandbox.app import build_router  # noqa: PLC0415 - the sandbox is only needed when trimming
+    from sandbox.http.app import build_router  # noqa: PLC0415 - the sandbox is only needed when trimming
 
     return {(route.method.lower(), route.template)
             for is_cloud in (True, False) for route in build_router(is_cloud).routes if route.kind == "api"}

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # lets `tests.openapi_contract` import without a tests/conftest.py
     sys.path.insert(0, str(REPO_ROOT))
 
-from sync.sandbox import Sandbox, running_sandbox  # noqa: E402
+from sandbox import Sandbox, running_sandbox  # noqa: E402
 from sandbox_helpers import authorized_session  # noqa: E402
 from tests.openapi_contract import Exchange, recording  # noqa: E402
 

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from sync.sandbox import Sandbox
+from sandbox import Sandbox
 
 
 def authorized_session(sandbox: Sandbox) -> requests.Session:

@@ -11,7 +11,7 @@ import requests
 from lxml import html as lxml_html
 from sandbox_helpers import new_task
 
-from sync.sandbox.render import IssueInfo, RenderContext, render_storage
+from sandbox.browser.render import IssueInfo, RenderContext, render_storage
 
 CHROMIUM = Path("/usr/bin/chromium")
 

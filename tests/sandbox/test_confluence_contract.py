@@ -7,8 +7,8 @@ import pytest
 from requests import HTTPError
 from sandbox_helpers import follow_cql, query_of
 
-from sync.sandbox import BUNDLED_SEED_DIR
-from sync.sandbox.seed import read_seed_pages
+from sandbox import BUNDLED_SEED_DIR
+from sandbox.seed import read_seed_pages
 
 POSTMORTEMS = 'type = page AND space = "PM" AND label = "postmortem"'
 

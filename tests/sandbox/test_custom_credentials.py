@@ -7,7 +7,7 @@ import pytest
 import requests
 from requests import HTTPError
 
-from sync.sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions, banner, running_sandbox
+from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions, banner, running_sandbox
 from tests.openapi_contract import recording
 
 TOKEN = "canary-token-7f3a9c"

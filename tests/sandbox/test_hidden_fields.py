@@ -9,7 +9,7 @@ import requests
 from requests import HTTPError
 from sandbox_helpers import new_task
 
-from sync.sandbox.jira_catalog import TASK
+from sandbox.jira.catalog import TASK
 
 DUE = "2026-05-01"
 OFF_SCREEN = "Field 'duedate' cannot be set. It is not on the appropriate screen, or unknown."

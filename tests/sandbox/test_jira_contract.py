@@ -104,7 +104,7 @@ def test_assignee_is_a_username_on_datacenter(datacenter, connect):
 
 
 def test_inactive_users_cannot_be_assigned(sandbox, connect):
-    from sync.sandbox.directory import BUILTIN_USERS
+    from sandbox.directory import BUILTIN_USERS
 
     departed = next(user for user in BUILTIN_USERS if not user.active)
     sandbox.state.directory.add(departed)

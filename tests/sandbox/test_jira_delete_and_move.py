@@ -7,7 +7,7 @@ import pytest
 from requests import HTTPError
 from sandbox_helpers import new_task
 
-from sync.sandbox.jira import ISSUE_NOT_FOUND
+from sandbox.jira.store import ISSUE_NOT_FOUND
 
 
 def _create(jira, summary: str = "Rotate the TLS certificate", labels: tuple[str, ...] = ("pmsync",)) -> str:

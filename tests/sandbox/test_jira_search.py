@@ -9,7 +9,7 @@ import pytest
 from requests import HTTPError
 from sandbox_helpers import new_task, search_url
 
-from sync.sandbox import running_sandbox
+from sandbox import running_sandbox
 
 
 def _create(clients, count: int, **fields) -> list[str]:

@@ -8,8 +8,8 @@ import pytest
 import requests
 from requests import HTTPError
 
-from sync.sandbox import running_sandbox
-from sync.sandbox.errors import ApiError
+from sandbox import running_sandbox
+from sandbox.http.errors import ApiError
 
 PAGE_CLASS = "class com.atlassian.confluence.pages.Page"
 CLOUD_PREFIX = "com.atlassian.confluence.api.service.exceptions.PermissionException: "

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from sync.sandbox.confluence import ConfluenceStore
-from sync.sandbox.cql import compile_cql
-from sync.sandbox.directory import API_USER
-from sync.sandbox.errors import ApiError
-from sync.sandbox.querylang import And, Clause, Not, Or, QuerySyntaxError, parse
-from sync.sandbox.timefmt import utcnow
+from sandbox.confluence.store import ConfluenceStore
+from sandbox.directory import API_USER
+from sandbox.http.errors import ApiError
+from sandbox.query.cql import compile_cql
+from sandbox.query.grammar import And, Clause, Not, Or, QuerySyntaxError, parse
+from sandbox.timefmt import utcnow
 
 
 def test_grammar_precedence_lists_functions_and_order():

@@ -14,7 +14,7 @@ import requests
 from requests import HTTPError
 from sandbox_helpers import new_task, search_url
 
-from sync.sandbox import running_sandbox
+from sandbox import running_sandbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

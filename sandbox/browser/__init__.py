@@ -1,0 +1,1 @@
+"""The browser view: Confluence pages and Jira issues as HTML a person can look at."""

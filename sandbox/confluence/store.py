@@ -1,0 +1,184 @@
+"""Confluence's state: spaces, pages with their full version history, labels and properties, and the trash.
+
+A deleted page goes to `trash` (status "trashed"): out of `pages`, so searches, listings and look-ups
+by id no longer see it unless they ask for trashed content; purging it drops it with its properties.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from itertools import count
+from typing import Callable
+
+from sandbox.confluence.model import Label, Page, PageVersion, Space
+from sandbox.confluence.properties import ContentProperties
+from sandbox.directory import User
+from sandbox.http.errors import ApiError, confluence_error
+from sandbox.timefmt import utcnow
+
+# Characters Confluence refuses in a label name (Confluence docs: "Add, remove and search for labels").
+_LABEL_FORBIDDEN = re.compile(r"[\s:;,.?&\[\]()#^*@!]")
+LABEL_PREFIXES = ("global", "my", "team")
+
+
+class ConfluenceStore:
+    """Every page operation the REST layer needs, with Confluence's rules and error messages."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self.clock = clock
+        self.spaces: dict[str, Space] = {}
+        self.pages: dict[str, Page] = {}
+        self.trash: dict[str, Page] = {}
+        self.edit_restricted: set[str] = set()  # pages the sandbox user may read but not edit
+        self.properties = ContentProperties(clock)
+        self._page_ids = count(1_310_721)
+        self._label_ids = count(2_000_001)
+        self._space_ids = count(98_305)
+
+    def check_editable(self, page_id: str, *, cloud: bool) -> None:
+        """Confluence's 403 when an edit restriction leaves the sandbox user out (page or property writes)."""
+        if page_id not in self.edit_restricted:
+            return
+        message = f"Could not update Content of type : class com.atlassian.confluence.pages.Page with id {page_id}"
+        if cloud:  # Cloud puts the exception's class in front of the message
+            message = f"com.atlassian.confluence.api.service.exceptions.PermissionException: {message}"
+        raise confluence_error(403, message)
+
+    def add_space(self, key: str, name: str) -> Space:
+        space = Space(next(self._space_ids), key, name)
+        self.spaces[key] = space
+        return space
+
+    def space(self, key: str) -> Space:
+        """The space, or Confluence's 404."""
+        if key not in self.spaces:
+            raise confluence_error(404, f"No space with key : {key}")
+        return self.spaces[key]
+
+    def page(self, page_id: str) -> Page:
+        """The page, or Confluence's 404."""
+        if page_id not in self.pages:
+            raise _no_content(page_id)
+        return self.pages[page_id]
+
+    def page_with_status(self, page_id: str, statuses: list[str]) -> Page:
+        """The page when its status is asked for (GET content/{id}?status=…; default current), else the 404."""
+        wanted = set(statuses or ["current"])
+        page = self.pages.get(page_id) or self.trash.get(page_id)
+        if page is None or not wanted & {page.status, "any"}:
+            raise _no_content(page_id)
+        return page
+
+    def trash_page(self, page_id: str) -> Page:
+        """Move a current page to the trash; its child pages move up to its parent, as in Confluence."""
+        page = self.page(page_id)
+        for child in self.children(page_id):
+            child.parent_id = page.parent_id
+        del self.pages[page_id]
+        page.status = "trashed"
+        self.trash[page_id] = page
+        return page
+
+    def purge_page(self, page_id: str) -> None:
+        """Delete a trashed page for good, its properties with it."""
+        if page_id not in self.trash:
+            raise _no_content(page_id)
+        del self.trash[page_id]
+
+    def create_page(
+        self, space_key: str, title: str, body: str, author: User, *,
+        parent_id: str | None = None, message: str = "", when: datetime | None = None,
+    ) -> Page:
+        """A new page at version 1; titles are unique within a space."""
+        self.space(space_key)
+        if not title.strip():
+            raise confluence_error(400, "Title is required to create content")
+        self._refuse_duplicate_title(space_key, title, None)
+        if parent_id is not None:
+            self._check_parent(space_key, parent_id, None)
+        moment = when or self.clock()
+        page_id = str(next(self._page_ids))
+        first = PageVersion(1, title, body, moment, author, message)
+        page = Page(page_id, space_key, parent_id, moment, author, [first])
+        self.pages[page_id] = page
+        return page
+
+    def update_page(
+        self, page_id: str, *, number: int, title: str, body: str | None, author: User,
+        minor_edit: bool = False, message: str = "", parent_id: str | None = None,
+    ) -> Page:
+        """Save a new version; `number` must be exactly current + 1 (Confluence's optimistic lock)."""
+        page = self.page(page_id)
+        current = page.current.number
+        if number != current + 1:
+            raise confluence_error(409, f"Version must be incremented on update. Current version is: {current}")
+        self._refuse_duplicate_title(page.space_key, title, page_id)
+        if parent_id is not None and parent_id != page.parent_id:
+            self._check_parent(page.space_key, parent_id, page_id)
+            page.parent_id = parent_id
+        new_body = page.body if body is None else body
+        page.versions.append(PageVersion(number, title, new_body, self.clock(), author, message, minor_edit))
+        return page
+
+    def add_labels(self, page_id: str, wanted: list[tuple[str, str]]) -> Page:
+        """Attach labels (prefix, name); names are lower-cased and existing ones kept once."""
+        page = self.page(page_id)
+        for prefix, name in wanted:
+            clean = name.strip().lower()
+            if prefix not in LABEL_PREFIXES:
+                raise confluence_error(400, f"Invalid label prefix: {prefix}")
+            if not clean or len(clean) > 255 or _LABEL_FORBIDDEN.search(clean):
+                raise confluence_error(400, f"Label '{name}' contains invalid characters or is too long")
+            if not any(label.name == clean and label.prefix == prefix for label in page.labels):
+                page.labels.append(Label(str(next(self._label_ids)), prefix, clean))
+        return page
+
+    def remove_label(self, page_id: str, name: str) -> None:
+        """Detach a label; Confluence answers 404 when the page does not carry it."""
+        page = self.page(page_id)
+        kept = [label for label in page.labels if label.name != name.lower()]
+        if len(kept) == len(page.labels):
+            raise confluence_error(404, f"Label '{name}' is not attached to content {page_id}")
+        page.labels = kept
+
+    def children(self, page_id: str) -> list[Page]:
+        """Direct child pages in creation order."""
+        self.page(page_id)
+        return [p for p in self.pages.values() if p.parent_id == page_id]
+
+    def ancestors(self, page: Page) -> list[Page]:
+        """From the space's top page down to the direct parent."""
+        chain: list[Page] = []
+        parent_id = page.parent_id
+        while parent_id is not None and parent_id in self.pages:
+            parent = self.pages[parent_id]
+            chain.insert(0, parent)
+            parent_id = parent.parent_id
+        return chain
+
+    def find_by_title(self, space_key: str, title: str) -> Page | None:
+        folded = title.casefold()
+        return next((p for p in self.pages.values() if p.space_key == space_key and p.title.casefold() == folded), None)
+
+    def _refuse_duplicate_title(self, space_key: str, title: str, own_id: str | None) -> None:
+        existing = self.find_by_title(space_key, title)
+        if existing is not None and existing.id != own_id:
+            raise confluence_error(
+                400,
+                "A page with this title already exists: A page already exists with the title "
+                f"{title} in the space with key {space_key}",
+            )
+
+    def _check_parent(self, space_key: str, parent_id: str, own_id: str | None) -> None:
+        parent = self.pages.get(parent_id)
+        if parent is None:
+            raise _no_content(parent_id)
+        if parent.space_key != space_key:
+            raise confluence_error(400, "The parent page must be in the same space as the page")
+        if own_id is not None and (parent_id == own_id or any(a.id == own_id for a in self.ancestors(parent))):
+            raise confluence_error(400, "A page cannot be moved below itself or one of its descendants")
+
+
+def _no_content(page_id: str) -> ApiError:
+    return confluence_error(404, f"No content found with id : ContentId{{id={page_id}}}")

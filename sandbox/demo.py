@@ -1,0 +1,87 @@
+"""`postmortem-sync demo`: the whole pipeline against the local sandbox, for a first look.
+
+The one module of the sandbox that uses the daemon: it knows what the sandbox is seeded with (project
+OPS, board 1, space PM, label postmortem, the documented credentials) and points the daemon at it.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions
+from sandbox.runtime import Sandbox
+from sync.settings import Settings
+
+
+def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_back: bool = True,
+                     sprint: bool = True) -> Settings:
+    """Settings that point every part of the daemon at a sandbox (its documented local credentials)."""
+    return Settings(
+        jira={"url": url, "email": SANDBOX_EMAIL, "api_token": SANDBOX_API_TOKEN, "pat": SANDBOX_PAT,
+              "project": "OPS", "priority_map": {"P1": "High", "P2": "Medium", "P3": "Low"},
+              "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics}},
+        confluence={"url": f"{url}/wiki", "spaces": ["PM"], "labels": ["postmortem"],
+                    "summary_page": {"space": "PM", "title": "Postmortem action items"}},
+        sync={"state_path": str(state_path), "max_requests_per_second": 100, "write_back": write_back},
+        daemon={"log_format": "console", "log_level": "WARNING"},
+    )
+
+
+def run_demo(*, port: int = 8990, flavor: str = "cloud", serve: bool = True) -> int:
+    """Start the sandbox, sync once, print the tickets and the summary page; serve until Ctrl-C."""
+    from sync.atlassian import make_adapters
+    from sync.cycle import run_cycle
+    from sync.logs import configure_logging
+    from sync.state import State
+
+    sandbox = Sandbox(SandboxOptions(flavor=flavor, port=port))
+    try:
+        sandbox.start()
+    except OSError as exc:
+        print(f"postmortem-sync demo: cannot listen on port {port}: {exc} (try --port 0)", file=sys.stderr)
+        return 1
+    try:
+        with tempfile.TemporaryDirectory(prefix="pmsync-demo-") as tmp:
+            settings = sandbox_settings(sandbox.url, Path(tmp) / "state.sqlite3")
+            configure_logging(log_format="console", level="WARNING", secrets=settings.secret_values())
+            jira, confluence = make_adapters(settings)
+            state = State.open(settings.sync.state_path)
+            result = run_cycle(settings, jira, confluence, state)
+            print_results(result, state, sandbox.url)
+            state.close()
+        if serve:
+            print("\nServing the sandbox; open the links above in a browser. Ctrl-C to stop.")
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
+        return 0 if result.ok else 1
+    finally:
+        sandbox.stop()
+
+
+def print_results(result, state, url: str) -> None:
+    view = state.view()
+    created = result.applied.created if result.applied else {}
+    print(f"Synced {result.pages_seen} postmortem page(s), {result.items} action item(s): "
+          f"{len(created)} Jira issue(s) created, "
+          f"{result.applied.adopted if result.applied else 0} existing issue(s) adopted, "
+          f"{result.applied.written_back if result.applied else 0} page(s) updated with their keys.")
+    for item_key, issue_key in sorted(created.items(), key=lambda kv: int(kv[1].split('-')[1])):
+        record = view.items.get(item_key)
+        print(f"  {url}/browse/{issue_key}  {record.summary[:80] if record else ''}")
+    if result.metrics:
+        m = result.metrics
+        rate = "n/a" if m.completion_rate is None else f"{m.completion_rate:.0%}"
+        print(f"Completion: {m.done}/{m.total} done ({rate}), {m.overdue} overdue.")
+    summary_url = view.meta.get("summary_page_url")
+    if summary_url:
+        print(f"Summary page: {summary_url}")
+    if result.problems:
+        print(f"{len(result.problems)} problem(s) reported, e.g. {result.problems[0]}")

@@ -1,0 +1,103 @@
+"""The user directory both products share: Cloud identifies people by accountId, Data Center by username/userkey."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.options import SANDBOX_EMAIL
+
+
+@dataclass(frozen=True)
+class User:
+    """One person (or the sandbox's own API user)."""
+
+    account_id: str
+    username: str
+    userkey: str
+    display_name: str
+    email: str
+    active: bool = True
+
+    @classmethod
+    def from_json(cls, data: dict) -> User:
+        """A users.json entry."""
+        return cls(
+            account_id=data["accountId"],
+            username=data["username"],
+            userkey=data["userkey"],
+            display_name=data["displayName"],
+            email=data.get("emailAddress", ""),
+            active=bool(data.get("active", True)),
+        )
+
+
+# The identity behind the documented sandbox credentials (email + API token, or the PAT).
+API_USER = User(
+    account_id="557058:5a4db0c5-0000-4000-8000-000000000001",
+    username="sandbox",
+    userkey="5a4db0c500000000000000000000a001",
+    display_name="Sandbox Automation",
+    email=SANDBOX_EMAIL,
+)
+
+BUILTIN_USERS = (
+    User("557058:a11ce000-0000-4000-8000-00000000a11c", "alice", "a11ce000000000000000000000000001",
+         "Alice Adams", "alice@example.com"),
+    User("557058:b0b00000-0000-4000-8000-000000000b0b", "bob", "b0b00000000000000000000000000002",
+         "Bob Brown", "bob@example.com"),
+    User("557058:ca201000-0000-4000-8000-0000000ca201", "carol", "ca201000000000000000000000000003",
+         "Carol Chen", "carol@example.com"),
+    User("557058:d0000000-0000-4000-8000-0000000000d0", "dave", "d0000000000000000000000000000004",
+         "Dave Former", "dave@example.com", active=False),  # inactive: cannot be assigned issues
+)
+
+
+class UserDirectory:
+    """Look-ups by each identifier the two deployments use."""
+
+    def __init__(self, users: list[User]) -> None:
+        self._users: list[User] = []
+        for user in [API_USER, *users]:
+            self.add(user)
+
+    def add(self, user: User) -> None:
+        """Add (or replace, by accountId) a user."""
+        self._users = [u for u in self._users if u.account_id != user.account_id] + [user]
+
+    def all(self) -> list[User]:
+        return list(self._users)
+
+    def by_account_id(self, account_id: str) -> User | None:
+        return next((u for u in self._users if u.account_id == account_id), None)
+
+    def by_username(self, username: str) -> User | None:
+        return next((u for u in self._users if u.username.lower() == username.lower()), None)
+
+    def by_key(self, userkey: str) -> User | None:
+        return next((u for u in self._users if u.userkey == userkey), None)
+
+    def by_any_id(self, identifier: str) -> User | None:
+        """Match an accountId, userkey or username: what a storage-format mention may carry."""
+        return self.by_account_id(identifier) or self.by_key(identifier) or self.by_username(identifier)
+
+    def search(self, query: str) -> list[User]:
+        """Prefix match on display name words, email and username, case-insensitive."""
+        needle = query.strip().lower()
+        if not needle:
+            return []
+        return [u for u in self._users if _matches(u, needle)]
+
+
+def _matches(user: User, needle: str) -> bool:
+    words = user.display_name.lower().split() + [user.display_name.lower(), user.email.lower(), user.username.lower()]
+    return any(word.startswith(needle) for word in words)
+
+
+def load_users(seed_dir: Path) -> list[User]:
+    """users.json from the seed folder, else the built-in people."""
+    path = seed_dir / "users.json"
+    if not path.is_file():
+        return list(BUILTIN_USERS)
+    return [User.from_json(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]

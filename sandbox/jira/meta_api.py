@@ -1,0 +1,155 @@
+"""Jira's descriptive routes: serverInfo, myself, project, priorities, fields, user look-up and search,
+and the create and edit screens (createmeta, editmeta)."""
+
+from __future__ import annotations
+
+from sandbox.http.errors import jira_error
+from sandbox.http.router import Router
+from sandbox.http.wire import Reply, Request, json_reply
+from sandbox.jira.catalog import ISSUE_TYPES, OPS, PRIORITIES
+from sandbox.jira.inputs import int_param, view_for
+from sandbox.jira.json_shapes import field_list, issuetype_json, priority_json, project_json, user_json
+from sandbox.state import SandboxState
+from sandbox.timefmt import jira_time, utcnow
+
+CLOUD_VERSION = (1001, 0, 0)
+DC_VERSION = (9, 12, 15)
+_GDPR = "The query parameter '{}' is not supported in GDPR strict mode."
+
+
+def register(router: Router, versions: tuple[str, ...]) -> None:
+    for version in versions:
+        base = f"/rest/api/{version}"
+        for template, handler in (
+            ("/serverInfo", server_info), ("/myself", myself), ("/project/{projectIdOrKey}", project),
+            ("/priority", priorities), ("/field", fields), ("/user", user), ("/user/search", user_search),
+        ):
+            router.add("GET", base + template, handler)
+        router.add("GET", base + "/issue/createmeta/{projectIdOrKey}/issuetypes", createmeta_issue_types)
+        router.add("GET", base + "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", createmeta_fields)
+        router.add("GET", base + "/issue/{issueIdOrKey}/editmeta", editmeta)
+
+
+def server_info(state: SandboxState, request: Request) -> Reply:
+    """deploymentType is "Cloud" or "Server" (Data Center still answers "Server")."""
+    cloud = state.options.is_cloud
+    numbers = CLOUD_VERSION if cloud else DC_VERSION
+    version = "1001.0.0-SNAPSHOT" if cloud else ".".join(map(str, numbers))
+    return json_reply({
+        "baseUrl": state.site, "displayUrl": state.site, "displayUrlConfluence": state.wiki,
+        "version": version, "versionNumbers": list(numbers), "deploymentType": "Cloud" if cloud else "Server",
+        "buildNumber": 100283 if cloud else 9120015, "buildDate": "2026-11-02T00:00:00.000+0000",
+        "serverTime": jira_time(utcnow()), "serverTimeZone": "Etc/UTC", "scmInfo": "postmortem-sync-sandbox",
+        "serverTitle": "Jira (postmortem-sync sandbox)",
+    })
+
+
+def myself(state: SandboxState, request: Request) -> Reply:
+    return json_reply({**user_json(state.api_user, view_for(state, request)), "locale": "en_US"})
+
+
+def project(state: SandboxState, request: Request) -> Reply:
+    wanted = request.params["projectIdOrKey"]
+    if wanted.upper() != OPS.key and wanted != OPS.id:
+        raise jira_error(404, f"No project could be found with key '{wanted}'.")
+    return json_reply(project_json(OPS, view_for(state, request), lead=state.api_user))
+
+
+def priorities(state: SandboxState, request: Request) -> Reply:
+    view = view_for(state, request)
+    return json_reply([{**priority_json(p, view), "isDefault": p.name == "Medium"} for p in PRIORITIES])
+
+
+def fields(state: SandboxState, request: Request) -> Reply:
+    return json_reply(field_list(state.options.is_cloud))
+
+
+def user(state: SandboxState, request: Request) -> Reply:
+    """Cloud: ?accountId= only (GDPR strict mode). Data Center: ?username= or ?key=."""
+    directory = state.directory
+    if state.options.is_cloud:
+        for legacy in ("username", "key"):
+            if request.arg(legacy):
+                raise jira_error(400, _GDPR.format(legacy))
+        account_id = request.arg("accountId")
+        if not account_id:
+            raise jira_error(400, "The 'accountId' query parameter needs to be provided.")
+        found = directory.by_account_id(account_id)
+        missing = "Specified user does not exist or you do not have required permissions"
+    else:
+        username, key = request.arg("username"), request.arg("key")
+        if not username and not key:
+            raise jira_error(404, "Either the 'username' or the 'key' query parameters need to be provided")
+        found = directory.by_username(username) if username else directory.by_key(key or "")
+        missing = f"The user named '{username or key}' does not exist"
+    if found is None:
+        raise jira_error(404, missing)
+    return json_reply(user_json(found, view_for(state, request)))
+
+
+def user_search(state: SandboxState, request: Request) -> Reply:
+    """Cloud searches by ?query=, Data Center by ?username= (a prefix of name, email or display name)."""
+    param = "query" if state.options.is_cloud else "username"
+    if state.options.is_cloud and request.arg("username"):
+        raise jira_error(400, _GDPR.format("username"))
+    needle = request.arg(param)
+    if not needle:
+        raise jira_error(400, f"The '{param}' query parameter needs to be provided.")
+    start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50)
+    found = state.directory.search(needle)[start : start + limit]
+    return json_reply([user_json(u, view_for(state, request)) for u in found])
+
+
+# The create screen of every issue type: (field id, name, schema type, required, operations).
+_CREATE_SCREEN = (
+    ("summary", "Summary", "string", True, ["set"]), ("issuetype", "Issue Type", "issuetype", True, ["set"]),
+    ("project", "Project", "project", True, ["set"]), ("description", "Description", "string", False, ["set"]),
+    ("labels", "Labels", "array", False, ["add", "set", "remove"]), ("duedate", "Due date", "date", False, ["set"]),
+    ("assignee", "Assignee", "user", False, ["set"]), ("reporter", "Reporter", "user", True, ["set"]),
+    ("priority", "Priority", "priority", False, ["set"]), ("components", "Component/s", "array", False, ["set"]),
+)
+# The edit screen: the create screen without the project (moving is not an edit), plus comments.
+_EDIT_SCREEN = tuple(row for row in _CREATE_SCREEN if row[0] != "project") + (
+    ("comment", "Comment", "comments-page", False, ["add"]),
+)
+
+
+def _project_or_404(request: Request) -> None:
+    wanted = request.params["projectIdOrKey"]
+    if wanted.upper() != OPS.key and wanted != OPS.id:
+        raise jira_error(404, f"No project could be found with key '{wanted}'.")
+
+
+def _page(state: SandboxState, items: list[dict], cloud_key: str) -> dict:
+    """Cloud names the list after its content; Data Center calls it `values`."""
+    return {"maxResults": 50, "startAt": 0, "total": len(items), cloud_key if state.options.is_cloud else "values": items}
+
+
+def createmeta_issue_types(state: SandboxState, request: Request) -> Reply:
+    _project_or_404(request)
+    view = view_for(state, request)
+    return json_reply(_page(state, [issuetype_json(t, view) for t in ISSUE_TYPES], "issueTypes"))
+
+
+def createmeta_fields(state: SandboxState, request: Request) -> Reply:
+    """The fields on the create screen: those an admin hid (`Sandbox.hide_field`) are missing."""
+    _project_or_404(request)
+    if request.params["issueTypeId"] not in {t.id for t in ISSUE_TYPES}:
+        raise jira_error(404, "The issue type with id '%s' does not exist." % request.params["issueTypeId"])
+    fields = [{**meta, "fieldId": meta["key"]} for meta in _screen_fields(_CREATE_SCREEN, state, OPS.key)]
+    return json_reply(_page(state, fields, "fields"))
+
+
+def editmeta(state: SandboxState, request: Request) -> Reply:
+    """The fields an edit of this issue may set, keyed by field id; those off its project's screen are missing."""
+    issue = state.jira.issue(request.params["issueIdOrKey"])
+    fields = _screen_fields(_EDIT_SCREEN, state, issue.project.key)
+    return json_reply({"fields": {meta["key"]: meta for meta in fields}})
+
+
+def _screen_fields(screen: tuple, state: SandboxState, project_key: str) -> list[dict]:
+    """Field metadata of a screen as the project has it (Jira's FieldMetadata)."""
+    hidden = state.fields_off_screen(project_key)
+    return [{"required": required, "schema": {"type": kind, "system": field_id}, "name": name, "key": field_id,
+             "hasDefaultValue": False, "operations": list(operations)}
+            for field_id, name, kind, required, operations in screen if field_id not in hidden]

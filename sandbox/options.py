@@ -1,0 +1,54 @@
+"""How a sandbox is started: flavour, seed, simulated latency and the documented sandbox credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Flavor = Literal["cloud", "datacenter"]
+FLAVORS: tuple[Flavor, ...] = ("cloud", "datacenter")
+
+# The only secrets the sandbox ever prints: documented, local-only defaults.
+SANDBOX_EMAIL = "sandbox@example.com"
+SANDBOX_API_TOKEN = "sandbox-token"
+SANDBOX_PAT = "sandbox-pat"
+
+# The twelve example postmortems and their users, shipped inside this package (the daemon never reads them).
+BUNDLED_SEED_DIR = Path(__file__).resolve().parent / "examples"
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """Start-up settings; `port=0` picks a free port."""
+
+    flavor: Flavor = "cloud"
+    seed_dir: Path | None = None
+    latency_ms: int = 0
+    search_lag_ms: int = 0
+    host: str = "127.0.0.1"
+    port: int = 0
+    # Cloud: basic auth with SANDBOX_EMAIL and this token. Data Center: this bearer PAT. Never in repr().
+    api_token: str = field(default=SANDBOX_API_TOKEN, repr=False)
+    pat: str = field(default=SANDBOX_PAT, repr=False)
+
+    @property
+    def custom_token(self) -> bool:
+        """Whether the credential this flavour checks is one a test chose (then it is never printed)."""
+        return self.api_token != SANDBOX_API_TOKEN if self.is_cloud else self.pat != SANDBOX_PAT
+
+    def __post_init__(self) -> None:
+        if self.flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {FLAVORS}, not {self.flavor!r}")
+        if self.latency_ms < 0 or self.search_lag_ms < 0:
+            raise ValueError("latency_ms and search_lag_ms must be >= 0")
+        if not self.api_token or not self.pat:
+            raise ValueError("api_token and pat must not be empty")
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.flavor == "cloud"
+
+    @property
+    def effective_seed_dir(self) -> Path:
+        return Path(self.seed_dir) if self.seed_dir else BUNDLED_SEED_DIR

@@ -1,0 +1,87 @@
+"""Everything the sandbox remembers, behind one lock, and how to go back to the seed."""
+
+from __future__ import annotations
+
+import threading
+
+from sandbox.confluence.store import ConfluenceStore
+from sandbox.directory import API_USER, UserDirectory, load_users
+from sandbox.http.errors import jira_error
+from sandbox.jira.store import JiraStore
+from sandbox.options import SandboxOptions
+from sandbox.seed import read_seed_pages, seed_confluence, seed_jira
+from sandbox.timefmt import utcnow
+
+
+class SandboxState:
+    """Users, Confluence and Jira; handlers touch them only while holding `lock`."""
+
+    def __init__(self, options: SandboxOptions, site: str) -> None:
+        self.options = options
+        self.site = site.rstrip("/")
+        self.lock = threading.RLock()
+        self.api_user = API_USER
+        self._seed_pages = read_seed_pages(options.effective_seed_dir)
+        self._seed_users = load_users(options.effective_seed_dir)
+        self.reset()
+
+    @property
+    def wiki(self) -> str:
+        """Confluence's base URL (what `_links.base` carries)."""
+        return f"{self.site}/wiki"
+
+    def reset(self) -> None:
+        """Back to the seed: same pages, same users, no issues."""
+        with self.lock:
+            now = utcnow()
+            self.directory = UserDirectory(self._seed_users)
+            self.confluence = ConfluenceStore()
+            self.jira = JiraStore(self.options.search_lag_ms)
+            self.hidden_fields_by_project: dict[str, set[str]] = {}  # project key → fields off its screens
+            seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
+            seed_jira(self.jira, now)
+
+    def move_issue(self, key: str, project_key: str) -> dict:
+        """Move an issue to another project, as a Jira user would: {"id", "key", "from"} afterwards."""
+        with self.lock:
+            issue = self.jira.issue(key)
+            old_key = self.jira.move(issue, project_key)
+            return {"id": issue.id, "key": issue.key, "from": old_key}
+
+    def hide_field(self, project_key: str, field_id: str) -> list[str]:
+        """Take a field off a project's create and edit screens; the project's hidden fields afterwards."""
+        with self.lock:
+            key = project_key.strip().upper()
+            if key not in self.jira.projects:
+                raise jira_error(404, f"No project could be found with key '{project_key}'.")
+            self.hidden_fields_by_project.setdefault(key, set()).add(field_id)
+            return sorted(self.fields_off_screen(key))
+
+    def fields_off_screen(self, project_key: str) -> set[str]:
+        """Fields missing from a project's create and edit screens."""
+        return self.hidden_fields_by_project.get(project_key.upper(), set())
+
+    def restrict_page_edit(self, page_id: str) -> None:
+        """Let the sandbox user read the page but not edit it (an edit restriction naming someone else)."""
+        with self.lock:
+            self.confluence.edit_restricted.add(self.confluence.page(str(page_id)).id)
+
+    def delete_page(self, page_id: str) -> None:
+        """Move a page to the trash, as DELETE content/{id} does."""
+        with self.lock:
+            self.confluence.trash_page(page_id)
+
+    def summary(self) -> dict:
+        """Counts for /_sandbox/state."""
+        with self.lock:
+            by_status: dict[str, int] = {}
+            for issue in self.jira.issues.values():
+                by_status[issue.status.name] = by_status.get(issue.status.name, 0) + 1
+            return {
+                "flavor": self.options.flavor,
+                "pages": len(self.confluence.pages),
+                "issues": len(self.jira.issues),
+                "issues_by_status": by_status,
+                "issue_keys": [issue.key for issue in self.jira.issues.values()],
+                "users": len(self.directory.all()),
+            }
