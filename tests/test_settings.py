@@ -301,7 +301,7 @@ def test_shipped_configs_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def all_models(model: type[BaseModel] = Settings) -> list[type[BaseModel]]:
     found = [model]
     for _, info in iter_fields(model):
-        nested = settings_module._nested_section(info.annotation)
+        nested = settings_module.nested_section(info.annotation)
         if nested is not None and nested not in found:
             found.append(nested)
     return found
@@ -320,7 +320,7 @@ def test_every_setting_has_a_description() -> None:
 def test_reference_lists_every_setting_with_its_env_name() -> None:
     reference = settings_reference()
     for path, info in iter_fields():
-        if settings_module._nested_section(info.annotation) is None:
+        if settings_module.nested_section(info.annotation) is None:
             assert f"| `{'.'.join(path)}` |" in reference
             assert env_name(path) in reference
     assert "PMSYNC_JIRA__API_TOKEN_FILE" in reference

@@ -1,0 +1,67 @@
+"""The [confluence] table: where postmortem pages are found, and the summary page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from sync.settings.credentials import check_credentials
+from sync.settings.section import BaseUrl, Deployment, Label, PageId, Section
+
+
+class SummaryPageSettings(Section):
+    """The Confluence page that reports completion rates."""
+
+    enabled: bool = Field(True, description="Write the summary page.")
+    space: str | None = Field(None, description="Space key of the summary page; default: first of confluence.spaces.")
+    title: str = Field("Postmortem action items", min_length=1, description="Title of the summary page.")
+    parent_id: PageId | None = Field(None, description="Page id the summary page is created under.")
+
+
+class ConfluenceSettings(Section):
+    """Where postmortem pages are found and written back."""
+
+    deployment: Deployment = Field("auto", description="cloud, datacenter, or auto (follow Jira's).")
+    url: BaseUrl = Field(
+        description="Confluence base URL: https://acme.atlassian.net/wiki on Cloud, the base URL on Data Center."
+    )
+    email: str | None = Field(None, description="Cloud basic-auth email; default: jira.email.")
+    api_token: SecretStr | None = Field(None, description="Cloud API token; default: jira.api_token.")
+    pat: SecretStr | None = Field(
+        None, validate_default=True, description="Data Center personal access token; default: jira.pat."
+    )
+    spaces: tuple[str, ...] = Field((), description="Space keys searched for postmortems; empty: all spaces.")
+    labels: tuple[Label, ...] = Field(("postmortem",), description="Page labels that mark a postmortem (any of).")
+    parent_pages: tuple[PageId, ...] = Field((), description="Only pages below these page ids (any of).")
+    cql: str | None = Field(None, description="Raw CQL selecting postmortem pages; replaces spaces/labels/parents.")
+    summary_page: SummaryPageSettings = Field(
+        default_factory=SummaryPageSettings, validate_default=True, description="The completion summary page."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _cloud_url_has_wiki(cls, url: str, info: ValidationInfo) -> str:
+        parts = urlsplit(url)
+        is_cloud = info.data.get("deployment") == "cloud" or (parts.hostname or "").endswith(".atlassian.net")
+        if is_cloud and not parts.path.endswith("/wiki"):
+            raise ValueError("on Cloud it ends with /wiki, e.g. https://acme.atlassian.net/wiki")
+        return url
+
+    @field_validator("pat")
+    @classmethod
+    def _credentials_consistent(cls, pat: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        check_credentials(info.data, pat, required=False)
+        return pat
+
+    @field_validator("summary_page")
+    @classmethod
+    def _summary_space_known(cls, page: SummaryPageSettings, info: ValidationInfo) -> SummaryPageSettings:
+        if page.enabled and not page.space and not info.data.get("spaces"):
+            raise ValueError("space is required when the summary page is enabled and confluence.spaces is empty")
+        return page
+
+    @property
+    def summary_space(self) -> str | None:
+        """The space of the summary page after defaults."""
+        return self.summary_page.space or (self.spaces[0] if self.spaces else None)

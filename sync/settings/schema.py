@@ -1,0 +1,71 @@
+"""The root of the configuration schema: its tables, the rules across them, and which source wins."""
+
+from __future__ import annotations
+
+import base64
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sync.settings.confluence import ConfluenceSettings
+from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
+from sync.settings.jira import JiraSettings
+from sync.templates import TemplateSpec
+
+ENV_PREFIX = "PMSYNC_"
+ENV_DELIMITER = "__"
+
+
+class Settings(BaseSettings):
+    """Everything postmortem-sync needs to run; frozen after loading."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    jira: JiraSettings = Field(description="Jira connection and issue defaults.")
+    confluence: ConfluenceSettings = Field(description="Confluence connection and page selection.")
+    sync: SyncSettings = Field(default_factory=SyncSettings, description="Cycle timing and safety limits.")
+    retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry policy for HTTP calls.")
+    templates: tuple[TemplateSpec, ...] = Field(
+        (), description="Custom postmortem templates ([[templates]] tables), tried before the built-ins."
+    )
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="Metrics endpoint and logging.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment overrides it.
+        return env_settings, init_settings
+
+    @field_validator("templates")
+    @classmethod
+    def _template_names_unique(cls, templates: tuple[TemplateSpec, ...]) -> tuple[TemplateSpec, ...]:
+        names = [template.name for template in templates]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate template names {duplicates}")
+        return templates
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret as it could appear on the wire, for redaction (never log this)."""
+        values: list[str] = []
+        for section in (self.jira, self.confluence):
+            for secret in (section.api_token, section.pat):
+                if secret is not None:
+                    values.append(secret.get_secret_value())
+            if section.email and section.api_token:
+                pair = f"{section.email}:{section.api_token.get_secret_value()}"
+                values.append(base64.b64encode(pair.encode()).decode())
+        return tuple(dict.fromkeys(value for value in values if value))
+
