@@ -127,6 +127,7 @@ def test_unreadable_or_doubled_secret_file_is_reported_on_the_secret(
 ) -> None:
     monkeypatch.setenv("PMSYNC_JIRA__PAT_FILE", str(tmp_path / "missing"))
     monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN_FILE", str(tmp_path / "also-missing"))
+    monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN", TOKEN)  # the environment wins over the file, so double it there
     with pytest.raises(ConfigError) as caught:
         load_settings(minimal(tmp_path))
     problems = "\n".join(caught.value.problems)
@@ -332,3 +333,51 @@ def test_malformed_environment_json_is_a_config_error(tmp_path: Path, monkeypatc
     monkeypatch.setenv("PMSYNC_JIRA__LABELS", "not-json")
     with pytest.raises(ConfigError, match="are JSON"):
         load_settings(minimal(tmp_path))
+
+
+# --- reported configuration bugs -------------------------------------------------------------------
+
+CANARY = "CANARY-7c1e9f40b2d84a63"
+WITHOUT_TOKEN = MINIMAL.format(token=TOKEN).replace(f'api_token = "{TOKEN}"\n', "")
+
+
+def secret_file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text + "\n")
+    return path
+
+
+@pytest.mark.parametrize("section", ["jira", "confluence"])
+def test_environment_secret_wins_over_a_secret_file_in_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str
+) -> None:
+    from_file = secret_file(tmp_path, "token", "token-from-toml-file")
+    text = WITHOUT_TOKEN.replace(f"[{section}]\n", f'[{section}]\napi_token_file = "{from_file}"\n')
+    if section == "confluence":
+        text = text.replace("[confluence]\n", '[confluence]\nemail = "wiki@example.com"\n')
+    monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN", TOKEN)
+    monkeypatch.setenv(f"PMSYNC_{section.upper()}__API_TOKEN", TOKEN + "-env")
+    settings = load_settings(write(tmp_path, text))
+    assert getattr(settings, section).api_token.get_secret_value() == TOKEN + "-env"
+
+
+def test_environment_secret_file_wins_over_a_literal_in_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN_FILE", str(secret_file(tmp_path, "token", "token-from-env-file")))
+    monkeypatch.setenv("PMSYNC_JIRA__PAT_FILE", str(secret_file(tmp_path, "pat", "pat-from-env-file")))
+    text = MINIMAL.format(token=TOKEN).replace('project = "ops"', f'project = "ops"\npat = "{PAT}"')
+    settings = load_settings(write(tmp_path, text))
+    assert settings.jira.api_token.get_secret_value() == "token-from-env-file"
+    assert settings.jira.pat.get_secret_value() == "pat-from-env-file"
+
+
+def test_a_secret_and_its_file_in_the_same_source_are_still_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both = MINIMAL.format(token=TOKEN).replace("[jira]\n", f'[jira]\napi_token_file = "{tmp_path / "t"}"\n')
+    with pytest.raises(ConfigError, match="jira.api_token: set either api_token or api_token_file, not both"):
+        load_settings(write(tmp_path, both))
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT", PAT)
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT_FILE", str(secret_file(tmp_path, "pat", PAT)))
+    with pytest.raises(ConfigError, match="confluence.pat: set either pat or pat_file, not both") as caught:
+        load_settings(minimal(tmp_path))
+    assert PAT not in str(caught.value)

@@ -2,7 +2,8 @@
 
 Precedence, highest first: `PMSYNC_*` environment variables (nested with `__`, e.g.
 `PMSYNC_JIRA__URL`), then the TOML file, then the defaults. Any secret can also be read from
-a file: `api_token_file = "/run/secrets/jira"` in TOML or `PMSYNC_JIRA__API_TOKEN_FILE=...`.
+a file: `api_token_file = "/run/secrets/jira"` in TOML or `PMSYNC_JIRA__API_TOKEN_FILE=...`; a secret
+in the environment, either way, replaces the file's, given either way.
 
 The package: `section` (what every table shares), `secret_files`, `credentials`, one module per
 table (`jira`, `confluence`, `daemon`), `schema` (the root `Settings`), `paths` (setting paths and

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sync.settings.confluence import ConfluenceSettings
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
+from sync.settings.sources import FileSource
 from sync.templates import TemplateSpec
 
 ENV_PREFIX = "PMSYNC_"
@@ -45,8 +46,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file arrives as init kwargs; the environment overrides it.
-        return env_settings, init_settings
+        # The TOML file arrives as init kwargs; the environment overrides it, a secret's file included.
+        return env_settings, FileSource(settings_cls, init_settings)
 
     @field_validator("templates")
     @classmethod
