@@ -381,3 +381,18 @@ def test_a_secret_and_its_file_in_the_same_source_are_still_an_error(
     with pytest.raises(ConfigError, match="confluence.pat: set either pat or pat_file, not both") as caught:
         load_settings(minimal(tmp_path))
     assert PAT not in str(caught.value)
+
+
+def test_secret_file_setting_holding_the_secret_itself_is_not_echoed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = secret_file(tmp_path, f"{CANARY}-empty", "")
+    text = WITHOUT_TOKEN.replace("[jira]\n", f'[jira]\napi_token_file = "{CANARY}"\npat_file = "{empty}"\n')
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT_FILE", CANARY + "-pat")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert CANARY not in str(caught.value) and CANARY not in repr(caught.value)
+    problems = "\n".join(caught.value.problems)
+    assert "jira.api_token: cannot read api_token_file" in problems
+    assert "confluence.pat: cannot read pat_file" in problems
+    assert "jira.pat: pat_file names an empty file" in problems

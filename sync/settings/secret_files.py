@@ -39,14 +39,30 @@ def collect_secret_files(model: type[BaseModel], data: Any) -> Any:
 
 
 def read_secret_file(reference: SecretFile, name: str) -> str:
-    """The secret in the referenced file, stripped; ValueError when it is doubled, unreadable or empty."""
+    """The secret in the referenced file, stripped; ValueError when it is doubled, unreadable or empty.
+
+    The errors name the setting but never repeat its value: a `*_file` setting sometimes holds the
+    secret itself, pasted where its path belongs.
+    """
+    setting = name + SECRET_FILE_SUFFIX
     if reference.conflict:
-        raise ValueError(f"set either {name} or {name}{SECRET_FILE_SUFFIX}, not both")
+        raise ValueError(f"set either {name} or {setting}, not both")
     try:
         secret = Path(reference.path).read_text(encoding="utf-8").strip()
     except (OSError, TypeError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ValueError(f"cannot read {name}{SECRET_FILE_SUFFIX} {str(reference.path)!r}: {reason}") from None
+        raise ValueError(
+            f"cannot read {setting}: {_reason(exc)} (it must be the path of a readable file; "
+            "its value is not shown, in case it is the secret itself)"
+        ) from None
     if not secret:
-        raise ValueError(f"{name}{SECRET_FILE_SUFFIX} {str(reference.path)!r} is empty")
+        raise ValueError(f"{setting} names an empty file")
     return secret
+
+
+def _reason(error: Exception) -> str:
+    """Why a secret file could not be read, without its name (OSError.strerror never holds it)."""
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return "not a file path" if isinstance(error, TypeError) else "not a valid file path"
