@@ -396,3 +396,20 @@ def test_secret_file_setting_holding_the_secret_itself_is_not_echoed(
     assert "jira.api_token: cannot read api_token_file" in problems
     assert "confluence.pat: cannot read pat_file" in problems
     assert "jira.pat: pat_file names an empty file" in problems
+
+
+@pytest.mark.parametrize("cql", [
+    'type = page and label = "postmortem" ORDER BY created DESC',
+    "space = PM order   by lastmodified",
+    "label = pm\nOrder\nBy title",
+])
+def test_cql_with_order_by_is_rejected_when_loading(tmp_path: Path, cql: str) -> None:
+    text = MINIMAL.format(token=TOKEN).replace('spaces = ["PM"]\n', f'spaces = ["PM"]\ncql = """{cql}"""\n')
+    with pytest.raises(ConfigError, match=r"confluence.cql: must not contain ORDER BY: the daemon orders"):
+        load_settings(write(tmp_path, text))
+
+
+def test_cql_mentioning_order_by_in_a_quoted_string_is_accepted(tmp_path: Path) -> None:
+    cql = 'type = page and title ~ "order by" and text ~ \'ORDER BY\''
+    text = MINIMAL.format(token=TOKEN).replace('spaces = ["PM"]\n', f'spaces = ["PM"]\ncql = """{cql}"""\n')
+    assert load_settings(write(tmp_path, text)).confluence.cql == cql

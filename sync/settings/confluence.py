@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from sync.settings.credentials import check_credentials
 from sync.settings.section import BaseUrl, Deployment, Label, PageId, Section
+
+_QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""", re.DOTALL)
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+def has_order_by(cql: str) -> bool:
+    """Whether CQL has an ORDER BY clause (outside its quoted strings)."""
+    return _ORDER_BY.search(_QUOTED.sub('""', cql)) is not None
 
 
 class SummaryPageSettings(Section):
@@ -34,7 +43,11 @@ class ConfluenceSettings(Section):
     spaces: tuple[str, ...] = Field((), description="Space keys searched for postmortems; empty: all spaces.")
     labels: tuple[Label, ...] = Field(("postmortem",), description="Page labels that mark a postmortem (any of).")
     parent_pages: tuple[PageId, ...] = Field((), description="Only pages below these page ids (any of).")
-    cql: str | None = Field(None, description="Raw CQL selecting postmortem pages; replaces spaces/labels/parents.")
+    cql: str | None = Field(
+        None,
+        description="Raw CQL selecting postmortem pages; replaces spaces/labels/parent_pages. Without ORDER BY: "
+                    "the daemon orders pages itself (by lastmodified), so a query with one is rejected at start-up.",
+    )
     summary_page: SummaryPageSettings = Field(
         default_factory=SummaryPageSettings, validate_default=True, description="The completion summary page."
     )
@@ -47,6 +60,16 @@ class ConfluenceSettings(Section):
         if is_cloud and not parts.path.endswith("/wiki"):
             raise ValueError("on Cloud it ends with /wiki, e.g. https://acme.atlassian.net/wiki")
         return url
+
+    @field_validator("cql")
+    @classmethod
+    def _cql_without_order_by(cls, cql: str | None) -> str | None:
+        if cql is not None and has_order_by(cql):
+            raise ValueError(
+                "must not contain ORDER BY: the daemon orders pages itself (order by lastmodified, which its "
+                "incremental sync relies on) and appends that to this query; remove the ORDER BY clause"
+            )
+        return cql
 
     @field_validator("pat")
     @classmethod
