@@ -413,3 +413,38 @@ def test_cql_mentioning_order_by_in_a_quoted_string_is_accepted(tmp_path: Path) 
     cql = 'type = page and title ~ "order by" and text ~ \'ORDER BY\''
     text = MINIMAL.format(token=TOKEN).replace('spaces = ["PM"]\n', f'spaces = ["PM"]\ncql = """{cql}"""\n')
     assert load_settings(write(tmp_path, text)).confluence.cql == cql
+
+
+DATACENTER = """
+[jira]
+url = "https://jira.corp.example"
+deployment = "{jira_deployment}"
+pat = "{pat}"
+project = "OPS"
+
+[confluence]
+url = "https://wiki.corp.example"
+deployment = "{confluence_deployment}"
+spaces = ["PM"]
+"""
+
+
+@pytest.mark.parametrize("jira_deployment,confluence_deployment", [("datacenter", "auto"), ("auto", "datacenter")])
+def test_explicit_datacenter_confluence_needs_its_own_pat(
+    tmp_path: Path, jira_deployment: str, confluence_deployment: str
+) -> None:
+    text = DATACENTER.format(jira_deployment=jira_deployment, confluence_deployment=confluence_deployment, pat=PAT)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert "confluence: pat is required on Data Center" in str(caught.value)
+    assert "PMSYNC_CONFLUENCE__PAT" in str(caught.value)
+    assert PAT not in str(caught.value)
+    own = text.replace('spaces = ["PM"]\n', 'spaces = ["PM"]\npat = "confluence-pat"\n')
+    settings = load_settings(write(tmp_path, own))
+    assert settings.confluence.pat.get_secret_value() == "confluence-pat"
+    assert settings.jira.pat.get_secret_value() == PAT
+
+
+def test_auto_deployment_keeps_the_confluence_pat_optional(tmp_path: Path) -> None:
+    text = DATACENTER.format(jira_deployment="auto", confluence_deployment="auto", pat=PAT)
+    assert load_settings(write(tmp_path, text)).confluence.pat is None

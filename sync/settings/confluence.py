@@ -38,7 +38,10 @@ class ConfluenceSettings(Section):
     email: str | None = Field(None, description="Cloud basic-auth email; default: jira.email.")
     api_token: SecretStr | None = Field(None, description="Cloud API token; default: jira.api_token.")
     pat: SecretStr | None = Field(
-        None, validate_default=True, description="Data Center personal access token; default: jira.pat."
+        None,
+        validate_default=True,
+        description="Data Center personal access token for Confluence (they are per product): required when "
+                    "jira.pat is set and the deployment is datacenter; with auto, default: jira.pat.",
     )
     spaces: tuple[str, ...] = Field((), description="Space keys searched for postmortems; empty: all spaces.")
     labels: tuple[Label, ...] = Field(("postmortem",), description="Page labels that mark a postmortem (any of).")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from sync.settings.confluence import ConfluenceSettings
+    from sync.settings.jira import JiraSettings
 
 
 def check_credentials(earlier: dict[str, Any], pat: SecretStr | None, *, required: bool) -> None:
@@ -18,3 +22,15 @@ def check_credentials(earlier: dict[str, Any], pat: SecretStr | None, *, require
         raise ValueError("Cloud needs email and api_token; pat is for Data Center")
     if required and not (email or pat):
         raise ValueError("set email and api_token (Cloud) or pat (Data Center)")
+
+
+def check_own_confluence_pat(jira: JiraSettings, confluence: ConfluenceSettings) -> None:
+    """Raise ValueError when a Confluence set to Data Center would be sent jira.pat for want of its own."""
+    # With deployment auto the adapters still fall back to jira.pat, as they always did.
+    deployment = jira.deployment if confluence.deployment == "auto" else confluence.deployment
+    if deployment == "datacenter" and jira.pat and not confluence.pat:
+        raise ValueError(
+            "pat is required on Data Center when jira.pat is set: personal access tokens are per product, so "
+            "Confluence would refuse Jira's; set confluence.pat or confluence.pat_file "
+            "(env PMSYNC_CONFLUENCE__PAT or PMSYNC_CONFLUENCE__PAT_FILE)"
+        )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sync.settings.confluence import ConfluenceSettings
+from sync.settings.credentials import check_own_confluence_pat
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
 from sync.settings.sources import FileSource
@@ -48,6 +49,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file arrives as init kwargs; the environment overrides it, a secret's file included.
         return env_settings, FileSource(settings_cls, init_settings)
+
+    @field_validator("confluence")
+    @classmethod
+    def _confluence_credentials_work(cls, confluence: ConfluenceSettings, info: ValidationInfo) -> ConfluenceSettings:
+        jira = info.data.get("jira")
+        if jira is not None:  # else Jira's problems are reported, and these wait for them
+            check_own_confluence_pat(jira, confluence)
+        return confluence
 
     @field_validator("templates")
     @classmethod
