@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import textwrap
 from pathlib import Path
@@ -448,3 +449,16 @@ def test_explicit_datacenter_confluence_needs_its_own_pat(
 def test_auto_deployment_keeps_the_confluence_pat_optional(tmp_path: Path) -> None:
     text = DATACENTER.format(jira_deployment="auto", confluence_deployment="auto", pat=PAT)
     assert load_settings(write(tmp_path, text)).confluence.pat is None
+
+
+def test_confluence_credentials_are_checked_after_falling_back_to_jiras(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Kubernetes Deployment sets only PMSYNC_CONFLUENCE__API_TOKEN_FILE; the email is Jira's.
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__API_TOKEN_FILE", str(secret_file(tmp_path, "wiki", "wiki-token")))
+    settings = load_settings(minimal(tmp_path))
+    assert settings.confluence.api_token.get_secret_value() == "wiki-token"
+    assert base64.b64encode(b"bot@example.com:wiki-token").decode() in settings.secret_values()
+    pat_only = WITHOUT_TOKEN.replace('email = "bot@example.com"\n', f'pat = "{PAT}"\n')
+    with pytest.raises(ConfigError, match="confluence: email and api_token must be set together"):
+        load_settings(write(tmp_path, pat_only))

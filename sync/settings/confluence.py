@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from sync.settings.credentials import check_credentials
 from sync.settings.section import BaseUrl, Deployment, Label, PageId, Section
 
 _QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""", re.DOTALL)
@@ -39,7 +38,6 @@ class ConfluenceSettings(Section):
     api_token: SecretStr | None = Field(None, description="Cloud API token; default: jira.api_token.")
     pat: SecretStr | None = Field(
         None,
-        validate_default=True,
         description="Data Center personal access token for Confluence (they are per product): required when "
                     "jira.pat is set and the deployment is datacenter; with auto, default: jira.pat.",
     )
@@ -73,12 +71,6 @@ class ConfluenceSettings(Section):
                 "incremental sync relies on) and appends that to this query; remove the ORDER BY clause"
             )
         return cql
-
-    @field_validator("pat")
-    @classmethod
-    def _credentials_consistent(cls, pat: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        check_credentials(info.data, pat, required=False)
-        return pat
 
     @field_validator("summary_page")
     @classmethod

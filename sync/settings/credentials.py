@@ -24,13 +24,25 @@ def check_credentials(earlier: dict[str, Any], pat: SecretStr | None, *, require
         raise ValueError("set email and api_token (Cloud) or pat (Data Center)")
 
 
-def check_own_confluence_pat(jira: JiraSettings, confluence: ConfluenceSettings) -> None:
-    """Raise ValueError when a Confluence set to Data Center would be sent jira.pat for want of its own."""
+def check_confluence_credentials(jira: JiraSettings, confluence: ConfluenceSettings) -> None:
+    """Raise ValueError when Confluence's credentials, after falling back to Jira's, cannot work."""
+    deployment = confluence_deployment(jira, confluence)
+    # The adapters pair each Confluence credential that is not set with Jira's, so check the pairs they use.
+    effective = {
+        "deployment": deployment,
+        "email": confluence.email or jira.email,
+        "api_token": confluence.api_token or jira.api_token,
+    }
+    check_credentials(effective, confluence.pat or jira.pat, required=False)
     # With deployment auto the adapters still fall back to jira.pat, as they always did.
-    deployment = jira.deployment if confluence.deployment == "auto" else confluence.deployment
     if deployment == "datacenter" and jira.pat and not confluence.pat:
         raise ValueError(
             "pat is required on Data Center when jira.pat is set: personal access tokens are per product, so "
             "Confluence would refuse Jira's; set confluence.pat or confluence.pat_file "
             "(env PMSYNC_CONFLUENCE__PAT or PMSYNC_CONFLUENCE__PAT_FILE)"
         )
+
+
+def confluence_deployment(jira: JiraSettings, confluence: ConfluenceSettings) -> str:
+    """Confluence's configured deployment: its own, or Jira's when it is auto (may still be auto)."""
+    return jira.deployment if confluence.deployment == "auto" else confluence.deployment

@@ -8,7 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sync.settings.confluence import ConfluenceSettings
-from sync.settings.credentials import check_own_confluence_pat
+from sync.settings.credentials import check_confluence_credentials
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
 from sync.settings.sources import FileSource
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     def _confluence_credentials_work(cls, confluence: ConfluenceSettings, info: ValidationInfo) -> ConfluenceSettings:
         jira = info.data.get("jira")
         if jira is not None:  # else Jira's problems are reported, and these wait for them
-            check_own_confluence_pat(jira, confluence)
+            check_confluence_credentials(jira, confluence)
         return confluence
 
     @field_validator("templates")
@@ -69,13 +69,14 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret as it could appear on the wire, for redaction (never log this)."""
-        values: list[str] = []
-        for section in (self.jira, self.confluence):
-            for secret in (section.api_token, section.pat):
-                if secret is not None:
-                    values.append(secret.get_secret_value())
-            if section.email and section.api_token:
-                pair = f"{section.email}:{section.api_token.get_secret_value()}"
+        jira, confluence = self.jira, self.confluence
+        secrets = [secret for secret in (jira.api_token, jira.pat, confluence.api_token, confluence.pat) if secret]
+        values = [secret.get_secret_value() for secret in secrets]
+        # Basic auth as the adapters send it: Confluence pairs whatever it lacks with Jira's.
+        for email, token in ((jira.email, jira.api_token),
+                             (confluence.email or jira.email, confluence.api_token or jira.api_token)):
+            if email and token:
+                pair = f"{email}:{token.get_secret_value()}"
                 values.append(base64.b64encode(pair.encode()).decode())
         return tuple(dict.fromkeys(value for value in values if value))
 
