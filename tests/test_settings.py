@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from sync import settings as settings_module
@@ -462,3 +463,50 @@ def test_confluence_credentials_are_checked_after_falling_back_to_jiras(
     pat_only = WITHOUT_TOKEN.replace('email = "bot@example.com"\n', f'pat = "{PAT}"\n')
     with pytest.raises(ConfigError, match="confluence: email and api_token must be set together"):
         load_settings(write(tmp_path, pat_only))
+
+
+# --- every configuration we ship loads --------------------------------------------------------------
+
+
+def shipped_configurations() -> list[tuple[str, str]]:
+    """(name, TOML text) of config/*.toml and of every TOML file embedded in a ConfigMap under deploy/."""
+    found = [(str(path.relative_to(REPO)), path.read_text()) for path in sorted((REPO / "config").glob("*.toml"))]
+    for manifest in sorted((REPO / "deploy" / "kubernetes").rglob("*.yaml")):
+        for document in yaml.safe_load_all(manifest.read_text()):
+            if document and document.get("kind") == "ConfigMap":
+                found += [(f"{manifest.relative_to(REPO)}:{key}", text)
+                          for key, text in document["data"].items() if key.endswith(".toml")]
+    return found
+
+
+def deployment_environment(tmp_path: Path) -> dict[str, str]:
+    """The Deployment's PMSYNC_* environment, each *_FILE pointing at a placeholder secret file."""
+    manifest = yaml.safe_load((REPO / "deploy" / "kubernetes" / "base" / "deployment.yaml").read_text())
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    environment = {}
+    for variable in container["env"]:
+        name, value = variable["name"], variable["value"]
+        if name.endswith("_FILE"):
+            value = str(secret_file(tmp_path, name.lower(), f"placeholder-{name.lower()}"))
+        environment[name] = value
+    return environment
+
+
+@pytest.mark.parametrize("name,text", shipped_configurations(), ids=[name for name, _ in shipped_configurations()])
+def test_every_shipped_configuration_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    environment = deployment_environment(tmp_path)
+    assert "PMSYNC_JIRA__API_TOKEN_FILE" in environment
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    settings = load_settings(write(tmp_path, text, "shipped.toml"))
+    assert settings.jira.api_token.get_secret_value() == "placeholder-pmsync_jira__api_token_file"
+    assert settings.jira.project and settings.confluence.summary_space
+
+
+def test_configmap_marks_the_values_to_replace() -> None:
+    configmaps = [text for name, text in shipped_configurations() if name.startswith("deploy/")]
+    assert configmaps
+    for text in configmaps:
+        for key in ("project", "spaces"):
+            (line,) = [line for line in text.splitlines() if line.startswith(f"{key} =")]
+            assert "# REPLACE:" in line, f"{key} in the ConfigMap is not marked as a value to replace"
