@@ -493,7 +493,9 @@ def deployment_environment(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name,text", shipped_configurations(), ids=[name for name, _ in shipped_configurations()])
-def test_every_shipped_configuration_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+def test_every_shipped_configuration_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
     environment = deployment_environment(tmp_path)
     assert "PMSYNC_JIRA__API_TOKEN_FILE" in environment
     for variable, value in environment.items():

@@ -6,9 +6,9 @@ a file: `api_token_file = "/run/secrets/jira"` in TOML or `PMSYNC_JIRA__API_TOKE
 in the environment, either way, replaces the file's, given either way.
 
 The package: `section` (what every table shares), `secret_files`, `credentials`, one module per
-table (`jira`, `confluence`, `daemon`), `schema` (the root `Settings`), `paths` (setting paths and
-their variables), `loading` (file + environment -> Settings or ConfigError) and `reference`
-(docs/configuration.md; regenerate with `python -m sync.settings > docs/configuration.md`).
+table (`jira`, `confluence`, `daemon`), `schema` (the root `Settings`), `sources` (which source wins),
+`paths` (setting paths and their variables), `loading` (file + environment -> Settings or ConfigError)
+and `reference` (docs/configuration.md; regenerate with `python -m sync.settings > docs/configuration.md`).
 """
 
 from __future__ import annotations
