@@ -61,7 +61,8 @@ def settings(deployment: str = "cloud", *, site: str | None = None, **jira: obje
     return Settings(
         jira={"url": CLOUD if cloud else DC_JIRA, "deployment": deployment, "email": EMAIL, "api_token": TOKEN,
               "pat": PAT, "project": "OPS", **jira},
-        confluence={"url": WIKI if cloud else DC_WIKI, "spaces": ["PM"]},
+        confluence={"url": WIKI if cloud else DC_WIKI, "spaces": ["PM"],
+                    **({"pat": PAT} if deployment == "datacenter" else {})},  # explicit DC: its own token
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from sync import settings as settings_module
@@ -127,6 +129,7 @@ def test_unreadable_or_doubled_secret_file_is_reported_on_the_secret(
 ) -> None:
     monkeypatch.setenv("PMSYNC_JIRA__PAT_FILE", str(tmp_path / "missing"))
     monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN_FILE", str(tmp_path / "also-missing"))
+    monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN", TOKEN)  # the environment wins over the file, so double it there
     with pytest.raises(ConfigError) as caught:
         load_settings(minimal(tmp_path))
     problems = "\n".join(caught.value.problems)
@@ -301,7 +304,7 @@ def test_shipped_configs_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def all_models(model: type[BaseModel] = Settings) -> list[type[BaseModel]]:
     found = [model]
     for _, info in iter_fields(model):
-        nested = settings_module._nested_section(info.annotation)
+        nested = settings_module.nested_section(info.annotation)
         if nested is not None and nested not in found:
             found.append(nested)
     return found
@@ -320,7 +323,7 @@ def test_every_setting_has_a_description() -> None:
 def test_reference_lists_every_setting_with_its_env_name() -> None:
     reference = settings_reference()
     for path, info in iter_fields():
-        if settings_module._nested_section(info.annotation) is None:
+        if settings_module.nested_section(info.annotation) is None:
             assert f"| `{'.'.join(path)}` |" in reference
             assert env_name(path) in reference
     assert "PMSYNC_JIRA__API_TOKEN_FILE" in reference
@@ -332,3 +335,180 @@ def test_malformed_environment_json_is_a_config_error(tmp_path: Path, monkeypatc
     monkeypatch.setenv("PMSYNC_JIRA__LABELS", "not-json")
     with pytest.raises(ConfigError, match="are JSON"):
         load_settings(minimal(tmp_path))
+
+
+# --- reported configuration bugs -------------------------------------------------------------------
+
+CANARY = "CANARY-7c1e9f40b2d84a63"
+WITHOUT_TOKEN = MINIMAL.format(token=TOKEN).replace(f'api_token = "{TOKEN}"\n', "")
+
+
+def secret_file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text + "\n")
+    return path
+
+
+@pytest.mark.parametrize("section", ["jira", "confluence"])
+def test_environment_secret_wins_over_a_secret_file_in_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str
+) -> None:
+    from_file = secret_file(tmp_path, "token", "token-from-toml-file")
+    text = WITHOUT_TOKEN.replace(f"[{section}]\n", f'[{section}]\napi_token_file = "{from_file}"\n')
+    if section == "confluence":
+        text = text.replace("[confluence]\n", '[confluence]\nemail = "wiki@example.com"\n')
+    monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN", TOKEN)
+    monkeypatch.setenv(f"PMSYNC_{section.upper()}__API_TOKEN", TOKEN + "-env")
+    settings = load_settings(write(tmp_path, text))
+    assert getattr(settings, section).api_token.get_secret_value() == TOKEN + "-env"
+
+
+def test_environment_secret_file_wins_over_a_literal_in_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMSYNC_JIRA__API_TOKEN_FILE", str(secret_file(tmp_path, "token", "token-from-env-file")))
+    monkeypatch.setenv("PMSYNC_JIRA__PAT_FILE", str(secret_file(tmp_path, "pat", "pat-from-env-file")))
+    text = MINIMAL.format(token=TOKEN).replace('project = "ops"', f'project = "ops"\npat = "{PAT}"')
+    settings = load_settings(write(tmp_path, text))
+    assert settings.jira.api_token.get_secret_value() == "token-from-env-file"
+    assert settings.jira.pat.get_secret_value() == "pat-from-env-file"
+
+
+def test_a_secret_and_its_file_in_the_same_source_are_still_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both = MINIMAL.format(token=TOKEN).replace("[jira]\n", f'[jira]\napi_token_file = "{tmp_path / "t"}"\n')
+    with pytest.raises(ConfigError, match="jira.api_token: set either api_token or api_token_file, not both"):
+        load_settings(write(tmp_path, both))
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT", PAT)
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT_FILE", str(secret_file(tmp_path, "pat", PAT)))
+    with pytest.raises(ConfigError, match="confluence.pat: set either pat or pat_file, not both") as caught:
+        load_settings(minimal(tmp_path))
+    assert PAT not in str(caught.value)
+
+
+def test_secret_file_setting_holding_the_secret_itself_is_not_echoed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = secret_file(tmp_path, f"{CANARY}-empty", "")
+    text = WITHOUT_TOKEN.replace("[jira]\n", f'[jira]\napi_token_file = "{CANARY}"\npat_file = "{empty}"\n')
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT_FILE", CANARY + "-pat")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert CANARY not in str(caught.value) and CANARY not in repr(caught.value)
+    problems = "\n".join(caught.value.problems)
+    assert "jira.api_token: cannot read api_token_file" in problems
+    assert "confluence.pat: cannot read pat_file" in problems
+    assert "jira.pat: pat_file names an empty file" in problems
+
+
+@pytest.mark.parametrize("cql", [
+    'type = page and label = "postmortem" ORDER BY created DESC',
+    "space = PM order   by lastmodified",
+    "label = pm\nOrder\nBy title",
+])
+def test_cql_with_order_by_is_rejected_when_loading(tmp_path: Path, cql: str) -> None:
+    text = MINIMAL.format(token=TOKEN).replace('spaces = ["PM"]\n', f'spaces = ["PM"]\ncql = """{cql}"""\n')
+    with pytest.raises(ConfigError, match=r"confluence.cql: must not contain ORDER BY: the daemon orders"):
+        load_settings(write(tmp_path, text))
+
+
+def test_cql_mentioning_order_by_in_a_quoted_string_is_accepted(tmp_path: Path) -> None:
+    cql = 'type = page and title ~ "order by" and text ~ \'ORDER BY\''
+    text = MINIMAL.format(token=TOKEN).replace('spaces = ["PM"]\n', f'spaces = ["PM"]\ncql = """{cql}"""\n')
+    assert load_settings(write(tmp_path, text)).confluence.cql == cql
+
+
+DATACENTER = """
+[jira]
+url = "https://jira.corp.example"
+deployment = "{jira_deployment}"
+pat = "{pat}"
+project = "OPS"
+
+[confluence]
+url = "https://wiki.corp.example"
+deployment = "{confluence_deployment}"
+spaces = ["PM"]
+"""
+
+
+@pytest.mark.parametrize("jira_deployment,confluence_deployment", [("datacenter", "auto"), ("auto", "datacenter")])
+def test_explicit_datacenter_confluence_needs_its_own_pat(
+    tmp_path: Path, jira_deployment: str, confluence_deployment: str
+) -> None:
+    text = DATACENTER.format(jira_deployment=jira_deployment, confluence_deployment=confluence_deployment, pat=PAT)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert "confluence: pat is required on Data Center" in str(caught.value)
+    assert "PMSYNC_CONFLUENCE__PAT" in str(caught.value)
+    assert PAT not in str(caught.value)
+    own = text.replace('spaces = ["PM"]\n', 'spaces = ["PM"]\npat = "confluence-pat"\n')
+    settings = load_settings(write(tmp_path, own))
+    assert settings.confluence.pat.get_secret_value() == "confluence-pat"
+    assert settings.jira.pat.get_secret_value() == PAT
+
+
+def test_auto_deployment_keeps_the_confluence_pat_optional(tmp_path: Path) -> None:
+    text = DATACENTER.format(jira_deployment="auto", confluence_deployment="auto", pat=PAT)
+    assert load_settings(write(tmp_path, text)).confluence.pat is None
+
+
+def test_confluence_credentials_are_checked_after_falling_back_to_jiras(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Kubernetes Deployment sets only PMSYNC_CONFLUENCE__API_TOKEN_FILE; the email is Jira's.
+    monkeypatch.setenv("PMSYNC_CONFLUENCE__API_TOKEN_FILE", str(secret_file(tmp_path, "wiki", "wiki-token")))
+    settings = load_settings(minimal(tmp_path))
+    assert settings.confluence.api_token.get_secret_value() == "wiki-token"
+    assert base64.b64encode(b"bot@example.com:wiki-token").decode() in settings.secret_values()
+    pat_only = WITHOUT_TOKEN.replace('email = "bot@example.com"\n', f'pat = "{PAT}"\n')
+    with pytest.raises(ConfigError, match="confluence: email and api_token must be set together"):
+        load_settings(write(tmp_path, pat_only))
+
+
+# --- every configuration we ship loads --------------------------------------------------------------
+
+
+def shipped_configurations() -> list[tuple[str, str]]:
+    """(name, TOML text) of config/*.toml and of every TOML file embedded in a ConfigMap under deploy/."""
+    found = [(str(path.relative_to(REPO)), path.read_text()) for path in sorted((REPO / "config").glob("*.toml"))]
+    for manifest in sorted((REPO / "deploy" / "kubernetes").rglob("*.yaml")):
+        for document in yaml.safe_load_all(manifest.read_text()):
+            if document and document.get("kind") == "ConfigMap":
+                found += [(f"{manifest.relative_to(REPO)}:{key}", text)
+                          for key, text in document["data"].items() if key.endswith(".toml")]
+    return found
+
+
+def deployment_environment(tmp_path: Path) -> dict[str, str]:
+    """The Deployment's PMSYNC_* environment, each *_FILE pointing at a placeholder secret file."""
+    manifest = yaml.safe_load((REPO / "deploy" / "kubernetes" / "base" / "deployment.yaml").read_text())
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    environment = {}
+    for variable in container["env"]:
+        name, value = variable["name"], variable["value"]
+        if name.endswith("_FILE"):
+            value = str(secret_file(tmp_path, name.lower(), f"placeholder-{name.lower()}"))
+        environment[name] = value
+    return environment
+
+
+@pytest.mark.parametrize("name,text", shipped_configurations(), ids=[name for name, _ in shipped_configurations()])
+def test_every_shipped_configuration_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
+    environment = deployment_environment(tmp_path)
+    assert "PMSYNC_JIRA__API_TOKEN_FILE" in environment
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    settings = load_settings(write(tmp_path, text, "shipped.toml"))
+    assert settings.jira.api_token.get_secret_value() == "placeholder-pmsync_jira__api_token_file"
+    assert settings.jira.project and settings.confluence.summary_space
+
+
+def test_configmap_marks_the_values_to_replace() -> None:
+    configmaps = [text for name, text in shipped_configurations() if name.startswith("deploy/")]
+    assert configmaps
+    for text in configmaps:
+        for key in ("project", "spaces"):
+            (line,) = [line for line in text.splitlines() if line.startswith(f"{key} =")]
+            assert "# REPLACE:" in line, f"{key} in the ConfigMap is not marked as a value to replace"

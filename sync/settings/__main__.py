@@ -1,0 +1,5 @@
+"""`python -m sync.settings > docs/configuration.md`: print the configuration reference."""
+
+from sync.settings.reference import settings_reference
+
+print(settings_reference())

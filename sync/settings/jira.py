@@ -1,0 +1,75 @@
+"""The [jira] table: where and how action-item issues are created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from sync.settings.credentials import check_credentials
+from sync.settings.section import BaseUrl, Deployment, Label, Section, upper
+
+
+class EpicSettings(Section):
+    """Grouping of a postmortem's issues under one epic."""
+
+    enabled: bool = Field(False, description="Create one epic per postmortem and put its issues under it.")
+    issue_type: str = Field("Epic", description="Issue type name used for those epics.")
+
+
+class SprintSettings(Section):
+    """Adding new issues to the active sprint of a board."""
+
+    enabled: bool = Field(False, description="Add newly created issues to the board's active sprint.")
+    board_id: int | None = Field(
+        None, ge=1, validate_default=True, description="Board whose active sprint receives new issues."
+    )
+
+    @field_validator("board_id")
+    @classmethod
+    def _board_when_enabled(cls, board_id: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("enabled") and board_id is None:
+            raise ValueError("board_id is required when sprint.enabled is true")
+        return board_id
+
+
+class JiraSettings(Section):
+    """Where and how Jira issues are created."""
+
+    url: BaseUrl = Field(description="Jira base URL as users know it, e.g. https://acme.atlassian.net.")
+    deployment: Deployment = Field(
+        "auto", description="cloud, datacenter, or auto (detected from serverInfo deploymentType)."
+    )
+    email: str | None = Field(None, description="Cloud: account email for basic auth (with api_token).")
+    api_token: SecretStr | None = Field(None, description="Cloud: API token for basic auth (with email).")
+    pat: SecretStr | None = Field(
+        None, validate_default=True, description="Data Center: personal access token (Bearer)."
+    )
+    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$", description="Key of the project issues are created in.")
+    issue_type: str = Field("Task", description="Issue type name for action-item issues.")
+    labels: tuple[Label, ...] = Field((), description="Extra labels put on every created issue.")
+    priority_map: dict[str, str] = Field(
+        default_factory=dict, description="Item priority or type -> Jira priority name, e.g. {P1 = \"High\"}."
+    )
+    default_priority: str | None = Field(None, description="Jira priority when priority_map has no match.")
+    components: tuple[str, ...] = Field((), description="Component names set on every created issue.")
+    epic: EpicSettings = Field(default_factory=EpicSettings, description="Epic per postmortem.")
+    sprint: SprintSettings = Field(default_factory=SprintSettings, description="Active-sprint placement.")
+    done_transition: str | None = Field(
+        None, description="Transition used to close issues; default: any transition into a done status."
+    )
+    removed_transition: str | None = Field(
+        None, description="Transition applied when an item is removed from its page; default: none."
+    )
+    verify_ssl: bool = Field(True, description="Verify TLS certificates of Jira and Confluence.")
+
+    @field_validator("project", mode="before")
+    @classmethod
+    def _project_upper(cls, value: Any) -> Any:
+        return upper(value)
+
+    @field_validator("pat")
+    @classmethod
+    def _credentials_match_deployment(cls, pat: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        check_credentials(info.data, pat, required=True)
+        return pat

@@ -1,0 +1,82 @@
+"""The root of the configuration schema: its tables, the rules across them, and which source wins."""
+
+from __future__ import annotations
+
+import base64
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sync.settings.confluence import ConfluenceSettings
+from sync.settings.credentials import check_confluence_credentials
+from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
+from sync.settings.jira import JiraSettings
+from sync.settings.sources import FileSource
+from sync.templates import TemplateSpec
+
+ENV_PREFIX = "PMSYNC_"
+ENV_DELIMITER = "__"
+
+
+class Settings(BaseSettings):
+    """Everything postmortem-sync needs to run; frozen after loading."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    jira: JiraSettings = Field(description="Jira connection and issue defaults.")
+    confluence: ConfluenceSettings = Field(description="Confluence connection and page selection.")
+    sync: SyncSettings = Field(default_factory=SyncSettings, description="Cycle timing and safety limits.")
+    retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry policy for HTTP calls.")
+    templates: tuple[TemplateSpec, ...] = Field(
+        (), description="Custom postmortem templates ([[templates]] tables), tried before the built-ins."
+    )
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="Metrics endpoint and logging.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment overrides it, a secret's file included.
+        return env_settings, FileSource(settings_cls, init_settings)
+
+    @field_validator("confluence")
+    @classmethod
+    def _confluence_credentials_work(cls, confluence: ConfluenceSettings, info: ValidationInfo) -> ConfluenceSettings:
+        jira = info.data.get("jira")
+        if jira is not None:  # else Jira's problems are reported, and these wait for them
+            check_confluence_credentials(jira, confluence)
+        return confluence
+
+    @field_validator("templates")
+    @classmethod
+    def _template_names_unique(cls, templates: tuple[TemplateSpec, ...]) -> tuple[TemplateSpec, ...]:
+        names = [template.name for template in templates]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate template names {duplicates}")
+        return templates
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret as it could appear on the wire, for redaction (never log this)."""
+        jira, confluence = self.jira, self.confluence
+        secrets = [secret for secret in (jira.api_token, jira.pat, confluence.api_token, confluence.pat) if secret]
+        values = [secret.get_secret_value() for secret in secrets]
+        # Basic auth as the adapters send it: Confluence pairs whatever it lacks with Jira's.
+        for email, token in ((jira.email, jira.api_token),
+                             (confluence.email or jira.email, confluence.api_token or jira.api_token)):
+            if email and token:
+                pair = f"{email}:{token.get_secret_value()}"
+                values.append(base64.b64encode(pair.encode()).decode())
+        return tuple(dict.fromkeys(value for value in values if value))
+

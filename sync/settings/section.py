@@ -1,0 +1,60 @@
+"""What every configuration table shares, and the field types more than one table uses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from sync.settings.secret_files import SecretFile, collect_secret_files, read_secret_file
+
+Deployment = Literal["auto", "cloud", "datacenter"]
+
+
+def base_url(value: str) -> str:
+    """An http(s) base URL without credentials, query or trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as https://acme.atlassian.net")
+    if parts.username or parts.password:
+        raise ValueError("must not contain credentials; use email/api_token or pat instead")
+    if parts.query or parts.fragment:
+        raise ValueError("must not contain a query or fragment")
+    return value.strip().rstrip("/")
+
+
+def upper(value: Any) -> Any:
+    """Text in upper case; anything else unchanged, for the type check to report."""
+    return value.upper() if isinstance(value, str) else value
+
+
+def as_text(value: Any) -> Any:
+    """An integer as text (TOML users write page ids as numbers); anything else unchanged."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+BaseUrl = Annotated[str, BeforeValidator(lambda v: base_url(v) if isinstance(v, str) else v)]
+PageId = Annotated[str, BeforeValidator(as_text), Field(pattern=r"^\d+$")]
+Label = Annotated[str, Field(pattern=r"^[^\s]+$")]
+
+
+class Section(BaseModel):
+    """Shared behaviour of every configuration table: frozen, unknown keys rejected, secret files read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_secret_files(cls, data: Any) -> Any:
+        return collect_secret_files(cls, data)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _read_secret_file(cls, value: Any, info: ValidationInfo) -> Any:
+        return read_secret_file(value, info.field_name) if isinstance(value, SecretFile) else value
+
+
+def nested_section(annotation: Any) -> type[Section] | None:
+    """The table class a field holds, or None for a plain setting."""
+    return annotation if isinstance(annotation, type) and issubclass(annotation, Section) else None
