@@ -8,7 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sync.settings.confluence import ConfluenceSettings
-from sync.settings.credentials import check_confluence_credentials
+from sync.settings.credentials import check_credentials
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
 from sync.settings.sources import FileSource
@@ -80,3 +80,26 @@ class Settings(BaseSettings):
                 values.append(base64.b64encode(pair.encode()).decode())
         return tuple(dict.fromkeys(value for value in values if value))
 
+
+def check_confluence_credentials(jira: JiraSettings, confluence: ConfluenceSettings) -> None:
+    """Raise ValueError when Confluence's credentials, after falling back to Jira's, cannot work."""
+    deployment = confluence_deployment(jira, confluence)
+    # The adapters pair each Confluence credential that is not set with Jira's, so check the pairs they use.
+    effective = {
+        "deployment": deployment,
+        "email": confluence.email or jira.email,
+        "api_token": confluence.api_token or jira.api_token,
+    }
+    check_credentials(effective, confluence.pat or jira.pat, required=False)
+    # With deployment auto the adapters still fall back to jira.pat, as they always did.
+    if deployment == "datacenter" and jira.pat and not confluence.pat:
+        raise ValueError(
+            "pat is required on Data Center when jira.pat is set: personal access tokens are per product, so "
+            "Confluence would refuse Jira's; set confluence.pat or confluence.pat_file "
+            "(env PMSYNC_CONFLUENCE__PAT or PMSYNC_CONFLUENCE__PAT_FILE)"
+        )
+
+
+def confluence_deployment(jira: JiraSettings, confluence: ConfluenceSettings) -> str:
+    """Confluence's configured deployment: its own, or Jira's when it is auto (may still be auto)."""
+    return jira.deployment if confluence.deployment == "auto" else confluence.deployment
