@@ -53,19 +53,7 @@ _ERRORS_BY_STATUS: dict[int, type[AtlassianError]] = {
 }
 
 
-# --- query literals and wiki text ------------------------------------------------------------------
-
-_LITERAL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def jql_quote(value: str) -> str:
-    """A JQL string literal holding value exactly (quotes, backslashes and newlines escaped)."""
-    return '"' + "".join(_LITERAL_ESCAPES.get(char, char) for char in value) + '"'
-
-
-def cql_quote(value: str) -> str:
-    """A CQL string literal holding value exactly (quotes, backslashes and newlines escaped)."""
-    return jql_quote(value)
+# --- wiki text -------------------------------------------------------------------------------------
 
 
 _NOFORMAT = re.compile(r"\{(?=noformat)", re.IGNORECASE)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.cycle import managed_jql, postmortem_cql
 from sync.ports import AtlassianError, AuthFailed, ConfluencePort, JiraPort, NotFound, PermissionDenied
+from sync.query import managed_jql, postmortem_cql
 from sync.settings import Settings
 
 

@@ -14,7 +14,7 @@ import requests
 import responses
 import structlog
 
-from sync.atlassian import cql_quote, jql_quote, make_adapters, wiki_text
+from sync.atlassian import make_adapters, wiki_text
 from sync.logs import configure_logging
 from sync.models import IssueFields, Owner, Page
 from sync.ports import (
@@ -26,6 +26,7 @@ from sync.ports import (
     RateLimited,
     VersionConflict,
 )
+from sync.query import cql_quote, jql_quote
 from sync.retry import Pacer, RetryPolicy
 from sync.settings import Settings
 
@@ -546,9 +547,3 @@ def test_no_token_in_exceptions_or_logs(http: responses.RequestsMock, log_output
     for text in [*(str(e) for e in errors), *(repr(e) for e in errors), logged]:
         assert TOKEN not in text and PAT not in text
     assert all(e.__cause__ is None and e.__suppress_context__ for e in errors)
-
-
-def test_query_literals_are_escaped() -> None:
-    assert jql_quote('say "hi"\\now\nnext') == '"say \\"hi\\"\\\\now\\nnext"'
-    assert cql_quote("PM") == '"PM"'
-    assert cql_quote('a"b') == '"a\\"b"'

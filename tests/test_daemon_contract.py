@@ -28,8 +28,9 @@ import pytest
 from sync import atlassian
 from sync.atlassian import ClientOptions, make_adapters
 from sync.checks import run_checks
-from sync.cycle import managed_jql, release_lease, run_cycle
+from sync.cycle import release_lease, run_cycle
 from sync.demo import sandbox_settings
+from sync.query import jql_quote, managed_jql
 from sync.sandbox import running_sandbox
 from sync.settings import Settings
 from sync.state import State
@@ -268,7 +269,7 @@ def drive_every_route(world: World) -> None:
 
     jira, confluence = make_adapters(world.settings)
     # a JQL too long for a URL is POSTed to the search route (MAX_GET_JQL_LENGTH)
-    padding = " or summary ~ " + atlassian.jql_quote("x" * atlassian.MAX_GET_JQL_LENGTH)
+    padding = " or summary ~ " + jql_quote("x" * atlassian.MAX_GET_JQL_LENGTH)
     list(jira.search(managed_jql(world.settings.jira.project, None).replace(" order by", padding + " order by")))
     # `postmortem-sync check`, as sync.cli._cmd_check runs it
     assert all(passed for passed, _ in run_checks(world.settings, jira, confluence))
