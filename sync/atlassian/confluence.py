@@ -1,4 +1,4 @@
-"""The Confluence adapter (`ConfluencePort`) over the v1 REST API, and page JSON -> `Page`.
+"""The Confluence adapter (`ConfluencePort`, `ConfluenceProbe`) over the v1 REST API, and page JSON -> `Page`.
 
 Pages are written with our own `PUT content/{id}` carrying the version we read, never the library's
 `update_page`, which has no optimistic locking and silently overwrites a concurrent user edit
@@ -134,10 +134,6 @@ class ConfluenceAdapter:
             if exc.status in (400, 409) and not isinstance(exc, VersionConflict):
                 raise VersionConflict(exc.message, status=exc.status) from None
             raise
-
-    def page_url(self, page: Page) -> str:
-        """The page's web URL as Confluence reported it, else the stable viewpage URL."""
-        return page.url or f"{self._connection.url}/pages/viewpage.action?pageId={page.id}"
 
     def _site(self, document: dict | None) -> str:
         """The site base for relative links: Confluence's `_links.base` if on our host, else our URL."""

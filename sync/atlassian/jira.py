@@ -1,4 +1,4 @@
-"""The Jira adapter (`JiraPort`): REST v2 writes on both deployments, search per deployment, agile API.
+"""The Jira adapter (`JiraPort`, `JiraProbe`): REST v2 writes on both deployments, search per deployment, agile API.
 
 We call explicit `/rest/...` paths rather than the library's search helpers: `Jira(cloud=True).jql()`
 raises for `start > 0` and `enhanced_jql` raises on Data Center, while Cloud's `/rest/api/{2,3}/search`

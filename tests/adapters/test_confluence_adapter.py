@@ -8,6 +8,7 @@ import pytest
 import responses
 from adapter_helpers import DC_WIKI, WIKI, adapters, body, content, query
 
+from sync.atlassian.confluence import page_from_json
 from sync.models import Page
 from sync.ports import AtlassianError, NotFound, VersionConflict
 from sync.query import cql_quote
@@ -96,7 +97,7 @@ def test_create_find_label_and_url(http: responses.RequestsMock) -> None:
         "type": "page", "title": "Postmortem action items", "space": {"key": "PM"},
         "body": {"storage": {"value": "<p>hi</p>", "representation": "storage"}}, "ancestors": [{"id": "5"}]}
     assert (created.id, created.version, created.body) == ("77", 1, "<p>hi</p>")
-    assert confluence.page_url(created) == WIKI + "/spaces/PM/pages/77"
-    assert confluence.page_url(Page(id="9", title="t", version=1, body="")) == WIKI + "/pages/viewpage.action?pageId=9"
+    assert created.url == WIKI + "/spaces/PM/pages/77"  # Confluence's webui link on its own site
+    assert page_from_json({"id": "9", "title": "t"}, site=WIKI).url is None  # no webui link: no URL is made up
     assert confluence.find_page("PM", 'Say "hi"') is None
     assert query(http.calls[1])["title"] == 'Say "hi"' and query(http.calls[1])["spaceKey"] == "PM"
