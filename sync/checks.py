@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sync.cycle import managed_jql, postmortem_cql
-from sync.ports import AtlassianError, AuthFailed, ConfluencePort, JiraPort, NotFound, PermissionDenied
+from sync.ports import AtlassianError, AuthFailed, ConfluenceProbe, JiraProbe, NotFound, PermissionDenied
+from sync.query import managed_jql, postmortem_cql
 from sync.settings import Settings
 
 
@@ -19,7 +19,7 @@ def _explain(service: str, exc: AtlassianError) -> str:
     return f"{service} answered: {exc}"
 
 
-def run_checks(settings: Settings, jira: JiraPort, confluence: ConfluencePort) -> Iterator[tuple[bool, str]]:
+def run_checks(settings: Settings, jira: JiraProbe, confluence: ConfluenceProbe) -> Iterator[tuple[bool, str]]:
     """Yield (passed, message) for each check, going on after a failure."""
     try:
         info = jira.server_info()
@@ -55,7 +55,7 @@ def run_checks(settings: Settings, jira: JiraPort, confluence: ConfluencePort) -
             yield False, f"summary page space {settings.confluence.summary_space}: {_explain('Confluence', exc)}"
 
 
-def _create_screen_checks(settings: Settings, jira: JiraPort) -> Iterator[tuple[bool, str]]:
+def _create_screen_checks(settings: Settings, jira: JiraProbe) -> Iterator[tuple[bool, str]]:
     """The fields every ticket sets must be on the create screen, or Jira rejects the whole create."""
     j = settings.jira
     try:

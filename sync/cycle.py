@@ -14,15 +14,14 @@ from datetime import datetime, timedelta, timezone
 import structlog
 
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
-from sync.atlassian import cql_quote, jql_quote
-from sync.identity import MANAGED_LABEL
 from sync.models import IssueSnapshot, Page, Postmortem
 from sync.parser import parse_page
 from sync.planner import Plan, PlanOptions, plan_changes
 from sync.lease import LEASE_PROPERTY, Lease, claim, may_write, needs_renewal, released
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound, PermissionDenied, VersionConflict
+from sync.query import keys_jql, managed_jql, postmortem_cql
 from sync.report import Metrics, compute_metrics, render_summary_page, tracked_items
-from sync.settings import ConfluenceSettings, Settings
+from sync.settings import Settings
 from sync.state import State, StateView
 from sync.templates import combine_templates
 
@@ -30,7 +29,6 @@ log = structlog.get_logger(__name__)
 
 KEY_BATCH = 50
 SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
-_WATERMARK_FORMAT = "%Y-%m-%d %H:%M"
 
 
 @dataclass
@@ -48,31 +46,6 @@ class CycleResult:
     duration_s: float = 0.0
     problems: list[str] = field(default_factory=list)
     unresolved_keys: set[str] = field(default_factory=set)
-
-
-def postmortem_cql(conf: ConfluenceSettings, since: datetime | None) -> str:
-    """The CQL that selects postmortem pages, modified since `since` when given."""
-    if conf.cql:
-        clauses = [f"({conf.cql})"]
-    else:
-        clauses = ["type = page"]
-        if conf.spaces:
-            clauses.append(f"space in ({', '.join(cql_quote(s) for s in conf.spaces)})")
-        if conf.labels:
-            clauses.append(f"label in ({', '.join(cql_quote(label) for label in conf.labels)})")
-        if conf.parent_pages:
-            clauses.append(f"ancestor in ({', '.join(str(int(p)) for p in conf.parent_pages)})")
-    if since is not None:
-        clauses.append(f"lastmodified >= {cql_quote(since.strftime(_WATERMARK_FORMAT))}")
-    return " and ".join(clauses) + " order by lastmodified asc"
-
-
-def managed_jql(project: str, since: datetime | None) -> str:
-    """The JQL for the issues we manage, updated since `since` when given."""
-    jql = f"project = {jql_quote(project)} and labels = {jql_quote(MANAGED_LABEL)}"
-    if since is not None:
-        jql += f" and updated >= {jql_quote(since.strftime(_WATERMARK_FORMAT))}"
-    return jql + " order by key asc"
 
 
 def plan_options(settings: Settings) -> PlanOptions:
@@ -121,7 +94,7 @@ def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool, postmorte
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
         try:
-            found = {s.key: s for s in jira.search(f"key in ({', '.join(batch)})")}
+            found = {s.key: s for s in jira.search(keys_jql(batch))}
         except AtlassianError:  # one key that does not exist makes Jira reject the whole query
             found = {}
         issues.update({key: found[key] for key in batch if key in found})

@@ -1,7 +1,8 @@
 """The only Jira and Confluence calls the daemon makes, as Protocols, and the errors they raise.
 
-Adapters (`sync.atlassian`) implement these over HTTP; tests and the planner-facing code depend only
-on this module. Error messages never contain credentials.
+`JiraPort` and `ConfluencePort` are what a sync cycle uses; `JiraProbe` and `ConfluenceProbe` are
+what `postmortem-sync check` uses. Adapters (`sync.atlassian`) implement all four over HTTP; tests
+and the planner-facing code depend only on this module. Error messages never contain credentials.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Literal, Protocol
 
-from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner, Page
+from sync.models import CreateResult, IssueFields, IssueSnapshot, Page
 
 DeploymentKind = Literal["cloud", "datacenter"]
 
@@ -90,10 +91,6 @@ class ConfluencePort(Protocol):
         """The page with exactly this title in space, or None."""
         ...
 
-    def can_edit(self, page_id: str) -> bool | None:
-        """Whether we may edit the page (its `operations`); None when Confluence does not say."""
-        ...
-
     def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
         """A content property's value and version number, or None when the page has no such property."""
         ...
@@ -105,23 +102,12 @@ class ConfluencePort(Protocol):
         """
         ...
 
-    def page_url(self, page: Page) -> str:
-        """A browser URL of the page."""
-        ...
-
 
 class JiraPort(Protocol):
     """Jira reads and writes the daemon needs."""
 
     @property
-    def deployment(self) -> DeploymentKind: ...
-
-    @property
     def request_count(self) -> int: ...
-
-    def server_info(self) -> dict:
-        """Jira's serverInfo document."""
-        ...
 
     def search(self, jql: str, *, fields: Sequence[str] = SNAPSHOT_FIELDS) -> Iterator[IssueSnapshot]:
         """Every issue matching a bounded JQL query, page by page."""
@@ -147,10 +133,6 @@ class JiraPort(Protocol):
         """Apply the transition with this name (or target status name); False when unavailable."""
         ...
 
-    def create_screen_fields(self, project: str, issue_type: str) -> set[str]:
-        """Ids of the fields on the create screen of this project and issue type; NotFound if either is missing."""
-        ...
-
     def add_comment(self, key: str, text: str) -> None:
         """Add a plain-text comment."""
         ...
@@ -167,6 +149,37 @@ class JiraPort(Protocol):
         """Move issues into a sprint."""
         ...
 
-    def resolve_assignee(self, owner: Owner) -> dict | None:
-        """The assignee object for this deployment, or None when the person is not a known user."""
+
+class JiraProbe(Protocol):
+    """What `postmortem-sync check` asks Jira: who it is, whether we can search, what the create screen holds."""
+
+    @property
+    def deployment(self) -> DeploymentKind: ...
+
+    def server_info(self) -> dict:
+        """Jira's serverInfo document."""
+        ...
+
+    def search(self, jql: str, *, fields: Sequence[str] = SNAPSHOT_FIELDS) -> Iterator[IssueSnapshot]:
+        """Every issue matching a bounded JQL query, page by page (as JiraPort.search)."""
+        ...
+
+    def create_screen_fields(self, project: str, issue_type: str) -> set[str]:
+        """Ids of the fields on the create screen of this project and issue type; NotFound if either is missing."""
+        ...
+
+
+class ConfluenceProbe(Protocol):
+    """What `postmortem-sync check` asks Confluence: whether the search finds pages, whether we may edit the summary."""
+
+    def find_pages(self, cql: str, *, limit: int = 50) -> Iterator[Page]:
+        """Pages matching CQL, with storage bodies, following every next link (as ConfluencePort.find_pages)."""
+        ...
+
+    def find_page(self, space: str, title: str) -> Page | None:
+        """The page with exactly this title in space, or None."""
+        ...
+
+    def can_edit(self, page_id: str) -> bool | None:
+        """Whether we may edit the page (its `operations`); None when Confluence does not say."""
         ...

@@ -9,7 +9,7 @@ Every exchange of every client the adapters build (deployment detection included
     listed with a reason in KNOWN_VIOLATIONS;
   * the routes seen must be exactly EXPECTED_ROUTES for the flavour, so a route the daemon starts or
     stops using shows up here;
-  * every REST path spelt out in sync/atlassian.py must be an expected route or in NOT_EXERCISED, so a
+  * every REST path spelt out in sync/atlassian/ must be an expected route or in NOT_EXERCISED, so a
     new adapter call without a scenario shows up too.
 """
 
@@ -27,10 +27,11 @@ import pytest
 
 from sandbox import running_sandbox
 from sandbox.demo import sandbox_settings
-from sync import atlassian
 from sync.atlassian import ClientOptions, make_adapters
+from sync.atlassian.jira import MAX_GET_JQL_LENGTH
 from sync.checks import run_checks
-from sync.cycle import managed_jql, release_lease, run_cycle
+from sync.cycle import release_lease, run_cycle
+from sync.query import jql_quote, managed_jql
 from sync.settings import Settings
 from sync.state import State
 from tests.openapi_contract import ContractViolation, Exchange, load_spec, recording, spec_for_path, validate_exchange
@@ -76,7 +77,7 @@ EXPECTED_ROUTES = {
     },
 }
 
-# REST paths in sync/atlassian.py that no scenario reaches, each with the reason.
+# REST paths in sync/atlassian/ that no scenario reaches, each with the reason.
 NOT_EXERCISED: dict[str, str] = {}
 
 # Exchanges that violate the spec today, keyed by (flavour, route), each with what is wrong and where
@@ -268,7 +269,7 @@ def drive_every_route(world: World) -> None:
 
     jira, confluence = make_adapters(world.settings)
     # a JQL too long for a URL is POSTed to the search route (MAX_GET_JQL_LENGTH)
-    padding = " or summary ~ " + atlassian.jql_quote("x" * atlassian.MAX_GET_JQL_LENGTH)
+    padding = " or summary ~ " + jql_quote("x" * MAX_GET_JQL_LENGTH)
     list(jira.search(managed_jql(world.settings.jira.project, None).replace(" order by", padding + " order by")))
     # `postmortem-sync check`, as sync.cli._cmd_check runs it
     assert all(passed for passed, _ in run_checks(world.settings, jira, confluence))
@@ -328,7 +329,7 @@ def test_the_run_covers_exactly_the_expected_routes(traffic):
 
 
 def test_every_rest_path_in_the_adapters_is_an_expected_route():
-    source = (ROOT / "sync" / "atlassian.py").read_text()
+    source = "\n".join(path.read_text() for path in sorted((ROOT / "sync" / "atlassian").glob("*.py")))
     spelt = {re.sub(r"\{[^}]*\}", "{}", path) for path in re.findall(r'"(rest/[^"]*)"', source)}
     in_adapters = {("/wiki/" if path.startswith("rest/api/content") else "/") + path for path in spelt}
     expected = {re.sub(r"\{[^}]*\}", "{}", route.split(" ", 1)[1])
