@@ -17,6 +17,7 @@ import structlog
 from sync.identity import REMOVED_LABEL, item_label
 from sync.models import CreateResult, Page
 from sync.planner import CreateIssue, Plan, WriteBack
+from sync.problems import Problem, ProblemKind
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.state import State
 from sync.storage_format import EditError, edit_items
@@ -43,14 +44,7 @@ class ApplyResult:
     transitioned: int = 0
     flagged: int = 0
     written_back: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def incomplete(self) -> bool:
-        """A planned write failed for a reason that may pass (not a rejection): redo its pages next cycle."""
-        transient = ("create-failed", "create-interrupted", "write-back-failed", "write-back-gave-up",
-                     "update-failed", "transition-failed", "flag-failed", "epic-create-failed")
-        return any(problem.startswith(transient) for problem in self.problems)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: State,
@@ -61,11 +55,11 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
     for change in plan.updates:
-        if _attempt(result, "update", change.record.issue_key, lambda c=change: jira.update_issue(c.record.issue_key, c.changes)):
+        if _attempt(result, ProblemKind.UPDATE_FAILED, change.record.issue_key, lambda c=change: jira.update_issue(c.record.issue_key, c.changes)):
             state.save_items([change.record])
             result.updated += 1
     for change in plan.transitions:
-        if _attempt(result, "transition", change.record.issue_key, lambda c=change: jira.transition_to_done(c.record.issue_key)):
+        if _attempt(result, ProblemKind.TRANSITION_FAILED, change.record.issue_key, lambda c=change: jira.transition_to_done(c.record.issue_key)):
             state.save_items([replace(change.record, done=True)])
             result.transitioned += 1
     for flag in plan.flags:
@@ -76,12 +70,12 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
             jira.add_comment(key, flag.comment)
             if flag.transition:
                 jira.transition(key, flag.transition)
-        if _attempt(result, "flag", key, do_flag):
+        if _attempt(result, ProblemKind.FLAG_FAILED, key, do_flag):
             state.save_items([flag.record])
             result.flagged += 1
             log.info("issue_flagged_removed", issue_key=key, page_id=flag.record.page_id)
     for unflag in plan.unflags:
-        if _attempt(result, "unflag", unflag.record.issue_key,
+        if _attempt(result, ProblemKind.UNFLAG_FAILED, unflag.record.issue_key,
                     lambda u=unflag: jira.update_issue(u.record.issue_key, {"labels_remove": [REMOVED_LABEL]})):
             state.save_items([replace(unflag.record, flagged=False)])
     if options.write_back and plan.write_backs:
@@ -96,18 +90,18 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     return result
 
 
-def _problem_of(action: str, key: str | None, call: Callable[[], object]) -> str | None:
-    """Run one write; None when it worked, else the problem to report (and log)."""
+def _problem_of(kind: ProblemKind, key: str | None, call: Callable[[], object]) -> Problem | None:
+    """Run one write; None when it worked, else the problem of that kind to report (and log)."""
     try:
         call()
         return None
     except AtlassianError as exc:
-        log.warning(f"{action}_failed", issue_key=key, error=str(exc))
-        return f"{action}-failed:{key}:{exc}"
+        log.warning(kind.value.replace("-", "_"), issue_key=key, error=str(exc))
+        return Problem(kind, str(key), str(exc))
 
 
-def _attempt(result: ApplyResult, action: str, key: str | None, call: Callable[[], object]) -> bool:
-    problem = _problem_of(action, key, call)
+def _attempt(result: ApplyResult, kind: ProblemKind, key: str | None, call: Callable[[], object]) -> bool:
+    problem = _problem_of(kind, key, call)
     if problem:
         result.problems.append(problem)
     return problem is None
@@ -120,11 +114,11 @@ def _adopt(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> Non
             if adopt.add_labels:
                 jira.update_issue(key, {"labels_add": list(adopt.add_labels)})
         except NotFound:
-            result.problems.append(f"unknown-issue:{key}")
+            result.problems.append(Problem(ProblemKind.UNKNOWN_ISSUE, key))
             log.warning("adopt_failed_unknown_issue", issue_key=key, page_id=adopt.record.page_id)
             continue
         except AtlassianError as exc:
-            result.problems.append(f"adopt-failed:{key}:{exc}")
+            result.problems.append(Problem(ProblemKind.ADOPT_FAILED, key, str(exc)))
             continue
         state.save_items([adopt.record])
         result.adopted += 1
@@ -140,7 +134,7 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
     try:
         outcomes = jira.create_issues([e.fields for e in plan.epics])
     except AtlassianError as exc:  # the intents stay; the epics are looked up by label next time
-        result.problems.append(f"epic-create-failed:{exc}")
+        result.problems.append(Problem(ProblemKind.EPIC_CREATE_FAILED, None, str(exc)))
         outcomes = [CreateResult(None, "interrupted")] * len(plan.epics)
     epic_of: dict[str, str] = {}
     unknown: set[str] = set()  # the epic may or may not exist: its issues wait for it
@@ -152,7 +146,7 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
             log.info("epic_created", issue_key=outcome.key, page_id=epic.page_id)
         elif outcome.error != "interrupted":
             state.clear_intents([f"epic-{epic.page_id}"])
-            result.problems.append(f"epic-rejected:{epic.page_id}:{outcome.error}")  # its issues go without
+            result.problems.append(Problem(ProblemKind.EPIC_REJECTED, epic.page_id, str(outcome.error)))  # its issues go without
         else:
             unknown.add(epic.page_id)
     return [replace(c, fields=replace(c.fields, parent_key=epic_of.get(c.epic_page))) if c.epic_page else c
@@ -169,16 +163,16 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
         outcomes = jira.create_issues([c.fields for c in creates])
     except CreateInterrupted as exc:
         outcomes = list(exc.results) + [CreateResult(None, "interrupted")] * (len(creates) - len(exc.results))
-        result.problems.append(f"create-interrupted:{exc.message}")
+        result.problems.append(Problem(ProblemKind.CREATE_INTERRUPTED, None, exc.message))
     except AtlassianError as exc:  # nothing known: the intents stay; the next cycles look for the labels
-        result.problems.append(f"create-failed:{exc}")
+        result.problems.append(Problem(ProblemKind.CREATE_FAILED, None, str(exc)))
         return
     retry_unassigned = [(c, o) for c, o in zip(creates, outcomes) if not o.key and o.error and "assignee" in o.error.lower()]
     if retry_unassigned:
         again = jira.create_issues([replace(c.fields, assignee=None) for c, _ in retry_unassigned])
         fixed = {id(c): o for (c, _), o in zip(retry_unassigned, again)}
         outcomes = [fixed.get(id(c), o) for c, o in zip(creates, outcomes)]
-        result.problems += [f"unknown-user:{c.record.item_key}" for c, _ in retry_unassigned]
+        result.problems += [Problem(ProblemKind.UNKNOWN_USER, c.record.item_key) for c, _ in retry_unassigned]
     done_keys = []
     for change, outcome in zip(creates, outcomes):
         if outcome.key:
@@ -190,10 +184,11 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
                 done_keys.append(outcome.key)
         elif outcome.error != "interrupted":
             state.clear_intents([change.record.item_key])  # Jira rejected it: nothing exists to find
-            result.problems.append(f"create-rejected:{change.record.item_key}:{outcome.error}")
+            result.problems.append(Problem(ProblemKind.CREATE_REJECTED, change.record.item_key, str(outcome.error)))
     # Distinct new issues, one transition each: safe to send side by side (no bulk transition in v2).
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        failures = pool.map(lambda k: _problem_of("transition", k, lambda: jira.transition_to_done(k)), done_keys)
+        failures = pool.map(lambda k: _problem_of(ProblemKind.TRANSITION_FAILED, k, lambda: jira.transition_to_done(k)),
+                            done_keys)
         result.problems += [problem for problem in failures if problem]
     _after_create(creates, jira, options, result)
 
@@ -203,15 +198,15 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
     if options.sprint_board is not None and keys:
         sprint = jira.active_sprint(options.sprint_board)
         if sprint is None:
-            result.problems.append(f"no-active-sprint:{options.sprint_board}")
+            result.problems.append(Problem(ProblemKind.NO_ACTIVE_SPRINT, str(options.sprint_board)))
         else:
-            _attempt(result, "sprint", sprint, lambda: jira.add_to_sprint(sprint, keys))
+            _attempt(result, ProblemKind.SPRINT_FAILED, sprint, lambda: jira.add_to_sprint(sprint, keys))
     if options.remote_links:
         for change in creates:
             key = result.created.get(change.record.item_key)
             url = options.page_url(change.record.page_id)
             if key and url:
-                _attempt(result, "remote-link", key, lambda k=key, u=url, c=change: jira.add_remote_link(
+                _attempt(result, ProblemKind.REMOTE_LINK_FAILED, key, lambda k=key, u=url, c=change: jira.add_remote_link(
                     k, u, "Postmortem", f"pmsync:{item_label(c.record.item_key)}"))
 
 
@@ -229,7 +224,7 @@ def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> st
 
 
 def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
-                pages: Mapping[str, Page]) -> tuple[int, list[str]]:
+                pages: Mapping[str, Page]) -> tuple[int, list[Problem]]:
     """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost.
 
     Returns (pages written, problems); safe to run for different pages at once.
@@ -248,5 +243,5 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
             log.info("write_back_conflict_retrying", page_id=write.page_id)
             page = None
         except AtlassianError as exc:
-            return 0, [f"write-back-failed:{write.page_id}:{exc}"]
-    return 0, [f"write-back-gave-up:{write.page_id}"]
+            return 0, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
+    return 0, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]

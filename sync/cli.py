@@ -122,7 +122,7 @@ def _log_cycle(result) -> None:
         duration_s=round(result.duration_s, 3), problems=len(result.problems),
     )
     for problem in result.problems:
-        structlog.get_logger("sync.cycle").warning("cycle_problem", kind=problem.split(":", 1)[0], problem=problem)
+        structlog.get_logger("sync.cycle").warning("cycle_problem", kind=problem.kind.value, problem=str(problem))
 
 
 def _progress(message: str) -> None:
@@ -185,7 +185,7 @@ def _cmd_report(args, settings, jira, confluence, state) -> int:
 
     result = run_cycle(settings, jira, confluence, state, apply=False)
     if result.metrics is None:
-        print("postmortem-sync: could not compute the report: " + "; ".join(result.problems), file=sys.stderr)
+        print("postmortem-sync: could not compute the report: " + "; ".join(map(str, result.problems)), file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(metrics_to_json(result.metrics), indent=2) if args.json else render_report_table(result.metrics))
     return EXIT_OK

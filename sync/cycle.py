@@ -20,6 +20,7 @@ from sync.models import IssueSnapshot, Page, Postmortem
 from sync.parser import parse_page
 from sync.planner import Plan, PlanOptions, plan_changes
 from sync.lease import LEASE_PROPERTY, Lease, claim, may_write, needs_renewal, released
+from sync.problems import Problem, ProblemKind
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound, PermissionDenied, VersionConflict
 from sync.report import Metrics, compute_metrics, render_summary_page, tracked_items
 from sync.settings import ConfluenceSettings, Settings
@@ -29,13 +30,14 @@ from sync.templates import combine_templates
 log = structlog.get_logger(__name__)
 
 KEY_BATCH = 50
+LEASE_DENIED = ("the account cannot edit the summary page, which holds the write lease (HTTP 403): "
+                "give it edit permission, or set sync.lease_minutes = 0 if one instance runs")
 SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
 _WATERMARK_FORMAT = "%Y-%m-%d %H:%M"
 
 
 @dataclass
 class CycleResult:
-    ok: bool = True
     full: bool = False
     pages_seen: int = 0
     pages_changed: int = 0
@@ -46,8 +48,13 @@ class CycleResult:
     summary_written: bool = False
     requests: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     unresolved_keys: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the cycle did its job: none of its problems fails it."""
+        return not any(problem.fails_cycle for problem in self.problems)
 
 
 def postmortem_cql(conf: ConfluenceSettings, since: datetime | None) -> str:
@@ -101,10 +108,12 @@ def parse_pages(pages: Iterable[Page], settings: Settings, result: CycleResult) 
             pm = parse_page(page.body, title=page.title, templates=templates, page_id=page.id)
         except Exception as exc:  # noqa: BLE001 - the parser promises not to raise; defend the cycle anyway
             failed.add(page.id)
-            result.problems.append(f"parse-failed:{page.id}:{type(exc).__name__}")
+            result.problems.append(Problem(ProblemKind.PARSE_FAILED, page.id, type(exc).__name__))
             continue
         parsed.append(replace(pm, page_id=page.id, version=page.version, url=page.url, space=page.space))
-        result.problems += [f"page {page.id}: {p}" for p in pm.problems if not p.startswith("missing-")]
+        # Items without an owner or due date are listed on the summary page ("needs attention") instead.
+        result.problems += [Problem(ProblemKind.PAGE, page.id, code) for code in pm.problems
+                            if not code.startswith("missing-")]
     return parsed, failed
 
 
@@ -141,11 +150,11 @@ def _issues_one_by_one(jira: JiraPort, keys: list[str], result: CycleResult) -> 
         try:
             snapshot = jira.get_issue(key)
         except AtlassianError as exc:
-            result.problems.append(f"unresolved-key:{key}:{exc.status}")
+            result.problems.append(Problem(ProblemKind.UNRESOLVED_KEY, key, str(exc.status)))
             result.unresolved_keys.add(key)
             continue
         if snapshot.key != key:
-            result.problems.append(f"issue-moved:{key}:{snapshot.key}")
+            result.problems.append(Problem(ProblemKind.ISSUE_MOVED, key, snapshot.key))
             result.unresolved_keys.add(key)
             continue
         found[key] = snapshot
@@ -165,11 +174,11 @@ def deleted_pages(confluence: ConfluencePort, cached: Iterable[str], fetched: It
             confluence.get_page(page_id)  # Confluence answers 404 for a trashed or purged page
         except NotFound:
             gone.add(page_id)
-            result.problems.append(f"page-deleted:{page_id}")
+            result.problems.append(Problem(ProblemKind.PAGE_DELETED, page_id))
         except AtlassianError as exc:  # unknown: nothing is flagged on a guess
-            result.problems.append(f"page-check-failed:{page_id}:{exc.status}")
+            result.problems.append(Problem(ProblemKind.PAGE_CHECK_FAILED, page_id, str(exc.status)))
         else:
-            result.problems.append(f"page-out-of-scope:{page_id}")
+            result.problems.append(Problem(ProblemKind.PAGE_OUT_OF_SCOPE, page_id))
     return frozenset(gone)
 
 
@@ -201,8 +210,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         result.items = sum(len(pm.items) for pm in postmortems)
         result.problems += list(plan.problems)
         if plan.unsafe_reason and not force:
-            result.problems.append(f"unsafe-plan:{plan.unsafe_reason}")
-            result.ok = False
+            result.problems.append(Problem(ProblemKind.UNSAFE_PLAN, None, plan.unsafe_reason))
             apply = False
         if apply and not plan.is_empty:
             apply = hold_lease(settings, confluence, state, started, result)
@@ -219,10 +227,9 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         result.metrics = compute_metrics(tracked_items(pages_now.values(), links, issues), started.date())
         if apply:
             result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
-            _remember(state, postmortems, issues, view.issues, result, started, cycle_no, failed, gone)
+            _remember(state, postmortems, issues, view.issues, result, started, cycle_no, gone)
     except AtlassianError as exc:
-        result.ok = False
-        result.problems.append(f"cycle-failed:{exc}")
+        result.problems.append(Problem(ProblemKind.CYCLE_FAILED, None, str(exc)))
         log.error("cycle_failed", error=str(exc), status=exc.status)
     result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
     result.duration_s = time.monotonic() - clock
@@ -244,28 +251,27 @@ def hold_lease(settings: Settings, confluence: ConfluencePort, state: State, now
             lease = _take_lease(confluence, state, page_id, me, now, term, result)
     except NotFound:  # the summary page was deleted: the next cycle finds or creates it again
         state.set_meta(lease=None, summary_page_id=None, summary_digest=None)
-        result.problems.append("lease-page-missing:the summary page is gone; it is created again next cycle")
+        result.problems.append(Problem(ProblemKind.LEASE_PAGE_MISSING, None,
+                                       "the summary page is gone; it is created again next cycle"))
         return False
     except PermissionDenied:
         state.set_meta(lease=None)
-        result.ok = False
-        result.problems.append("lease-denied:the account cannot edit the summary page, which holds the write lease "
-                               "(HTTP 403): give it edit permission, or set sync.lease_minutes = 0 if one instance runs")
+        result.problems.append(Problem(ProblemKind.LEASE_DENIED, None, LEASE_DENIED))
         return False
     except VersionConflict:
         state.set_meta(lease=None)
-        result.problems.append("lease-lost:another instance took the write lease first")
+        result.problems.append(Problem(ProblemKind.LEASE_LOST, None, "another instance took the write lease first"))
         log.warning("lease_lost")
         return False
     except AtlassianError as exc:  # a write that may or may not have landed: the next cycle reads it
         state.set_meta(lease=None)
-        result.ok = False
-        result.problems.append(f"lease-failed:{exc}")
+        result.problems.append(Problem(ProblemKind.LEASE_FAILED, None, str(exc)))
         return False
     if lease is None:
         return False
     if not may_write(lease, me, now, timedelta(minutes=settings.sync.overlap_minutes)):
-        result.problems.append(f"lease-handover:writes resume after {lease.since.isoformat()} + the search-lag grace")
+        result.problems.append(Problem(ProblemKind.LEASE_HANDOVER, None,
+                                       f"writes resume after {lease.since.isoformat()} + the search-lag grace"))
         log.info("lease_handover", since=lease.since.isoformat())
         return False
     return True
@@ -279,7 +285,7 @@ def _take_lease(confluence: ConfluencePort, state: State, page_id: str, me: str,
     lease = claim(current, me, now, term, exists=found is not None)
     if lease is None:
         state.set_meta(lease=None)
-        result.problems.append(f"lease-held:{current.holder}:until {current.expires.isoformat()}")
+        result.problems.append(Problem(ProblemKind.LEASE_HELD, current.holder, f"until {current.expires.isoformat()}"))
         log.warning("lease_held", holder=current.holder, expires=current.expires.isoformat())
         return None
     confluence.set_property(page_id, LEASE_PROPERTY, lease.to_json(), found[1] if found else None)
@@ -374,7 +380,7 @@ def _write_summary(settings: Settings, confluence: ConfluencePort, state: State,
         elif page.body != body:
             page = confluence.update_page(page, body, message="postmortem-sync: completion update", minor_edit=True)
     except AtlassianError as exc:
-        result.problems.append(f"summary-failed:{exc}")
+        result.problems.append(Problem(ProblemKind.SUMMARY_FAILED, None, str(exc)))
         log.warning("summary_page_failed", error=str(exc))
         return False
     state.set_meta(summary_digest=digest, summary_page_id=page.id, summary_page_url=page.url)
@@ -384,7 +390,7 @@ def _write_summary(settings: Settings, confluence: ConfluencePort, state: State,
 
 def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot],
               cached: dict[str, IssueSnapshot], result: CycleResult, started: datetime, cycle_no: int,
-              failed: set[str], gone: frozenset[str]) -> None:
+              gone: frozenset[str]) -> None:
     """Cache what this cycle learnt (only what changed) and move the watermarks (not past a page that failed)."""
     with state.transaction():
         state.save_pages(postmortems)
@@ -395,8 +401,6 @@ def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, Iss
                  "unresolved_keys": json.dumps(sorted(result.unresolved_keys))}
         # The page window moves on only when every page was read and every planned write landed;
         # otherwise the next cycle reads the same pages again (intents keep creates from doubling).
-        deferred = result.plan is not None and any(p.startswith(("create-pending", "epic-pending"))
-                                                   for p in result.plan.problems)
-        if not failed and not deferred and not (result.applied and result.applied.incomplete):
+        if not any(problem.retried for problem in result.problems):
             marks["confluence_since"] = started.isoformat()
         state.set_meta(**marks)

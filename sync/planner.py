@@ -25,6 +25,7 @@ from sync.identity import (
     type_label,
 )
 from sync.models import ActionItem, IssueFields, IssueSnapshot, Postmortem
+from sync.problems import Problem, ProblemKind
 from sync.state import ItemRecord, StateView
 
 
@@ -111,7 +112,7 @@ class Plan:
     unflags: tuple[Unflag, ...] = ()
     write_backs: tuple[WriteBack, ...] = ()
     records: tuple[ItemRecord, ...] = ()  # records to save that need no Jira write
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
     unsafe_reason: str | None = None
 
     @property
@@ -169,7 +170,7 @@ def issue_fields(pm: Postmortem, record: ItemRecord, item: ActionItem, options: 
     )
 
 
-def _labelled_issues(snapshots: Mapping[str, IssueSnapshot]) -> tuple[dict[str, str], list[str]]:
+def _labelled_issues(snapshots: Mapping[str, IssueSnapshot]) -> tuple[dict[str, str], list[Problem]]:
     """Item key -> oldest issue with its label; and a report for each duplicate."""
     by_key: dict[str, list[IssueSnapshot]] = {}
     for snapshot in snapshots.values():
@@ -181,18 +182,19 @@ def _labelled_issues(snapshots: Mapping[str, IssueSnapshot]) -> tuple[dict[str, 
         found.sort(key=lambda s: (s.created or datetime.max, s.key))
         chosen[key] = found[0].key
         if len(found) > 1:
-            problems.append(f"duplicate-issues:{key}:{','.join(s.key for s in found)}")
+            problems.append(Problem(ProblemKind.DUPLICATE_ISSUES, key, ",".join(s.key for s in found)))
     return chosen, problems
 
 
-def _field_changes(record: ItemRecord, new: ItemRecord, snapshot: IssueSnapshot, item: ActionItem) -> tuple[dict, list[str]]:
+def _field_changes(record: ItemRecord, new: ItemRecord, snapshot: IssueSnapshot,
+                   item: ActionItem) -> tuple[dict, list[Problem]]:
     """Three-way compare: page changed since last sync and Jira did not -> update; both -> Jira wins."""
     jira_now = {
         "summary": snapshot.summary, "due": snapshot.due.isoformat() if snapshot.due else None,
         "priority": snapshot.priority, "type": type_from_labels(snapshot.labels),
     }
     changes: dict[str, object] = {}
-    conflicts: list[str] = []
+    conflicts: list[Problem] = []
     for name in ("summary", "due", "priority", "type", "assignee"):
         before, after = getattr(record, name), getattr(new, name)
         if before == after:
@@ -201,7 +203,7 @@ def _field_changes(record: ItemRecord, new: ItemRecord, snapshot: IssueSnapshot,
         if name == "type":
             jira_value = f"pmsync-type-{jira_value}" if jira_value else None
         if name != "assignee" and jira_value != before:
-            conflicts.append(f"jira-wins:{snapshot.key}:{name}")
+            conflicts.append(Problem(ProblemKind.JIRA_WINS, snapshot.key, name))
             continue
         if name == "summary":
             changes["summary"] = item.summary
@@ -267,7 +269,7 @@ class _Accumulator:
     records: list = field(default_factory=list)
     problems: list = field(default_factory=list)
 
-    def plan(self, problems: list[str]) -> Plan:
+    def plan(self, problems: list[Problem]) -> Plan:
         return Plan(*(tuple(getattr(self, name)) for name in (
             "creates", "epics", "adopts", "updates", "transitions", "flags", "unflags", "write_backs", "records")),
             problems=tuple(problems + self.problems))
@@ -286,7 +288,7 @@ def _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, recor
         if issue_key is None:
             started = state.intents.get(key)
             if started is not None and now - started < options.search_lag_grace:
-                acc.problems.append(f"create-pending:{key}")
+                acc.problems.append(Problem(ProblemKind.CREATE_PENDING, key))
                 continue
             acc.creates.append(CreateIssue(new, issue_fields(pm, new, item, options), mark_done=bool(item.done)))
             if options.write_back and not item.jira_key:
@@ -297,7 +299,7 @@ def _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, recor
             # Never replaced by a new issue: a key we never saw, or a tracked issue that was deleted or
             # moved to another project. Nothing is written for the item until the issue is back.
             known = record is not None and record.issue_key == issue_key
-            acc.problems.append(f"{'issue-gone' if known else 'unknown-issue'}:{issue_key}")
+            acc.problems.append(Problem(ProblemKind.ISSUE_GONE if known else ProblemKind.UNKNOWN_ISSUE, issue_key))
             continue
         to_done = item.done and not (record and record.done) and not snapshot.is_done
         # Until the transition lands, every other write keeps the record's old "done": a failed
@@ -338,7 +340,7 @@ def _plan_epic(pm: Postmortem, epic_key: str | None, state: StateView, options: 
     if epic_key is None:
         started = state.intents.get(f"epic-{page_id}")
         if started is not None and now - started < options.search_lag_grace:
-            acc.problems.append(f"epic-pending:{page_id}")  # its new issues wait for it
+            acc.problems.append(Problem(ProblemKind.EPIC_PENDING, page_id))  # its new issues wait for it
             acc.creates = [c for i, c in enumerate(acc.creates) if i not in mine]
             return
         labels = (MANAGED_LABEL, epic_label(page_id), *options.labels)
