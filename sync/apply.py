@@ -15,8 +15,7 @@ from datetime import datetime
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateResult, Page
-from sync.planner import CreateIssue, Plan, WriteBack
+from sync.models import CreateIssue, CreateResult, Page, Plan, WriteBack
 from sync.problems import Problem, ProblemKind
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.state import State
@@ -55,7 +54,9 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
     for change in plan.updates:
-        if _attempt(result, ProblemKind.UPDATE_FAILED, change.record.issue_key, lambda c=change: jira.update_issue(c.record.issue_key, c.changes)):
+        if _attempt(result, ProblemKind.UPDATE_FAILED, change.record.issue_key,
+                    lambda c=change: jira.update_issue(c.record.issue_key, _port_changes(
+                        c.changes, add=c.add_labels, remove=c.remove_labels))):
             state.save_items([change.record])
             result.updated += 1
     for change in plan.transitions:
@@ -66,7 +67,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
         key = flag.record.issue_key
 
         def do_flag(flag=flag, key=key) -> None:
-            jira.update_issue(key, {"labels_add": [REMOVED_LABEL]})
+            jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
             jira.add_comment(key, flag.comment)
             if flag.transition:
                 jira.transition(key, flag.transition)
@@ -76,7 +77,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
             log.info("issue_flagged_removed", issue_key=key, page_id=flag.record.page_id)
     for unflag in plan.unflags:
         if _attempt(result, ProblemKind.UNFLAG_FAILED, unflag.record.issue_key,
-                    lambda u=unflag: jira.update_issue(u.record.issue_key, {"labels_remove": [REMOVED_LABEL]})):
+                    lambda u=unflag: jira.update_issue(u.record.issue_key, _port_changes(remove=[REMOVED_LABEL]))):
             state.save_items([replace(unflag.record, flagged=False)])
     if options.write_back and plan.write_backs:
         keys = state.issue_keys() | result.created
@@ -88,6 +89,17 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
                 result.written_back += written
                 result.problems += problems
     return result
+
+
+def _port_changes(fields: Mapping[str, object] | None = None, *, add: Sequence[str] = (),
+                  remove: Sequence[str] = ()) -> dict[str, object]:
+    """Changes as JiraPort.update_issue takes them: fields by IssueFields name, plus labels_add / labels_remove."""
+    changes = dict(fields or {})
+    if add:
+        changes["labels_add"] = list(add)
+    if remove:
+        changes["labels_remove"] = list(remove)
+    return changes
 
 
 def _problem_of(kind: ProblemKind, key: str | None, call: Callable[[], object]) -> Problem | None:
@@ -112,7 +124,7 @@ def _adopt(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> Non
         key = adopt.record.issue_key
         try:
             if adopt.add_labels:
-                jira.update_issue(key, {"labels_add": list(adopt.add_labels)})
+                jira.update_issue(key, _port_changes(add=adopt.add_labels))
         except NotFound:
             result.problems.append(Problem(ProblemKind.UNKNOWN_ISSUE, key))
             log.warning("adopt_failed_unknown_issue", issue_key=key, page_id=adopt.record.page_id)

@@ -7,9 +7,13 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.parser import parse_file, render_table
 from sync.templates import combine_templates
+
+if TYPE_CHECKING:
+    from sync.models import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -168,7 +172,6 @@ def _cmd_run(args, settings, jira, confluence, state) -> int:
 def _cmd_plan(args, settings, jira, confluence, state) -> int:
     """Dry run: print what a cycle would change, change nothing."""
     from sync.cycle import run_cycle
-    from sync.planner import render_plan_table
 
     result = run_cycle(settings, jira, confluence, state, apply=False)
     if result.plan is not None:
@@ -176,6 +179,32 @@ def _cmd_plan(args, settings, jira, confluence, state) -> int:
     for problem in result.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return EXIT_OK if result.plan is not None else EXIT_FAILED
+
+
+def render_plan_table(plan: Plan) -> str:
+    """The plan as a readable table for `postmortem-sync plan`."""
+    rows = [("create", c.record.page_id, c.fields.summary, "", c.fields.assignee.display if c.fields.assignee else "")
+            for c in plan.creates]
+    rows += [("create epic", e.page_id, e.fields.summary, "", "") for e in plan.epics]
+    rows += [("adopt", a.record.page_id, a.record.summary, a.record.issue_key or "", " ".join(a.add_labels))
+             for a in plan.adopts]
+    rows += [("update", u.record.page_id, u.record.summary, u.record.issue_key or "",
+              ", ".join([*u.changes, *(["labels"] if u.add_labels or u.remove_labels else [])])) for u in plan.updates]
+    rows += [("done", t.record.page_id, t.record.summary, t.record.issue_key or "", "") for t in plan.transitions]
+    rows += [("flag", f.record.page_id, f.record.summary, f.record.issue_key or "", "removed") for f in plan.flags]
+    rows += [("unflag", u.record.page_id, u.record.summary, u.record.issue_key or "", "") for u in plan.unflags]
+    rows += [("write-back", w.page_id, f"{len(w.keys)} key(s), {len(w.complete)} task(s)", "", "")
+             for w in plan.write_backs]
+    if not rows:
+        return "Nothing to change."
+    header = ("ACTION", "PAGE", "ITEM", "ISSUE", "DETAILS")
+    widths = [max(len(header[i]), *(min(60, len(str(r[i]))) for r in rows)) for i in range(5)]
+    line = lambda cells: "  ".join(str(c)[:60].ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [line(header)] + [line(r) for r in rows]
+    out += [f"problem: {p}" for p in plan.problems]
+    if plan.unsafe_reason:
+        out.append(f"UNSAFE: {plan.unsafe_reason} (re-run with --force to apply)")
+    return "\n".join(out)
 
 
 def _cmd_report(args, settings, jira, confluence, state) -> int:

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from xml.sax.saxutils import escape
 
-from sync.models import IssueSnapshot, Owner, Postmortem
-from sync.state import IssueLink, ItemRecord
+from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem
+from sync.state import IssueLink
 from sync.identity import page_item_keys, tracked_by_issue
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all

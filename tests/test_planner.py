@@ -9,7 +9,8 @@ import pytest
 
 from sync.identity import MANAGED_LABEL, item_key, item_label, page_label
 from sync.models import ActionItem, IssueSnapshot, Owner, Postmortem
-from sync.planner import PlanOptions, page_record, plan_changes, render_plan_table
+from sync.cli import render_plan_table
+from sync.planner import PlanOptions, page_record, plan_changes
 from sync.state import StateView
 from sync.problems import Problem, ProblemKind
 
@@ -185,3 +186,14 @@ def test_plan_table_lists_each_change():
     table = render_plan_table(plan)
     assert "create" in table and "Fix the pool" in table
     assert render_plan_table(plan_changes([], {}, StateView(), OPTIONS, NOW)) == "Nothing to change."
+
+
+def test_a_new_type_swaps_the_type_label_and_lost_identity_labels_come_back():
+    original = page(item(jira_key="OPS-1", type="Bug"))
+    state, snapshots = synced(original, ["OPS-1"])
+    snapshots["OPS-1"] = replace(snapshots["OPS-1"], labels=tuple(
+        label for label in snapshots["OPS-1"].labels if label != MANAGED_LABEL))  # someone removed it in Jira
+    plan = plan_changes([page(replace(original.items[0], type="Fix"))], snapshots, state, OPTIONS, NOW)
+    (update,) = plan.updates
+    assert update.changes == {"priority": "Medium"}  # the priority map knows "Fix"
+    assert update.add_labels == ("pmsync-type-fix", MANAGED_LABEL) and update.remove_labels == ("pmsync-type-bug",)
