@@ -15,7 +15,7 @@ from datetime import datetime
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateIssue, CreateResult, Page, Plan, WriteBack
+from sync.models import CreateIssue, CreateResult, Page, Plan, SummaryPage, WriteBack
 from sync.problems import Problem, ProblemKind
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.state import State
@@ -24,6 +24,7 @@ from sync.storage_format import EditError, edit_items
 log = structlog.get_logger(__name__)
 
 WRITE_BACK_ATTEMPTS = 4
+SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
 
 
 @dataclass(frozen=True)
@@ -257,3 +258,15 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
         except AtlassianError as exc:
             return 0, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
     return 0, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]
+
+
+def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage) -> str:
+    """The summary page's id, creating the page (with a placeholder) when it does not exist yet."""
+    known = state.meta().get("summary_page_id")
+    if known:
+        return known
+    page = confluence.find_page(where.space, where.title)
+    if page is None:
+        page = confluence.create_page(where.space, where.title, SUMMARY_PLACEHOLDER, where.parent_id)
+    state.set_meta(summary_page_id=page.id, summary_page_url=page.url)
+    return page.id

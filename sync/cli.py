@@ -136,19 +136,21 @@ def _progress(message: str) -> None:
 
 def _cmd_once(args, settings, jira, confluence, state) -> int:
     """One cycle; exit 1 when it failed."""
-    from sync.cycle import release_lease, run_cycle
+    from sync.cycle import run_cycle
+    from sync.lease import release
 
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
-    release_lease(settings, confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, datetime.now(timezone.utc))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _cmd_run(args, settings, jira, confluence, state) -> int:
     """The daemon: a cycle every interval until SIGTERM/SIGINT."""
-    from sync.cycle import release_lease, run_cycle
+    from sync.cycle import run_cycle
     from sync.daemon import CycleOutcome, Daemon
     from sync.health import HealthServer, HealthState
+    from sync.lease import release
 
     interval_s = settings.sync.interval_minutes * 60
     health = HealthState(interval_s)
@@ -165,7 +167,7 @@ def _cmd_run(args, settings, jira, confluence, state) -> int:
     daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)
     daemon.install_signal_handlers()
     code = daemon.run_forever()
-    release_lease(settings, confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, datetime.now(timezone.utc))
     return code
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -16,12 +14,12 @@ import structlog
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.atlassian import cql_quote, jql_quote
 from sync.identity import MANAGED_LABEL
-from sync.models import IssueSnapshot, Page, Postmortem
+from sync.models import IssueSnapshot, Page, Postmortem, SummaryPage
 from sync.parser import parse_page
 from sync.planner import Plan, PlanOptions, plan_changes
-from sync.lease import LEASE_PROPERTY, Lease, claim, may_write, needs_renewal, released
+from sync import lease
 from sync.problems import Problem, ProblemKind
-from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound, PermissionDenied, VersionConflict
+from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
 from sync.report import Metrics, compute_metrics, render_summary_page, tracked_items
 from sync.settings import ConfluenceSettings, Settings
 from sync.state import State, StateView
@@ -30,9 +28,6 @@ from sync.templates import combine_templates
 log = structlog.get_logger(__name__)
 
 KEY_BATCH = 50
-LEASE_DENIED = ("the account cannot edit the summary page, which holds the write lease (HTTP 403): "
-                "give it edit permission, or set sync.lease_minutes = 0 if one instance runs")
-SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
 _WATERMARK_FORMAT = "%Y-%m-%d %H:%M"
 
 
@@ -213,7 +208,10 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.problems.append(Problem(ProblemKind.UNSAFE_PLAN, None, plan.unsafe_reason))
             apply = False
         if apply and not plan.is_empty:
-            apply = hold_lease(settings, confluence, state, started, result)
+            blocked = lease.hold(confluence, state, summary_page(settings), started,
+                                 term=timedelta(minutes=settings.sync.lease_minutes), grace=overlap)
+            result.problems += [blocked] if blocked else []
+            apply = blocked is None
         parsed = {pm.page_id: pm for pm in postmortems}
         pages_now = {**state.pages(excluding=parsed.keys() | gone), **parsed}  # a page that failed keeps its last parse
         if apply and (not plan.is_empty or plan.records):
@@ -236,100 +234,10 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     return result
 
 
-def hold_lease(settings: Settings, confluence: ConfluencePort, state: State, now: datetime,
-               result: CycleResult) -> bool:
-    """Whether this cycle may write: we hold the write lease (see sync.lease) or it is turned off."""
-    term = timedelta(minutes=settings.sync.lease_minutes)
-    try:
-        page_id = _summary_page_id(settings, confluence, state) if term else None
-        if page_id is None:
-            return True  # lease off, or no summary page to keep it on: a single instance is assumed
-        meta = state.meta()
-        me = _instance_id(state, meta)
-        lease = Lease.from_json(meta["lease"]) if "lease" in meta else None
-        if lease is None or needs_renewal(lease, me, now, term):
-            lease = _take_lease(confluence, state, page_id, me, now, term, result)
-    except NotFound:  # the summary page was deleted: the next cycle finds or creates it again
-        state.set_meta(lease=None, summary_page_id=None, summary_digest=None)
-        result.problems.append(Problem(ProblemKind.LEASE_PAGE_MISSING, None,
-                                       "the summary page is gone; it is created again next cycle"))
-        return False
-    except PermissionDenied:
-        state.set_meta(lease=None)
-        result.problems.append(Problem(ProblemKind.LEASE_DENIED, None, LEASE_DENIED))
-        return False
-    except VersionConflict:
-        state.set_meta(lease=None)
-        result.problems.append(Problem(ProblemKind.LEASE_LOST, None, "another instance took the write lease first"))
-        log.warning("lease_lost")
-        return False
-    except AtlassianError as exc:  # a write that may or may not have landed: the next cycle reads it
-        state.set_meta(lease=None)
-        result.problems.append(Problem(ProblemKind.LEASE_FAILED, None, str(exc)))
-        return False
-    if lease is None:
-        return False
-    if not may_write(lease, me, now, timedelta(minutes=settings.sync.overlap_minutes)):
-        result.problems.append(Problem(ProblemKind.LEASE_HANDOVER, None,
-                                       f"writes resume after {lease.since.isoformat()} + the search-lag grace"))
-        log.info("lease_handover", since=lease.since.isoformat())
-        return False
-    return True
-
-
-def _take_lease(confluence: ConfluencePort, state: State, page_id: str, me: str, now: datetime, term: timedelta,
-                result: CycleResult) -> Lease | None:
-    """Read the lease and write ours over it (compare-and-swap); None while another holder's is live."""
-    found = confluence.get_property(page_id, LEASE_PROPERTY)
-    current = Lease.from_json(found[0]) if found else None
-    lease = claim(current, me, now, term, exists=found is not None)
-    if lease is None:
-        state.set_meta(lease=None)
-        result.problems.append(Problem(ProblemKind.LEASE_HELD, current.holder, f"until {current.expires.isoformat()}"))
-        log.warning("lease_held", holder=current.holder, expires=current.expires.isoformat())
-        return None
-    confluence.set_property(page_id, LEASE_PROPERTY, lease.to_json(), found[1] if found else None)
-    state.set_meta(lease=json.dumps(lease.to_json()))
-    return lease
-
-
-def release_lease(settings: Settings, confluence: ConfluencePort, state: State, now: datetime) -> None:
-    """End our lease on shutdown so that another instance can take over at once; errors only log."""
-    meta = state.meta()
-    page_id = meta.get("summary_page_id")
-    if "lease" not in meta or not page_id:
-        return
-    try:
-        found = confluence.get_property(page_id, LEASE_PROPERTY)
-        current = Lease.from_json(found[0]) if found else None
-        if found and current and current.holder == meta.get("instance_id"):
-            confluence.set_property(page_id, LEASE_PROPERTY, released(current, now).to_json(), found[1])
-    except AtlassianError as exc:
-        log.warning("lease_release_failed", error=str(exc))
-    state.set_meta(lease=None)
-
-
-def _instance_id(state: State, meta: dict[str, str]) -> str:
-    """This installation's lease holder name: the host plus a random suffix kept in the state."""
-    if "instance_id" not in meta:
-        state.set_meta(instance_id=f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}")
-        return state.meta()["instance_id"]
-    return meta["instance_id"]
-
-
-def _summary_page_id(settings: Settings, confluence: ConfluencePort, state: State) -> str | None:
-    """The summary page's id, creating the page (with a placeholder) when it does not exist yet."""
+def summary_page(settings: Settings) -> SummaryPage | None:
+    """Where the summary page lives; None when it is turned off."""
     conf, space = settings.confluence.summary_page, settings.confluence.summary_space
-    if not conf.enabled or not space:
-        return None
-    known = state.meta().get("summary_page_id")
-    if known:
-        return known
-    page = confluence.find_page(space, conf.title)
-    if page is None:
-        page = confluence.create_page(space, conf.title, SUMMARY_PLACEHOLDER, conf.parent_id)
-    state.set_meta(summary_page_id=page.id, summary_page_url=page.url)
-    return page.id
+    return SummaryPage(space, conf.title, conf.parent_id) if conf.enabled and space else None
 
 
 def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,

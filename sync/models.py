@@ -281,6 +281,15 @@ class WriteBack:
 
 
 @dataclass(frozen=True)
+class SummaryPage:
+    """Where the summary page lives: found by its space and title, created under `parent_id`."""
+
+    space: str
+    title: str
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything one cycle writes to Jira and the postmortem pages; a second cycle over the same input plans nothing."""
 

@@ -28,8 +28,9 @@ import pytest
 from sync import atlassian
 from sync.atlassian import ClientOptions, make_adapters
 from sync.checks import run_checks
-from sync.cycle import managed_jql, release_lease, run_cycle
+from sync.cycle import managed_jql, run_cycle
 from sync.demo import sandbox_settings
+from sync.lease import release
 from sync.sandbox import running_sandbox
 from sync.settings import Settings
 from sync.state import State
@@ -274,7 +275,7 @@ def drive_every_route(world: World) -> None:
     # `postmortem-sync check`, as sync.cli._cmd_check runs it
     assert all(passed for passed, _ in run_checks(world.settings, jira, confluence))
     # shutdown: the lease is released (GET + PUT property)
-    release_lease(world.settings, confluence, world.state, datetime.now(timezone.utc))
+    release(confluence, world.state, datetime.now(timezone.utc))
 
 
 @pytest.fixture(scope="module", params=["cloud", "datacenter"])

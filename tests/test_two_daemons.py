@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from sync.atlassian import make_adapters
-from sync.cycle import release_lease, run_cycle
+from sync.cycle import run_cycle
 from sync.demo import sandbox_settings
+from sync.lease import release
 from sync.sandbox import running_sandbox
 from sync.state import State
 from sync.problems import ProblemKind
@@ -48,7 +49,7 @@ class Daemon:
         return run_cycle(self.settings, self.jira, self.confluence, self.state, now=self.clock, force=True)
 
     def stop(self) -> None:
-        release_lease(self.settings, self.confluence, self.state, self.clock())
+        release(self.confluence, self.state, self.clock())
 
 
 @pytest.fixture
