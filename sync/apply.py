@@ -15,7 +15,7 @@ from datetime import datetime
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateIssue, CreateResult, Page, Plan, SummaryPage, WriteBack
+from sync.models import CreateIssue, CreateResult, Page, Plan, SummaryPage, WriteBack, WriteSummary
 from sync.problems import Problem, ProblemKind
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.state import State
@@ -261,12 +261,33 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
 
 
 def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage) -> str:
-    """The summary page's id, creating the page (with a placeholder) when it does not exist yet."""
+    """The summary page's id: as remembered, else found or created (with a placeholder: the lease lives on it)."""
     known = state.meta().get("summary_page_id")
     if known:
         return known
-    page = confluence.find_page(where.space, where.title)
-    if page is None:
-        page = confluence.create_page(where.space, where.title, SUMMARY_PLACEHOLDER, where.parent_id)
+    page, _ = find_or_create_summary(confluence, where, SUMMARY_PLACEHOLDER)
     state.set_meta(summary_page_id=page.id, summary_page_url=page.url)
     return page.id
+
+
+def write_summary(change: WriteSummary, confluence: ConfluencePort, state: State) -> Problem | None:
+    """Write the summary page and remember its digest; a failure is reported (and logged), never raised."""
+    try:
+        page, created = find_or_create_summary(confluence, change.page, change.body)
+        if not created and page.body != change.body:
+            page = confluence.update_page(page, change.body, message="postmortem-sync: completion update",
+                                          minor_edit=True)
+    except AtlassianError as exc:
+        log.warning("summary_page_failed", error=str(exc))
+        return Problem(ProblemKind.SUMMARY_FAILED, None, str(exc))
+    state.set_meta(summary_digest=change.digest, summary_page_id=page.id, summary_page_url=page.url)
+    log.info("summary_page_written", page_id=page.id)
+    return None
+
+
+def find_or_create_summary(confluence: ConfluencePort, where: SummaryPage, body: str) -> tuple[Page, bool]:
+    """The summary page, created with `body` when it does not exist; and whether it was created now."""
+    page = confluence.find_page(where.space, where.title)
+    if page is not None:
+        return page, False
+    return confluence.create_page(where.space, where.title, body, where.parent_id), True

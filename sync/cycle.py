@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -11,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import structlog
 
-from sync.apply import ApplyOptions, ApplyResult, apply_plan
+from sync.apply import ApplyOptions, ApplyResult, apply_plan, write_summary
 from sync.atlassian import cql_quote, jql_quote
 from sync.identity import MANAGED_LABEL
 from sync.models import IssueSnapshot, Page, Postmortem, SummaryPage
@@ -20,7 +19,7 @@ from sync.planner import Plan, PlanOptions, plan_changes
 from sync import lease
 from sync.problems import Problem, ProblemKind
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
-from sync.report import Metrics, compute_metrics, render_summary_page, tracked_items
+from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
 from sync.settings import ConfluenceSettings, Settings
 from sync.state import State, StateView
 from sync.templates import combine_templates
@@ -224,7 +223,10 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             links = view.items
         result.metrics = compute_metrics(tracked_items(pages_now.values(), links, issues), started.date())
         if apply:
-            result.summary_written = _write_summary(settings, confluence, state, view, result.metrics, result)
+            summary = plan_summary(result.metrics, summary_page(settings), view.meta)
+            failed = write_summary(summary, confluence, state) if summary else None
+            result.problems += [failed] if failed else []
+            result.summary_written = summary is not None and failed is None
             _remember(state, postmortems, issues, view.issues, result, started, cycle_no, gone)
     except AtlassianError as exc:
         result.problems.append(Problem(ProblemKind.CYCLE_FAILED, None, str(exc)))
@@ -268,32 +270,6 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
             resolved=now if change.mark_done else None,
         )
     return issues
-
-
-def _write_summary(settings: Settings, confluence: ConfluencePort, state: State, view: StateView,
-                   metrics: Metrics, result: CycleResult) -> bool:
-    """Write the summary page only when its content changed; never fail the cycle over it."""
-    conf = settings.confluence.summary_page
-    space = settings.confluence.summary_space
-    if not conf.enabled or not space:
-        return False
-    body = render_summary_page(metrics)
-    digest = hashlib.sha256(body.encode()).hexdigest()
-    if view.meta.get("summary_digest") == digest and view.meta.get("summary_page_id"):
-        return False
-    try:
-        page = confluence.find_page(space, conf.title)
-        if page is None:
-            page = confluence.create_page(space, conf.title, body, conf.parent_id)
-        elif page.body != body:
-            page = confluence.update_page(page, body, message="postmortem-sync: completion update", minor_edit=True)
-    except AtlassianError as exc:
-        result.problems.append(Problem(ProblemKind.SUMMARY_FAILED, None, str(exc)))
-        log.warning("summary_page_failed", error=str(exc))
-        return False
-    state.set_meta(summary_digest=digest, summary_page_id=page.id, summary_page_url=page.url)
-    log.info("summary_page_written", page_id=page.id)
-    return True
 
 
 def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot],

@@ -290,6 +290,15 @@ class SummaryPage:
 
 
 @dataclass(frozen=True)
+class WriteSummary:
+    """Write the summary page: its body differs from the one last written (`digest` identifies the new body)."""
+
+    page: SummaryPage
+    body: str
+    digest: str
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything one cycle writes to Jira and the postmortem pages; a second cycle over the same input plans nothing."""
 
