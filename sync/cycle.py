@@ -1,4 +1,4 @@
-"""One sync cycle: find changed pages -> parse -> read managed issues -> plan -> apply -> summary page."""
+"""One sync cycle: find changed pages -> parse -> read managed issues -> plan -> apply -> summary page -> remember."""
 
 from __future__ import annotations
 
@@ -6,19 +6,20 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from typing import NamedTuple
 
 import structlog
 
+from sync import lease
 from sync.apply import ApplyOptions, ApplyResult, apply_plan, write_summary
 from sync.atlassian import cql_quote, jql_quote
 from sync.identity import MANAGED_LABEL
-from sync.models import IssueSnapshot, Page, Postmortem, SummaryPage
+from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
 from sync.parser import parse_page
-from sync.planner import Plan, PlanOptions, plan_changes
-from sync import lease
-from sync.problems import Problem, ProblemKind
+from sync.planner import PlanOptions, plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
+from sync.problems import Problem, ProblemKind
 from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
 from sync.settings import ConfluenceSettings, Settings
 from sync.state import State, StateView
@@ -32,6 +33,8 @@ _WATERMARK_FORMAT = "%Y-%m-%d %H:%M"
 
 @dataclass
 class CycleResult:
+    """What one cycle saw, planned, wrote and ran into."""
+
     full: bool = False
     pages_seen: int = 0
     pages_changed: int = 0
@@ -43,12 +46,15 @@ class CycleResult:
     requests: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     problems: list[Problem] = field(default_factory=list)
-    unresolved_keys: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
         """Whether the cycle did its job: none of its problems fails it."""
         return not any(problem.fails_cycle for problem in self.problems)
+
+    def report(self, *problems: Problem | None) -> None:
+        """Add the problems a step returned (None: it had none)."""
+        self.problems += [problem for problem in problems if problem is not None]
 
 
 def postmortem_cql(conf: ConfluenceSettings, since: datetime | None) -> str:
@@ -93,34 +99,123 @@ def _since(view: StateView, name: str, overlap: timedelta) -> datetime | None:
     return datetime.fromisoformat(value) - overlap if value else None
 
 
-def parse_pages(pages: Iterable[Page], settings: Settings, result: CycleResult) -> tuple[list[Postmortem], set[str]]:
-    """Parse each page on its own: one broken page is reported and never stops the others."""
+def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, *,
+              apply: bool = True, force: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+              progress: Callable[[str], None] | None = None) -> CycleResult:
+    """Run one cycle; with apply=False it only plans (a dry run) and writes nothing anywhere."""
+    started, clock = now(), time.monotonic()
+    view = state.view(with_pages=False)  # parsed pages are read below, only those not fetched again
+    window = _window(view, settings)
+    result = CycleResult(full=window.full)
+    try:
+        read = _read(settings, jira, confluence, state, view, window, progress)
+        result.pages_seen = result.pages_changed = len(read.pages)
+        plan = plan_changes(read.postmortems, read.issues, view, plan_options(settings), started,
+                            failed_page_ids=read.failed, deleted_page_ids=read.gone)
+        result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
+        blocked = _blocked(plan, settings, confluence, state, started, apply=apply, force=force)
+        result.report(*read.problems, *plan.problems, blocked)
+        writes = apply and blocked is None
+        issues = read.issues
+        if writes and (not plan.is_empty or plan.records):
+            result.applied = _apply(plan, settings, jira, confluence, state, read.pages, started)
+            result.report(*result.applied.problems)
+            issues = _refresh_created(issues, plan, result.applied, started)
+        result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date())
+        if writes:
+            summary = plan_summary(result.metrics, summary_page(settings), state.meta())
+            failed = write_summary(summary, confluence, state) if summary else None
+            result.summary_written = summary is not None and failed is None
+            result.report(failed)
+            _remember(state, window, started, read, issues, view.issues, result.problems)
+    except AtlassianError as exc:
+        result.report(Problem(ProblemKind.CYCLE_FAILED, None, str(exc)))
+        log.error("cycle_failed", error=str(exc), status=exc.status)
+    result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
+    result.duration_s = time.monotonic() - clock
+    return result
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What a cycle reads: everything (a full reconcile), or what changed since the watermarks, less the overlap."""
+
+    number: int
+    full: bool
+    pages_since: datetime | None
+    issues_since: datetime | None
+
+
+def _window(view: StateView, settings: Settings) -> _Window:
+    """This cycle's number and window: a full reconcile every Nth cycle, and when no page was ever read."""
+    number = int(view.meta.get("cycle", "0")) + 1
+    full = "confluence_since" not in view.meta or number % settings.sync.full_reconcile_every == 0
+    if full:
+        return _Window(number, True, None, None)
+    overlap = timedelta(minutes=settings.sync.overlap_minutes)
+    return _Window(number, False, _since(view, "confluence_since", overlap), _since(view, "jira_since", overlap))
+
+
+class _Reading(NamedTuple):
+    """What a cycle read: the changed pages parsed, the issues, the deleted pages, and what went wrong."""
+
+    pages: list[Page]
+    postmortems: list[Postmortem]
+    failed: frozenset[str]  # pages that did not parse: their items are never taken as removed
+    issues: dict[str, IssueSnapshot]
+    unresolved: set[str]  # keys named on pages that Jira does not resolve (looked up again on a full reconcile)
+    gone: frozenset[str]  # cached pages Confluence confirms deleted
+    problems: list[Problem]
+
+
+def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, view: StateView,
+          window: _Window, progress: Callable[[str], None] | None) -> _Reading:
+    """Find the changed pages and parse them, read the managed issues, and (full reconcile) confirm deletions."""
+    summary_id = view.meta.get("summary_page_id")
+    pages = [p for p in confluence.find_pages(postmortem_cql(settings.confluence, window.pages_since))
+             if p.id != summary_id]
+    if progress:
+        progress(f"fetched {len(pages)} page(s)")
+    postmortems, failed, parse_problems = parse_pages(pages, settings)
+    jql = managed_jql(settings.jira.project, window.issues_since)
+    issues, unresolved, issue_problems = read_issues(jira, view, jql, window.full, postmortems)
+    gone, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages}) if window.full
+                           else (frozenset(), []))
+    return _Reading(pages, postmortems, failed, issues, unresolved, gone,
+                   [*parse_problems, *issue_problems, *gone_problems])
+
+
+def parse_pages(pages: Iterable[Page], settings: Settings) -> tuple[list[Postmortem], frozenset[str], list[Problem]]:
+    """Parse each page on its own: the parsed pages, the ids of those that failed, and the problems to report."""
     templates = combine_templates(settings.templates)
-    parsed, failed = [], set()
+    parsed, failed, problems = [], set(), []
     for page in pages:
         try:
             pm = parse_page(page.body, title=page.title, templates=templates, page_id=page.id)
         except Exception as exc:  # noqa: BLE001 - the parser promises not to raise; defend the cycle anyway
             failed.add(page.id)
-            result.problems.append(Problem(ProblemKind.PARSE_FAILED, page.id, type(exc).__name__))
+            problems.append(Problem(ProblemKind.PARSE_FAILED, page.id, type(exc).__name__))
             continue
         parsed.append(replace(pm, page_id=page.id, version=page.version, url=page.url, space=page.space))
         # Items without an owner or due date are listed on the summary page ("needs attention") instead.
-        result.problems += [Problem(ProblemKind.PAGE, page.id, code) for code in pm.problems
-                            if not code.startswith("missing-")]
-    return parsed, failed
+        problems += [Problem(ProblemKind.PAGE, page.id, code) for code in pm.problems
+                     if not code.startswith("missing-")]
+    return parsed, frozenset(failed), problems
 
 
-def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool, postmortems: list[Postmortem],
-                result: CycleResult) -> dict[str, IssueSnapshot]:
-    """Managed issues (merged into the cache) plus any issue a page names that we have not seen."""
+def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool,
+                postmortems: list[Postmortem]) -> tuple[dict[str, IssueSnapshot], set[str], list[Problem]]:
+    """Managed issues (merged into the cache) plus any issue a page names that we have not seen.
+
+    Also returns the named keys that do not resolve (known ones are not looked up again until a full
+    reconcile) and the problems to report.
+    """
     fresh = {s.key: s for s in jira.search(jql)}
     issues = fresh if full else {**view.issues, **fresh}
-    # Keys that did not resolve are looked up again only on a full reconcile, not every cycle.
-    known_missing = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
-    result.unresolved_keys = known_missing
+    unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
     named = sorted({i.jira_key for pm in postmortems for i in pm.items
-                    if i.jira_key and i.jira_key not in issues and i.jira_key not in known_missing})
+                    if i.jira_key and i.jira_key not in issues and i.jira_key not in unresolved})
+    problems: list[Problem] = []
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
         try:
@@ -129,111 +224,64 @@ def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool, postmorte
             found = {}
         issues.update({key: found[key] for key in batch if key in found})
         # A key Jira answers under another key was moved to another project; check each on its own.
-        issues.update(_issues_one_by_one(jira, [key for key in batch if key not in found], result))
-    return issues
+        alone, alone_problems = _issues_one_by_one(jira, [key for key in batch if key not in found])
+        issues.update(alone)
+        unresolved |= {key for key in batch if key not in issues}
+        problems += alone_problems
+    return issues, unresolved, problems
 
 
-def _issues_one_by_one(jira: JiraPort, keys: list[str], result: CycleResult) -> dict[str, IssueSnapshot]:
+def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, IssueSnapshot], list[Problem]]:
     """Each key on its own, reporting those that do not resolve (they are never replaced by a new issue).
 
     An issue moved to another project answers under its new key: it has left the project we manage,
     so it is reported like a deleted one and nothing is written to it.
     """
-    found = {}
+    found, problems = {}, []
     for key in keys:
         try:
             snapshot = jira.get_issue(key)
         except AtlassianError as exc:
-            result.problems.append(Problem(ProblemKind.UNRESOLVED_KEY, key, str(exc.status)))
-            result.unresolved_keys.add(key)
+            problems.append(Problem(ProblemKind.UNRESOLVED_KEY, key, str(exc.status)))
             continue
         if snapshot.key != key:
-            result.problems.append(Problem(ProblemKind.ISSUE_MOVED, key, snapshot.key))
-            result.unresolved_keys.add(key)
+            problems.append(Problem(ProblemKind.ISSUE_MOVED, key, snapshot.key))
             continue
         found[key] = snapshot
-    return found
+    return found, problems
 
 
-def deleted_pages(confluence: ConfluencePort, cached: Iterable[str], fetched: Iterable[str],
-                  result: CycleResult) -> frozenset[str]:
+def deleted_pages(confluence: ConfluencePort, cached: Iterable[str],
+                  fetched: Iterable[str]) -> tuple[frozenset[str], list[Problem]]:
     """Cached pages a full search no longer returns and Confluence confirms are gone (404 or trashed).
 
     A page that still exists but left the search (a label removed, moved to another space) is only
     reported: its tickets stay as they are.
     """
-    gone = set()
+    gone, problems = set(), []
     for page_id in sorted(set(cached) - set(fetched)):
         try:
             confluence.get_page(page_id)  # Confluence answers 404 for a trashed or purged page
         except NotFound:
             gone.add(page_id)
-            result.problems.append(Problem(ProblemKind.PAGE_DELETED, page_id))
+            problems.append(Problem(ProblemKind.PAGE_DELETED, page_id))
         except AtlassianError as exc:  # unknown: nothing is flagged on a guess
-            result.problems.append(Problem(ProblemKind.PAGE_CHECK_FAILED, page_id, str(exc.status)))
+            problems.append(Problem(ProblemKind.PAGE_CHECK_FAILED, page_id, str(exc.status)))
         else:
-            result.problems.append(Problem(ProblemKind.PAGE_OUT_OF_SCOPE, page_id))
-    return frozenset(gone)
+            problems.append(Problem(ProblemKind.PAGE_OUT_OF_SCOPE, page_id))
+    return frozenset(gone), problems
 
 
-def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, *,
-              apply: bool = True, force: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-              progress: Callable[[str], None] | None = None) -> CycleResult:
-    """Run one cycle; with apply=False it only plans (a dry run) and writes nothing anywhere."""
-    started, clock = now(), time.monotonic()
-    result = CycleResult()
-    view = state.view(with_pages=False)  # parsed pages are read below, only those not fetched again
-    cycle_no = int(view.meta.get("cycle", "0")) + 1
-    overlap = timedelta(minutes=settings.sync.overlap_minutes)
-    result.full = "confluence_since" not in view.meta or cycle_no % settings.sync.full_reconcile_every == 0
-    summary_id = view.meta.get("summary_page_id")
-    try:
-        cql = postmortem_cql(settings.confluence, None if result.full else _since(view, "confluence_since", overlap))
-        pages = [p for p in confluence.find_pages(cql) if p.id != summary_id]
-        result.pages_seen = result.pages_changed = len(pages)
-        if progress:
-            progress(f"fetched {len(pages)} page(s)")
-        postmortems, failed = parse_pages(pages, settings, result)
-        jql = managed_jql(settings.jira.project, None if result.full else _since(view, "jira_since", overlap))
-        issues = read_issues(jira, view, jql, result.full, postmortems, result)
-        fetched = {p.id for p in pages}
-        gone = deleted_pages(confluence, state.page_ids(), fetched, result) if result.full else frozenset()
-        plan = plan_changes(postmortems, issues, view, plan_options(settings), started,
-                            failed_page_ids=frozenset(failed), deleted_page_ids=gone)
-        result.plan = plan
-        result.items = sum(len(pm.items) for pm in postmortems)
-        result.problems += list(plan.problems)
-        if plan.unsafe_reason and not force:
-            result.problems.append(Problem(ProblemKind.UNSAFE_PLAN, None, plan.unsafe_reason))
-            apply = False
-        if apply and not plan.is_empty:
-            blocked = lease.hold(confluence, state, summary_page(settings), started,
-                                 term=timedelta(minutes=settings.sync.lease_minutes), grace=overlap)
-            result.problems += [blocked] if blocked else []
-            apply = blocked is None
-        parsed = {pm.page_id: pm for pm in postmortems}
-        pages_now = {**state.pages(excluding=parsed.keys() | gone), **parsed}  # a page that failed keeps its last parse
-        if apply and (not plan.is_empty or plan.records):
-            result.applied = _apply(plan, settings, jira, confluence, state, pages, started)
-            result.problems += result.applied.problems
-            view = replace(view, meta=state.meta())
-            links = state.issue_links()  # what the report joins on, without decoding every record again
-            issues = _refresh_created(issues, plan, result.applied, started)
-        else:
-            links = view.items
-        result.metrics = compute_metrics(tracked_items(pages_now.values(), links, issues), started.date())
-        if apply:
-            summary = plan_summary(result.metrics, summary_page(settings), view.meta)
-            failed = write_summary(summary, confluence, state) if summary else None
-            result.problems += [failed] if failed else []
-            result.summary_written = summary is not None and failed is None
-            _remember(state, postmortems, issues, view.issues, result, started, cycle_no, gone)
-    except AtlassianError as exc:
-        result.problems.append(Problem(ProblemKind.CYCLE_FAILED, None, str(exc)))
-        log.error("cycle_failed", error=str(exc), status=exc.status)
-    result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
-    result.duration_s = time.monotonic() - clock
-    return result
+def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: State, now: datetime, *,
+             apply: bool, force: bool) -> Problem | None:
+    """Why this cycle may not write its plan (over the safety limits, or the lease is not ours); None if it may."""
+    if plan.unsafe_reason and not force:
+        return Problem(ProblemKind.UNSAFE_PLAN, None, plan.unsafe_reason)
+    if not apply or plan.is_empty:
+        return None
+    return lease.hold(confluence, state, summary_page(settings), now,
+                      term=timedelta(minutes=settings.sync.lease_minutes),
+                      grace=timedelta(minutes=settings.sync.overlap_minutes))
 
 
 def summary_page(settings: Settings) -> SummaryPage | None:
@@ -244,6 +292,7 @@ def summary_page(settings: Settings) -> SummaryPage | None:
 
 def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,
            pages: list[Page], now: datetime) -> ApplyResult:
+    """Carry out the plan as the settings say; the pages fetched this cycle save the write-back a read."""
     by_id = {p.id: p for p in pages}
     options = ApplyOptions(
         write_back=settings.sync.write_back,
@@ -272,19 +321,27 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
     return issues
 
 
-def _remember(state: State, postmortems: list[Postmortem], issues: dict[str, IssueSnapshot],
-              cached: dict[str, IssueSnapshot], result: CycleResult, started: datetime, cycle_no: int,
-              gone: frozenset[str]) -> None:
-    """Cache what this cycle learnt (only what changed) and move the watermarks (not past a page that failed)."""
+def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
+             today: date) -> Metrics:
+    """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
+    parsed = {pm.page_id: pm for pm in read.postmortems}
+    pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
+    links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
+    return compute_metrics(tracked_items(pages.values(), links, issues), today)
+
+
+def _remember(state: State, window: _Window, started: datetime, read: _Reading, issues: dict[str, IssueSnapshot],
+              cached: dict[str, IssueSnapshot], problems: Iterable[Problem]) -> None:
+    """Cache what this cycle learnt (only what changed) and move the watermarks (not past work to redo)."""
     with state.transaction():
-        state.save_pages(postmortems)
-        state.forget_pages(gone)
+        state.save_pages(read.postmortems)
+        state.forget_pages(read.gone)
         state.save_issues([s for key, s in issues.items() if cached.get(key) != s],
                           forget=[key for key in cached if key not in issues])
-        marks = {"cycle": str(cycle_no), "jira_since": started.isoformat(),
-                 "unresolved_keys": json.dumps(sorted(result.unresolved_keys))}
+        marks = {"cycle": str(window.number), "jira_since": started.isoformat(),
+                 "unresolved_keys": json.dumps(sorted(read.unresolved))}
         # The page window moves on only when every page was read and every planned write landed;
         # otherwise the next cycle reads the same pages again (intents keep creates from doubling).
-        if not any(problem.retried for problem in result.problems):
+        if not any(problem.retried for problem in problems):
             marks["confluence_since"] = started.isoformat()
         state.set_meta(**marks)
