@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import datetime
 
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateIssue, CreateResult, Page, Plan, SummaryPage, WriteBack, WriteSummary
-from sync.problems import Problem, ProblemKind
+from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, SummaryPage, WriteBack, WriteSummary
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
+from sync.problems import Problem, ProblemKind
 from sync.state import State
 from sync.storage_format import EditError, edit_items
 
@@ -54,32 +55,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     state.save_items(plan.records)
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
-    for change in plan.updates:
-        if _attempt(result, ProblemKind.UPDATE_FAILED, change.record.issue_key,
-                    lambda c=change: jira.update_issue(c.record.issue_key, _port_changes(
-                        c.changes, add=c.add_labels, remove=c.remove_labels))):
-            state.save_items([change.record])
-            result.updated += 1
-    for change in plan.transitions:
-        if _attempt(result, ProblemKind.TRANSITION_FAILED, change.record.issue_key, lambda c=change: jira.transition_to_done(c.record.issue_key)):
-            state.save_items([replace(change.record, done=True)])
-            result.transitioned += 1
-    for flag in plan.flags:
-        key = flag.record.issue_key
-
-        def do_flag(flag=flag, key=key) -> None:
-            jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
-            jira.add_comment(key, flag.comment)
-            if flag.transition:
-                jira.transition(key, flag.transition)
-        if _attempt(result, ProblemKind.FLAG_FAILED, key, do_flag):
-            state.save_items([flag.record])
-            result.flagged += 1
-            log.info("issue_flagged_removed", issue_key=key, page_id=flag.record.page_id)
-    for unflag in plan.unflags:
-        if _attempt(result, ProblemKind.UNFLAG_FAILED, unflag.record.issue_key,
-                    lambda u=unflag: jira.update_issue(u.record.issue_key, _port_changes(remove=[REMOVED_LABEL]))):
-            state.save_items([replace(unflag.record, flagged=False)])
+    _edit_tracked(plan, jira, state, result)
     if options.write_back and plan.write_backs:
         keys = state.issue_keys() | result.created
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
@@ -90,6 +66,40 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
                 result.written_back += written
                 result.problems += problems
     return result
+
+
+def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> None:
+    """Update, transition, flag and unflag tracked issues; each record is saved once its write landed."""
+    for change in plan.updates:
+        key = change.record.issue_key
+        changes = _port_changes(change.changes, add=change.add_labels, remove=change.remove_labels)
+        if _attempt(result, ProblemKind.UPDATE_FAILED, key, partial(jira.update_issue, key, changes)):
+            state.save_items([change.record])
+            result.updated += 1
+    for done in plan.transitions:
+        key = done.record.issue_key
+        if _attempt(result, ProblemKind.TRANSITION_FAILED, key, partial(jira.transition_to_done, key)):
+            state.save_items([replace(done.record, done=True)])
+            result.transitioned += 1
+    for flag in plan.flags:
+        if _attempt(result, ProblemKind.FLAG_FAILED, flag.record.issue_key, partial(_flag, jira, flag)):
+            state.save_items([flag.record])
+            result.flagged += 1
+            log.info("issue_flagged_removed", issue_key=flag.record.issue_key, page_id=flag.record.page_id)
+    for unflag in plan.unflags:
+        key = unflag.record.issue_key
+        if _attempt(result, ProblemKind.UNFLAG_FAILED, key,
+                    partial(jira.update_issue, key, _port_changes(remove=[REMOVED_LABEL]))):
+            state.save_items([replace(unflag.record, flagged=False)])
+
+
+def _flag(jira: JiraPort, flag: FlagRemoved) -> None:
+    """Label the issue as removed, say why in a comment, and transition it when configured (never delete it)."""
+    key = flag.record.issue_key
+    jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
+    jira.add_comment(key, flag.comment)
+    if flag.transition:
+        jira.transition(key, flag.transition)
 
 
 def _port_changes(fields: Mapping[str, object] | None = None, *, add: Sequence[str] = (),
@@ -159,7 +169,8 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
             log.info("epic_created", issue_key=outcome.key, page_id=epic.page_id)
         elif outcome.error != "interrupted":
             state.clear_intents([f"epic-{epic.page_id}"])
-            result.problems.append(Problem(ProblemKind.EPIC_REJECTED, epic.page_id, str(outcome.error)))  # its issues go without
+            # Jira rejected the epic: its issues go without one.
+            result.problems.append(Problem(ProblemKind.EPIC_REJECTED, epic.page_id, str(outcome.error)))
         else:
             unknown.add(epic.page_id)
     return [replace(c, fields=replace(c.fields, parent_key=epic_of.get(c.epic_page))) if c.epic_page else c
@@ -168,6 +179,7 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
 
 def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, options: ApplyOptions,
             now: datetime, result: ApplyResult) -> None:
+    """Create the issues in bulk, each intent journalled first; then what follows a create (done, sprint, links)."""
     if not creates:
         return
     with state.transaction():
@@ -180,30 +192,37 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
     except AtlassianError as exc:  # nothing known: the intents stay; the next cycles look for the labels
         result.problems.append(Problem(ProblemKind.CREATE_FAILED, None, str(exc)))
         return
-    retry_unassigned = [(c, o) for c, o in zip(creates, outcomes) if not o.key and o.error and "assignee" in o.error.lower()]
-    if retry_unassigned:
-        again = jira.create_issues([replace(c.fields, assignee=None) for c, _ in retry_unassigned])
-        fixed = {id(c): o for (c, _), o in zip(retry_unassigned, again)}
-        outcomes = [fixed.get(id(c), o) for c, o in zip(creates, outcomes)]
-        result.problems += [Problem(ProblemKind.UNKNOWN_USER, c.record.item_key) for c, _ in retry_unassigned]
+    outcomes = _without_unknown_users(creates, outcomes, jira, result)
     done_keys = []
     for change, outcome in zip(creates, outcomes):
+        item_key = change.record.item_key
         if outcome.key:
             state.save_items([replace(change.record, issue_key=outcome.key)])
-            state.clear_intents([change.record.item_key])
-            result.created[change.record.item_key] = outcome.key
-            log.info("issue_created", issue_key=outcome.key, item_key=change.record.item_key, page_id=change.record.page_id)
-            if change.mark_done:
-                done_keys.append(outcome.key)
+            state.clear_intents([item_key])
+            result.created[item_key] = outcome.key
+            log.info("issue_created", issue_key=outcome.key, item_key=item_key, page_id=change.record.page_id)
+            done_keys += [outcome.key] if change.mark_done else []
         elif outcome.error != "interrupted":
-            state.clear_intents([change.record.item_key])  # Jira rejected it: nothing exists to find
-            result.problems.append(Problem(ProblemKind.CREATE_REJECTED, change.record.item_key, str(outcome.error)))
+            state.clear_intents([item_key])  # Jira rejected it: nothing exists to find
+            result.problems.append(Problem(ProblemKind.CREATE_REJECTED, item_key, str(outcome.error)))
     # Distinct new issues, one transition each: safe to send side by side (no bulk transition in v2).
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
         failures = pool.map(lambda k: _problem_of(ProblemKind.TRANSITION_FAILED, k, lambda: jira.transition_to_done(k)),
                             done_keys)
         result.problems += [problem for problem in failures if problem]
     _after_create(creates, jira, options, result)
+
+
+def _without_unknown_users(creates: Sequence[CreateIssue], outcomes: Sequence[CreateResult], jira: JiraPort,
+                           result: ApplyResult) -> list[CreateResult]:
+    """The outcomes, with the creates Jira refused for their assignee sent again unassigned (and reported)."""
+    refused = [(c, o) for c, o in zip(creates, outcomes) if not o.key and o.error and "assignee" in o.error.lower()]
+    if not refused:
+        return list(outcomes)
+    again = jira.create_issues([replace(c.fields, assignee=None) for c, _ in refused])
+    fixed = {id(c): o for (c, _), o in zip(refused, again)}
+    result.problems += [Problem(ProblemKind.UNKNOWN_USER, c.record.item_key) for c, _ in refused]
+    return [fixed.get(id(c), o) for c, o in zip(creates, outcomes)]
 
 
 def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: ApplyOptions, result: ApplyResult) -> None:
@@ -219,8 +238,9 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
             key = result.created.get(change.record.item_key)
             url = options.page_url(change.record.page_id)
             if key and url:
-                _attempt(result, ProblemKind.REMOTE_LINK_FAILED, key, lambda k=key, u=url, c=change: jira.add_remote_link(
-                    k, u, "Postmortem", f"pmsync:{item_label(c.record.item_key)}"))
+                global_id = f"pmsync:{item_label(change.record.item_key)}"
+                _attempt(result, ProblemKind.REMOTE_LINK_FAILED, key,
+                         partial(jira.add_remote_link, key, url, "Postmortem", global_id))
 
 
 def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> str:

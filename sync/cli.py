@@ -252,15 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parse.add_argument("--config", type=Path, help="configuration file (for custom templates)")
     parse.set_defaults(handler=_cmd_parse)
-
-    sandbox = commands.add_parser("sandbox", help="serve a local Jira + Confluence stand-in")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8990)
-    sandbox.add_argument("--seed-dir", type=Path, help="folder of *.xml pages and users.json")
-    sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
-    sandbox.add_argument("--latency-ms", type=int, default=0)
-    sandbox.add_argument("--search-lag-ms", type=int, default=0)
-    sandbox.set_defaults(handler=_cmd_sandbox)
+    _add_sandbox_command(commands)
     for name, handler, help_text in (
         ("run", _cmd_run, "the daemon: sync on a schedule until stopped"),
         ("once", _cmd_once, "run one sync cycle and exit (non-zero if it failed)"),
@@ -282,6 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="exit after printing the results")
     demo.set_defaults(handler=_cmd_demo)
     return parser
+
+
+def _add_sandbox_command(commands) -> None:
+    sandbox = commands.add_parser("sandbox", help="serve a local Jira + Confluence stand-in")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8990)
+    sandbox.add_argument("--seed-dir", type=Path, help="folder of *.xml pages and users.json")
+    sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
+    sandbox.add_argument("--latency-ms", type=int, default=0)
+    sandbox.add_argument("--search-lag-ms", type=int, default=0)
+    sandbox.set_defaults(handler=_cmd_sandbox)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -300,7 +300,7 @@ class WriteSummary:
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything one cycle writes to Jira and the postmortem pages; a second cycle over the same input plans nothing."""
+    """Everything a cycle writes to Jira and the postmortem pages; a second cycle over the same input plans nothing."""
 
     creates: tuple[CreateIssue, ...] = ()
     epics: tuple[CreateEpic, ...] = ()

@@ -25,7 +25,8 @@ from sync.identity import (
     type_label,
 )
 from sync.models import (ActionItem, AdoptIssue, CreateEpic, CreateIssue, FlagRemoved, IssueFields, IssueSnapshot,
-                         ItemRecord, KeyLink, Plan, Postmortem, TaskTick, TransitionDone, Unflag, UpdateIssue, WriteBack)
+                         ItemRecord, KeyLink, Plan, Postmortem, TaskTick, TransitionDone, Unflag, UpdateIssue,
+                         WriteBack)
 from sync.problems import Problem, ProblemKind
 from sync.state import StateView
 

@@ -31,10 +31,10 @@ from sync.checks import run_checks
 from sync.cycle import managed_jql, run_cycle
 from sync.demo import sandbox_settings
 from sync.lease import release
+from sync.problems import ProblemKind
 from sync.sandbox import running_sandbox
 from sync.settings import Settings
 from sync.state import State
-from sync.problems import ProblemKind
 from tests.openapi_contract import ContractViolation, Exchange, load_spec, recording, spec_for_path, validate_exchange
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,7 +231,8 @@ def drive_every_route(world: World) -> None:
     # page and lease; the missing key: search by key (400) then GET issue (404)
     first = world.cycle()
     assert len(first.applied.created) == 7 and first.applied.written_back == 2
-    assert any(p.kind is ProblemKind.UNRESOLVED_KEY and p.subject == MISSING_KEY for p in first.problems), first.problems
+    unresolved = [p for p in first.problems if p.kind is ProblemKind.UNRESOLVED_KEY and p.subject == MISSING_KEY]
+    assert unresolved, first.problems
 
     # page edits: summary, owner and due (PUT issue); a row removed (flag: PUT labels + comment);
     # a task ticked on the page (transition, the done transition cached or read again)

@@ -15,9 +15,9 @@ from sync.cycle import run_cycle
 from sync.demo import sandbox_settings
 from sync.identity import MANAGED_LABEL, REMOVED_LABEL
 from sync.parser import parse_file
+from sync.problems import ProblemKind
 from sync.sandbox import running_sandbox
 from sync.state import State
-from sync.problems import ProblemKind
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "sync" / "examples"
 PAST = (date.today() - timedelta(days=10)).isoformat()

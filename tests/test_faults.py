@@ -11,9 +11,9 @@ import pytest
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
 from sync.demo import sandbox_settings
+from sync.problems import Problem, ProblemKind
 from sync.sandbox import running_sandbox
 from sync.state import State
-from sync.problems import Problem, ProblemKind
 
 USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
@@ -74,7 +74,8 @@ def test_500_on_create_is_not_resent_blindly_and_the_intent_recovers_later(world
     assert any(p.kind is ProblemKind.CREATE_INTERRUPTED for p in first.problems), first.problems
     assert managed_issues(sb) == []
     soon = cycle()  # within the search-lag grace: the journal holds off a second create
-    assert soon.plan.creates == () and any(p.kind is ProblemKind.CREATE_PENDING for p in soon.problems), (soon.pages_seen, soon.problems)
+    assert soon.plan.creates == () and any(p.kind is ProblemKind.CREATE_PENDING for p in soon.problems), \
+        (soon.pages_seen, soon.problems)
     later = datetime.now(timezone.utc) + timedelta(minutes=5)
     cycle(now=lambda: later)  # grace passed and the label search found nothing: now it creates
     assert_exactly_once(sb)

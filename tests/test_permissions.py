@@ -12,9 +12,9 @@ from sync.atlassian import make_adapters
 from sync.cli import main
 from sync.cycle import run_cycle
 from sync.demo import sandbox_settings
+from sync.problems import ProblemKind
 from sync.sandbox import running_sandbox
 from sync.state import State
-from sync.problems import ProblemKind
 from tests.sandbox_config import write_sandbox_config
 
 USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"

@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from sync.cli import render_plan_table
 from sync.identity import MANAGED_LABEL, item_key, item_label, page_label
 from sync.models import ActionItem, IssueSnapshot, Owner, Postmortem
-from sync.cli import render_plan_table
 from sync.planner import PlanOptions, page_record, plan_changes
-from sync.state import StateView
 from sync.problems import Problem, ProblemKind
+from sync.state import StateView
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 OPTIONS = PlanOptions(project="OPS", priority_map={"P1": "High", "Fix": "Medium"}, default_priority="Low")

@@ -17,9 +17,9 @@ from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
 from sync.demo import sandbox_settings
 from sync.lease import release
+from sync.problems import ProblemKind
 from sync.sandbox import running_sandbox
 from sync.state import State
-from sync.problems import ProblemKind
 
 USERS = Path(__file__).resolve().parents[1] / "sync" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
