@@ -277,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_sandbox_command(commands) -> None:
+    """The `sandbox` command and its options."""
     sandbox = commands.add_parser("sandbox", help="serve a local Jira + Confluence stand-in")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8990)
