@@ -40,8 +40,8 @@ CYCLE_FILE = sync.cycle.__file__
 SOURCES = {str(path): path.read_text() for path in Path(SYNC_DIR).glob("*.py")}
 MB = 1024 * 1024
 # The steps of run_cycle, as the names it calls them by in sync.cycle.
-CYCLE_STEPS = ("parse_pages", "read_issues", "deleted_pages", "plan_changes", "hold_lease", "_apply",
-               "_refresh_created", "tracked_items", "compute_metrics", "_write_summary", "render_summary_page",
+CYCLE_STEPS = ("parse_pages", "read_issues", "deleted_pages", "plan_changes", "_blocked", "_apply",
+               "_refresh_created", "tracked_items", "compute_metrics", "plan_summary", "write_summary",
                "_remember")
 
 
@@ -88,8 +88,8 @@ class Recorder:
         elif name == "plan_changes":
             self.sizes.setdefault("plan", {"creates": len(result.creates), "write_backs": len(result.write_backs),
                                            "records": len(result.records)})
-        elif name == "render_summary_page":
-            self.sizes.setdefault("summary_page_chars", len(result))
+        elif name == "plan_summary" and result is not None:
+            self.sizes.setdefault("summary_page_chars", len(result.body))
 
 
 def install(recorder: Recorder) -> None:

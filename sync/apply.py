@@ -11,19 +11,21 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateResult, Page
-from sync.planner import CreateIssue, Plan, WriteBack
+from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, SummaryPage, WriteBack, WriteSummary
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
+from sync.problems import Problem, ProblemKind
 from sync.state import State
 from sync.storage_format import EditError, edit_items
 
 log = structlog.get_logger(__name__)
 
 WRITE_BACK_ATTEMPTS = 4
+SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,7 @@ class ApplyResult:
     transitioned: int = 0
     flagged: int = 0
     written_back: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def incomplete(self) -> bool:
-        """A planned write failed for a reason that may pass (not a rejection): redo its pages next cycle."""
-        transient = ("create-failed", "create-interrupted", "write-back-failed", "write-back-gave-up",
-                     "update-failed", "transition-failed", "flag-failed", "epic-create-failed")
-        return any(problem.startswith(transient) for problem in self.problems)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: State,
@@ -60,30 +55,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     state.save_items(plan.records)
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
-    for change in plan.updates:
-        if _attempt(result, "update", change.record.issue_key, lambda c=change: jira.update_issue(c.record.issue_key, c.changes)):
-            state.save_items([change.record])
-            result.updated += 1
-    for change in plan.transitions:
-        if _attempt(result, "transition", change.record.issue_key, lambda c=change: jira.transition_to_done(c.record.issue_key)):
-            state.save_items([replace(change.record, done=True)])
-            result.transitioned += 1
-    for flag in plan.flags:
-        key = flag.record.issue_key
-
-        def do_flag(flag=flag, key=key) -> None:
-            jira.update_issue(key, {"labels_add": [REMOVED_LABEL]})
-            jira.add_comment(key, flag.comment)
-            if flag.transition:
-                jira.transition(key, flag.transition)
-        if _attempt(result, "flag", key, do_flag):
-            state.save_items([flag.record])
-            result.flagged += 1
-            log.info("issue_flagged_removed", issue_key=key, page_id=flag.record.page_id)
-    for unflag in plan.unflags:
-        if _attempt(result, "unflag", unflag.record.issue_key,
-                    lambda u=unflag: jira.update_issue(u.record.issue_key, {"labels_remove": [REMOVED_LABEL]})):
-            state.save_items([replace(unflag.record, flagged=False)])
+    _edit_tracked(plan, jira, state, result)
     if options.write_back and plan.write_backs:
         keys = state.issue_keys() | result.created
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
@@ -96,18 +68,63 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     return result
 
 
-def _problem_of(action: str, key: str | None, call: Callable[[], object]) -> str | None:
-    """Run one write; None when it worked, else the problem to report (and log)."""
+def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> None:
+    """Update, transition, flag and unflag tracked issues; each record is saved once its write landed."""
+    for change in plan.updates:
+        key = change.record.issue_key
+        changes = _port_changes(change.changes, add=change.add_labels, remove=change.remove_labels)
+        if _attempt(result, ProblemKind.UPDATE_FAILED, key, partial(jira.update_issue, key, changes)):
+            state.save_items([change.record])
+            result.updated += 1
+    for done in plan.transitions:
+        key = done.record.issue_key
+        if _attempt(result, ProblemKind.TRANSITION_FAILED, key, partial(jira.transition_to_done, key)):
+            state.save_items([replace(done.record, done=True)])
+            result.transitioned += 1
+    for flag in plan.flags:
+        if _attempt(result, ProblemKind.FLAG_FAILED, flag.record.issue_key, partial(_flag, jira, flag)):
+            state.save_items([flag.record])
+            result.flagged += 1
+            log.info("issue_flagged_removed", issue_key=flag.record.issue_key, page_id=flag.record.page_id)
+    for unflag in plan.unflags:
+        key = unflag.record.issue_key
+        if _attempt(result, ProblemKind.UNFLAG_FAILED, key,
+                    partial(jira.update_issue, key, _port_changes(remove=[REMOVED_LABEL]))):
+            state.save_items([replace(unflag.record, flagged=False)])
+
+
+def _flag(jira: JiraPort, flag: FlagRemoved) -> None:
+    """Label the issue as removed, say why in a comment, and transition it when configured (never delete it)."""
+    key = flag.record.issue_key
+    jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
+    jira.add_comment(key, flag.comment)
+    if flag.transition:
+        jira.transition(key, flag.transition)
+
+
+def _port_changes(fields: Mapping[str, object] | None = None, *, add: Sequence[str] = (),
+                  remove: Sequence[str] = ()) -> dict[str, object]:
+    """Changes as JiraPort.update_issue takes them: fields by IssueFields name, plus labels_add / labels_remove."""
+    changes = dict(fields or {})
+    if add:
+        changes["labels_add"] = list(add)
+    if remove:
+        changes["labels_remove"] = list(remove)
+    return changes
+
+
+def _problem_of(kind: ProblemKind, key: str | None, call: Callable[[], object]) -> Problem | None:
+    """Run one write; None when it worked, else the problem of that kind to report (and log)."""
     try:
         call()
         return None
     except AtlassianError as exc:
-        log.warning(f"{action}_failed", issue_key=key, error=str(exc))
-        return f"{action}-failed:{key}:{exc}"
+        log.warning(kind.value.replace("-", "_"), issue_key=key, error=str(exc))
+        return Problem(kind, str(key), str(exc))
 
 
-def _attempt(result: ApplyResult, action: str, key: str | None, call: Callable[[], object]) -> bool:
-    problem = _problem_of(action, key, call)
+def _attempt(result: ApplyResult, kind: ProblemKind, key: str | None, call: Callable[[], object]) -> bool:
+    problem = _problem_of(kind, key, call)
     if problem:
         result.problems.append(problem)
     return problem is None
@@ -118,13 +135,13 @@ def _adopt(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> Non
         key = adopt.record.issue_key
         try:
             if adopt.add_labels:
-                jira.update_issue(key, {"labels_add": list(adopt.add_labels)})
+                jira.update_issue(key, _port_changes(add=adopt.add_labels))
         except NotFound:
-            result.problems.append(f"unknown-issue:{key}")
+            result.problems.append(Problem(ProblemKind.UNKNOWN_ISSUE, key))
             log.warning("adopt_failed_unknown_issue", issue_key=key, page_id=adopt.record.page_id)
             continue
         except AtlassianError as exc:
-            result.problems.append(f"adopt-failed:{key}:{exc}")
+            result.problems.append(Problem(ProblemKind.ADOPT_FAILED, key, str(exc)))
             continue
         state.save_items([adopt.record])
         result.adopted += 1
@@ -140,7 +157,7 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
     try:
         outcomes = jira.create_issues([e.fields for e in plan.epics])
     except AtlassianError as exc:  # the intents stay; the epics are looked up by label next time
-        result.problems.append(f"epic-create-failed:{exc}")
+        result.problems.append(Problem(ProblemKind.EPIC_CREATE_FAILED, None, str(exc)))
         outcomes = [CreateResult(None, "interrupted")] * len(plan.epics)
     epic_of: dict[str, str] = {}
     unknown: set[str] = set()  # the epic may or may not exist: its issues wait for it
@@ -152,7 +169,8 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
             log.info("epic_created", issue_key=outcome.key, page_id=epic.page_id)
         elif outcome.error != "interrupted":
             state.clear_intents([f"epic-{epic.page_id}"])
-            result.problems.append(f"epic-rejected:{epic.page_id}:{outcome.error}")  # its issues go without
+            # Jira rejected the epic: its issues go without one.
+            result.problems.append(Problem(ProblemKind.EPIC_REJECTED, epic.page_id, str(outcome.error)))
         else:
             unknown.add(epic.page_id)
     return [replace(c, fields=replace(c.fields, parent_key=epic_of.get(c.epic_page))) if c.epic_page else c
@@ -161,6 +179,7 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
 
 def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, options: ApplyOptions,
             now: datetime, result: ApplyResult) -> None:
+    """Create the issues in bulk, each intent journalled first; then what follows a create (done, sprint, links)."""
     if not creates:
         return
     with state.transaction():
@@ -169,33 +188,41 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
         outcomes = jira.create_issues([c.fields for c in creates])
     except CreateInterrupted as exc:
         outcomes = list(exc.results) + [CreateResult(None, "interrupted")] * (len(creates) - len(exc.results))
-        result.problems.append(f"create-interrupted:{exc.message}")
+        result.problems.append(Problem(ProblemKind.CREATE_INTERRUPTED, None, exc.message))
     except AtlassianError as exc:  # nothing known: the intents stay; the next cycles look for the labels
-        result.problems.append(f"create-failed:{exc}")
+        result.problems.append(Problem(ProblemKind.CREATE_FAILED, None, str(exc)))
         return
-    retry_unassigned = [(c, o) for c, o in zip(creates, outcomes) if not o.key and o.error and "assignee" in o.error.lower()]
-    if retry_unassigned:
-        again = jira.create_issues([replace(c.fields, assignee=None) for c, _ in retry_unassigned])
-        fixed = {id(c): o for (c, _), o in zip(retry_unassigned, again)}
-        outcomes = [fixed.get(id(c), o) for c, o in zip(creates, outcomes)]
-        result.problems += [f"unknown-user:{c.record.item_key}" for c, _ in retry_unassigned]
+    outcomes = _without_unknown_users(creates, outcomes, jira, result)
     done_keys = []
     for change, outcome in zip(creates, outcomes):
+        item_key = change.record.item_key
         if outcome.key:
             state.save_items([replace(change.record, issue_key=outcome.key)])
-            state.clear_intents([change.record.item_key])
-            result.created[change.record.item_key] = outcome.key
-            log.info("issue_created", issue_key=outcome.key, item_key=change.record.item_key, page_id=change.record.page_id)
-            if change.mark_done:
-                done_keys.append(outcome.key)
+            state.clear_intents([item_key])
+            result.created[item_key] = outcome.key
+            log.info("issue_created", issue_key=outcome.key, item_key=item_key, page_id=change.record.page_id)
+            done_keys += [outcome.key] if change.mark_done else []
         elif outcome.error != "interrupted":
-            state.clear_intents([change.record.item_key])  # Jira rejected it: nothing exists to find
-            result.problems.append(f"create-rejected:{change.record.item_key}:{outcome.error}")
+            state.clear_intents([item_key])  # Jira rejected it: nothing exists to find
+            result.problems.append(Problem(ProblemKind.CREATE_REJECTED, item_key, str(outcome.error)))
     # Distinct new issues, one transition each: safe to send side by side (no bulk transition in v2).
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        failures = pool.map(lambda k: _problem_of("transition", k, lambda: jira.transition_to_done(k)), done_keys)
+        failures = pool.map(lambda k: _problem_of(ProblemKind.TRANSITION_FAILED, k, lambda: jira.transition_to_done(k)),
+                            done_keys)
         result.problems += [problem for problem in failures if problem]
     _after_create(creates, jira, options, result)
+
+
+def _without_unknown_users(creates: Sequence[CreateIssue], outcomes: Sequence[CreateResult], jira: JiraPort,
+                           result: ApplyResult) -> list[CreateResult]:
+    """The outcomes, with the creates Jira refused for their assignee sent again unassigned (and reported)."""
+    refused = [(c, o) for c, o in zip(creates, outcomes) if not o.key and o.error and "assignee" in o.error.lower()]
+    if not refused:
+        return list(outcomes)
+    again = jira.create_issues([replace(c.fields, assignee=None) for c, _ in refused])
+    fixed = {id(c): o for (c, _), o in zip(refused, again)}
+    result.problems += [Problem(ProblemKind.UNKNOWN_USER, c.record.item_key) for c, _ in refused]
+    return [fixed.get(id(c), o) for c, o in zip(creates, outcomes)]
 
 
 def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: ApplyOptions, result: ApplyResult) -> None:
@@ -203,16 +230,17 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
     if options.sprint_board is not None and keys:
         sprint = jira.active_sprint(options.sprint_board)
         if sprint is None:
-            result.problems.append(f"no-active-sprint:{options.sprint_board}")
+            result.problems.append(Problem(ProblemKind.NO_ACTIVE_SPRINT, str(options.sprint_board)))
         else:
-            _attempt(result, "sprint", sprint, lambda: jira.add_to_sprint(sprint, keys))
+            _attempt(result, ProblemKind.SPRINT_FAILED, sprint, lambda: jira.add_to_sprint(sprint, keys))
     if options.remote_links:
         for change in creates:
             key = result.created.get(change.record.item_key)
             url = options.page_url(change.record.page_id)
             if key and url:
-                _attempt(result, "remote-link", key, lambda k=key, u=url, c=change: jira.add_remote_link(
-                    k, u, "Postmortem", f"pmsync:{item_label(c.record.item_key)}"))
+                global_id = f"pmsync:{item_label(change.record.item_key)}"
+                _attempt(result, ProblemKind.REMOTE_LINK_FAILED, key,
+                         partial(jira.add_remote_link, key, url, "Postmortem", global_id))
 
 
 def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> str:
@@ -229,7 +257,7 @@ def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> st
 
 
 def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
-                pages: Mapping[str, Page]) -> tuple[int, list[str]]:
+                pages: Mapping[str, Page]) -> tuple[int, list[Problem]]:
     """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost.
 
     Returns (pages written, problems); safe to run for different pages at once.
@@ -248,5 +276,38 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
             log.info("write_back_conflict_retrying", page_id=write.page_id)
             page = None
         except AtlassianError as exc:
-            return 0, [f"write-back-failed:{write.page_id}:{exc}"]
-    return 0, [f"write-back-gave-up:{write.page_id}"]
+            return 0, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
+    return 0, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]
+
+
+def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage) -> str:
+    """The summary page's id: as remembered, else found or created (with a placeholder: the lease lives on it)."""
+    known = state.meta().get("summary_page_id")
+    if known:
+        return known
+    page, _ = find_or_create_summary(confluence, where, SUMMARY_PLACEHOLDER)
+    state.set_meta(summary_page_id=page.id, summary_page_url=page.url)
+    return page.id
+
+
+def write_summary(change: WriteSummary, confluence: ConfluencePort, state: State) -> Problem | None:
+    """Write the summary page and remember its digest; a failure is reported (and logged), never raised."""
+    try:
+        page, created = find_or_create_summary(confluence, change.page, change.body)
+        if not created and page.body != change.body:
+            page = confluence.update_page(page, change.body, message="postmortem-sync: completion update",
+                                          minor_edit=True)
+    except AtlassianError as exc:
+        log.warning("summary_page_failed", error=str(exc))
+        return Problem(ProblemKind.SUMMARY_FAILED, None, str(exc))
+    state.set_meta(summary_digest=change.digest, summary_page_id=page.id, summary_page_url=page.url)
+    log.info("summary_page_written", page_id=page.id)
+    return None
+
+
+def find_or_create_summary(confluence: ConfluencePort, where: SummaryPage, body: str) -> tuple[Page, bool]:
+    """The summary page, created with `body` when it does not exist; and whether it was created now."""
+    page = confluence.find_page(where.space, where.title)
+    if page is not None:
+        return page, False
+    return confluence.create_page(where.space, where.title, body, where.parent_id), True

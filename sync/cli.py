@@ -7,9 +7,13 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.parser import parse_file, render_table
 from sync.templates import combine_templates
+
+if TYPE_CHECKING:
+    from sync.models import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -122,7 +126,7 @@ def _log_cycle(result) -> None:
         duration_s=round(result.duration_s, 3), problems=len(result.problems),
     )
     for problem in result.problems:
-        structlog.get_logger("sync.cycle").warning("cycle_problem", kind=problem.split(":", 1)[0], problem=problem)
+        structlog.get_logger("sync.cycle").warning("cycle_problem", kind=problem.kind.value, problem=str(problem))
 
 
 def _progress(message: str) -> None:
@@ -132,19 +136,21 @@ def _progress(message: str) -> None:
 
 def _cmd_once(args, settings, jira, confluence, state) -> int:
     """One cycle; exit 1 when it failed."""
-    from sync.cycle import release_lease, run_cycle
+    from sync.cycle import run_cycle
+    from sync.lease import release
 
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
-    release_lease(settings, confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, datetime.now(timezone.utc))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _cmd_run(args, settings, jira, confluence, state) -> int:
     """The daemon: a cycle every interval until SIGTERM/SIGINT."""
-    from sync.cycle import release_lease, run_cycle
+    from sync.cycle import run_cycle
     from sync.daemon import CycleOutcome, Daemon
     from sync.health import HealthServer, HealthState
+    from sync.lease import release
 
     interval_s = settings.sync.interval_minutes * 60
     health = HealthState(interval_s)
@@ -161,14 +167,13 @@ def _cmd_run(args, settings, jira, confluence, state) -> int:
     daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)
     daemon.install_signal_handlers()
     code = daemon.run_forever()
-    release_lease(settings, confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, datetime.now(timezone.utc))
     return code
 
 
 def _cmd_plan(args, settings, jira, confluence, state) -> int:
     """Dry run: print what a cycle would change, change nothing."""
     from sync.cycle import run_cycle
-    from sync.planner import render_plan_table
 
     result = run_cycle(settings, jira, confluence, state, apply=False)
     if result.plan is not None:
@@ -178,6 +183,32 @@ def _cmd_plan(args, settings, jira, confluence, state) -> int:
     return EXIT_OK if result.plan is not None else EXIT_FAILED
 
 
+def render_plan_table(plan: Plan) -> str:
+    """The plan as a readable table for `postmortem-sync plan`."""
+    rows = [("create", c.record.page_id, c.fields.summary, "", c.fields.assignee.display if c.fields.assignee else "")
+            for c in plan.creates]
+    rows += [("create epic", e.page_id, e.fields.summary, "", "") for e in plan.epics]
+    rows += [("adopt", a.record.page_id, a.record.summary, a.record.issue_key or "", " ".join(a.add_labels))
+             for a in plan.adopts]
+    rows += [("update", u.record.page_id, u.record.summary, u.record.issue_key or "",
+              ", ".join([*u.changes, *(["labels"] if u.add_labels or u.remove_labels else [])])) for u in plan.updates]
+    rows += [("done", t.record.page_id, t.record.summary, t.record.issue_key or "", "") for t in plan.transitions]
+    rows += [("flag", f.record.page_id, f.record.summary, f.record.issue_key or "", "removed") for f in plan.flags]
+    rows += [("unflag", u.record.page_id, u.record.summary, u.record.issue_key or "", "") for u in plan.unflags]
+    rows += [("write-back", w.page_id, f"{len(w.keys)} key(s), {len(w.complete)} task(s)", "", "")
+             for w in plan.write_backs]
+    if not rows:
+        return "Nothing to change."
+    header = ("ACTION", "PAGE", "ITEM", "ISSUE", "DETAILS")
+    widths = [max(len(header[i]), *(min(60, len(str(r[i]))) for r in rows)) for i in range(5)]
+    line = lambda cells: "  ".join(str(c)[:60].ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [line(header)] + [line(r) for r in rows]
+    out += [f"problem: {p}" for p in plan.problems]
+    if plan.unsafe_reason:
+        out.append(f"UNSAFE: {plan.unsafe_reason} (re-run with --force to apply)")
+    return "\n".join(out)
+
+
 def _cmd_report(args, settings, jira, confluence, state) -> int:
     """Print the completion metrics without writing anything."""
     from sync.cycle import run_cycle
@@ -185,7 +216,7 @@ def _cmd_report(args, settings, jira, confluence, state) -> int:
 
     result = run_cycle(settings, jira, confluence, state, apply=False)
     if result.metrics is None:
-        print("postmortem-sync: could not compute the report: " + "; ".join(result.problems), file=sys.stderr)
+        print("postmortem-sync: could not compute the report: " + "; ".join(map(str, result.problems)), file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(metrics_to_json(result.metrics), indent=2) if args.json else render_report_table(result.metrics))
     return EXIT_OK
@@ -221,15 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parse.add_argument("--config", type=Path, help="configuration file (for custom templates)")
     parse.set_defaults(handler=_cmd_parse)
-
-    sandbox = commands.add_parser("sandbox", help="serve a local Jira + Confluence stand-in")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8990)
-    sandbox.add_argument("--seed-dir", type=Path, help="folder of *.xml pages and users.json")
-    sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
-    sandbox.add_argument("--latency-ms", type=int, default=0)
-    sandbox.add_argument("--search-lag-ms", type=int, default=0)
-    sandbox.set_defaults(handler=_cmd_sandbox)
+    _add_sandbox_command(commands)
     for name, handler, help_text in (
         ("run", _cmd_run, "the daemon: sync on a schedule until stopped"),
         ("once", _cmd_once, "run one sync cycle and exit (non-zero if it failed)"),
@@ -251,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="exit after printing the results")
     demo.set_defaults(handler=_cmd_demo)
     return parser
+
+
+def _add_sandbox_command(commands) -> None:
+    """The `sandbox` command and its options."""
+    sandbox = commands.add_parser("sandbox", help="serve a local Jira + Confluence stand-in")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8990)
+    sandbox.add_argument("--seed-dir", type=Path, help="folder of *.xml pages and users.json")
+    sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
+    sandbox.add_argument("--latency-ms", type=int, default=0)
+    sandbox.add_argument("--search-lag-ms", type=int, default=0)
+    sandbox.set_defaults(handler=_cmd_sandbox)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,8 +51,10 @@ class HealthState:
         self._started_at = clock()
         self._last_ok: bool | None = None  # None: no cycle has finished yet
         self._last_success_at: float | None = None
+        self._register_metrics(self.registry)
 
-        r = self.registry
+    def _register_metrics(self, r: CollectorRegistry) -> None:
+        """Create the metrics in the registry, every known label child included."""
         self._cycles = Counter("pmsync_cycles_total", "Sync cycles finished, failed ones included.", registry=r)
         self._failures = Counter("pmsync_cycle_failures_total", "Sync cycles that failed.", registry=r)
         self._requests = Counter(

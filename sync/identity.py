@@ -12,7 +12,6 @@ from sync.models import ActionItem
 MANAGED_LABEL = "pmsync"
 REMOVED_LABEL = "pmsync-removed"
 _ITEM_LABEL = re.compile(r"^pmsync-([0-9a-f]{12})$")
-_PAGE_LABEL = re.compile(r"^pmsync-page-(\d+)$")
 _TYPE_PREFIX = "pmsync-type-"
 _EPIC_LABEL = re.compile(r"^pmsync-epic-(\d+)$")
 
@@ -87,10 +86,6 @@ def type_label(item_type: str | None) -> str | None:
 
 def item_key_from_labels(labels: Iterable[str]) -> str | None:
     return next((m.group(1) for m in map(_ITEM_LABEL.match, labels) if m), None)
-
-
-def page_id_from_labels(labels: Iterable[str]) -> str | None:
-    return next((m.group(1) for m in map(_PAGE_LABEL.match, labels) if m), None)
 
 
 def type_from_labels(labels: Iterable[str]) -> str | None:

@@ -14,16 +14,33 @@ compare-and-swap: of two daemons writing the same version, exactly one succeeds.
 
 The holder's identity lives in the local state, so a restarted daemon (same state) is the same
 holder and never waits for itself. Clocks of the instances are assumed to agree within a minute.
+
+The rules are pure functions (`claim`, `may_write`, `needs_renewal`, `released`); `hold` and
+`release` do the lease's I/O beside them, through the ConfluencePort and the state's meta table.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import structlog
+
+from sync.apply import summary_page_id
+from sync.models import SummaryPage
+from sync.ports import AtlassianError, ConfluencePort, NotFound, PermissionDenied, VersionConflict
+from sync.problems import Problem, ProblemKind
+from sync.state import State
+
+log = structlog.get_logger(__name__)
+
 LEASE_PROPERTY = "pmsync-lease"
 NEVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DENIED = ("the account cannot edit the summary page, which holds the write lease (HTTP 403): "
+          "give it edit permission, or set sync.lease_minutes = 0 if one instance runs")
 
 
 @dataclass(frozen=True)
@@ -76,3 +93,82 @@ def needs_renewal(lease: Lease | None, me: str, now: datetime, term: timedelta) 
 def released(lease: Lease, now: datetime) -> Lease:
     """The same lease, ended now, so that another instance may take over at once."""
     return Lease(lease.holder, lease.since, min(lease.expires, now))
+
+
+def hold(confluence: ConfluencePort, state: State, where: SummaryPage | None, now: datetime, *,
+         term: timedelta, grace: timedelta) -> Problem | None:
+    """None when this cycle may write: it holds the lease (taken or renewed as needed), or the lease is off.
+
+    Otherwise the problem that says why not; the lease we remember is then forgotten where it may be stale.
+    """
+    if not term or where is None:
+        return None  # lease off, or no summary page to keep it on: a single instance is assumed
+    try:
+        page_id = summary_page_id(confluence, state, where)
+        meta = state.meta()
+        me = _instance_id(state, meta)
+        lease = Lease.from_json(meta["lease"]) if "lease" in meta else None
+        if lease is None or needs_renewal(lease, me, now, term):
+            lease, held = _take(confluence, state, page_id, me, now, term)
+            if held:
+                return held
+    except AtlassianError as exc:
+        return _forget(state, exc)
+    if not may_write(lease, me, now, grace):
+        log.info("lease_handover", since=lease.since.isoformat())
+        return Problem(ProblemKind.LEASE_HANDOVER, None,
+                       f"writes resume after {lease.since.isoformat()} + the search-lag grace")
+    return None
+
+
+def _take(confluence: ConfluencePort, state: State, page_id: str, me: str, now: datetime,
+          term: timedelta) -> tuple[Lease, None] | tuple[None, Problem]:
+    """Read the lease and write ours over it (compare-and-swap); the `lease-held` problem while another's is live."""
+    found = confluence.get_property(page_id, LEASE_PROPERTY)
+    current = Lease.from_json(found[0]) if found else None
+    lease = claim(current, me, now, term, exists=found is not None)
+    if lease is None:
+        state.set_meta(lease=None)
+        log.warning("lease_held", holder=current.holder, expires=current.expires.isoformat())
+        return None, Problem(ProblemKind.LEASE_HELD, current.holder, f"until {current.expires.isoformat()}")
+    confluence.set_property(page_id, LEASE_PROPERTY, lease.to_json(), found[1] if found else None)
+    state.set_meta(lease=json.dumps(lease.to_json()))
+    return lease, None
+
+
+def _forget(state: State, exc: AtlassianError) -> Problem:
+    """After a failed lease read or write: forget what we remember of it (it may be stale) and say why."""
+    if isinstance(exc, NotFound):  # the summary page was deleted: the next cycle finds or creates it again
+        state.set_meta(lease=None, summary_page_id=None, summary_digest=None)
+        return Problem(ProblemKind.LEASE_PAGE_MISSING, None, "the summary page is gone; it is created again next cycle")
+    state.set_meta(lease=None)
+    if isinstance(exc, PermissionDenied):
+        return Problem(ProblemKind.LEASE_DENIED, None, DENIED)
+    if isinstance(exc, VersionConflict):
+        log.warning("lease_lost")
+        return Problem(ProblemKind.LEASE_LOST, None, "another instance took the write lease first")
+    return Problem(ProblemKind.LEASE_FAILED, None, str(exc))  # a write that may or may not have landed
+
+
+def release(confluence: ConfluencePort, state: State, now: datetime) -> None:
+    """End our lease on shutdown so that another instance can take over at once; errors only log."""
+    meta = state.meta()
+    page_id = meta.get("summary_page_id")
+    if "lease" not in meta or not page_id:
+        return
+    try:
+        found = confluence.get_property(page_id, LEASE_PROPERTY)
+        current = Lease.from_json(found[0]) if found else None
+        if found and current and current.holder == meta.get("instance_id"):
+            confluence.set_property(page_id, LEASE_PROPERTY, released(current, now).to_json(), found[1])
+    except AtlassianError as exc:
+        log.warning("lease_release_failed", error=str(exc))
+    state.set_meta(lease=None)
+
+
+def _instance_id(state: State, meta: dict[str, str]) -> str:
+    """This installation's lease holder name: the host plus a random suffix kept in the state."""
+    if "instance_id" not in meta:
+        state.set_meta(instance_id=f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}")
+        return state.meta()["instance_id"]
+    return meta["instance_id"]

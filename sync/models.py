@@ -1,10 +1,16 @@
-"""Plain, frozen data passed between the pipeline's stages: parse -> plan -> apply -> report."""
+"""Plain, frozen data passed between the pipeline's stages: parse -> plan -> apply -> report.
+
+The second half is the plan's vocabulary: the changes sync.planner decides and sync.apply carries out.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
+
+from sync.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -165,3 +171,150 @@ class CreateResult:
 
     key: str | None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """An item we track: its issue and the field values as they were when last in sync."""
+
+    item_key: str
+    page_id: str
+    origin: str
+    issue_key: str | None
+    summary: str
+    assignee: str | None = None  # the page owner's id (accountId / username / userkey)
+    due: str | None = None
+    priority: str | None = None
+    type: str | None = None
+    done: bool = False
+    flagged: bool = False
+
+
+# The plan's vocabulary. Each change carries the record to save once its write succeeded.
+
+
+@dataclass(frozen=True)
+class CreateIssue:
+    """Create the issue of an item no issue is known for; `mark_done` moves it to done right after."""
+
+    record: ItemRecord
+    fields: IssueFields
+    mark_done: bool
+    epic_page: str | None = None  # the page whose epic this cycle creates: that epic becomes the parent
+
+
+@dataclass(frozen=True)
+class CreateEpic:
+    """Create the one epic of a postmortem, before its first issues (only when epics are on)."""
+
+    page_id: str
+    fields: IssueFields
+
+
+@dataclass(frozen=True)
+class AdoptIssue:
+    """Start tracking an existing issue (its key is on the page, or its identity label matched); add our labels."""
+
+    record: ItemRecord
+    add_labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdateIssue:
+    """Carry page edits to a tracked issue.
+
+    `changes` maps IssueFields names (summary, due, priority, assignee) to their new values, None
+    clearing the field; labels are added and removed by name (the type label, our identity labels).
+    """
+
+    record: ItemRecord
+    changes: Mapping[str, object] = field(default_factory=dict)
+    add_labels: tuple[str, ...] = ()
+    remove_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransitionDone:
+    """Move a tracked issue to done: its item is done on the page."""
+
+    record: ItemRecord
+
+
+@dataclass(frozen=True)
+class FlagRemoved:
+    """An item left its page, or its page was deleted: label the issue, comment why, maybe transition; never delete."""
+
+    record: ItemRecord
+    comment: str
+    transition: str | None
+
+
+@dataclass(frozen=True)
+class Unflag:
+    """A flagged item is back on its page: take the removed label off its issue."""
+
+    record: ItemRecord
+
+
+class KeyLink(NamedTuple):
+    """Write the Jira key of an item into its row or task (the key: from the state, or this cycle's create)."""
+
+    origin: str
+    item_key: str
+    summary: str  # the item's words, to check the target is still that item
+
+
+class TaskTick(NamedTuple):
+    """Tick the task at `origin`: its issue is done in Jira."""
+
+    origin: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class WriteBack:
+    """Edit one postmortem page: Jira keys into rows and tasks, ticks on tasks whose issue is done."""
+
+    page_id: str
+    keys: tuple[KeyLink, ...]
+    complete: tuple[TaskTick, ...]
+
+
+@dataclass(frozen=True)
+class SummaryPage:
+    """Where the summary page lives: found by its space and title, created under `parent_id`."""
+
+    space: str
+    title: str
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    """Write the summary page: its body differs from the one last written (`digest` identifies the new body)."""
+
+    page: SummaryPage
+    body: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a cycle writes to Jira and the postmortem pages; a second cycle over the same input plans nothing."""
+
+    creates: tuple[CreateIssue, ...] = ()
+    epics: tuple[CreateEpic, ...] = ()
+    adopts: tuple[AdoptIssue, ...] = ()
+    updates: tuple[UpdateIssue, ...] = ()
+    transitions: tuple[TransitionDone, ...] = ()
+    flags: tuple[FlagRemoved, ...] = ()
+    unflags: tuple[Unflag, ...] = ()
+    write_backs: tuple[WriteBack, ...] = ()
+    records: tuple[ItemRecord, ...] = ()  # records to save that need no Jira write
+    problems: tuple[Problem, ...] = ()
+    unsafe_reason: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.creates or self.epics or self.adopts or self.updates or self.transitions
+                    or self.flags or self.unflags or self.write_backs)

@@ -24,8 +24,11 @@ from sync.identity import (
     type_from_labels,
     type_label,
 )
-from sync.models import ActionItem, IssueFields, IssueSnapshot, Postmortem
-from sync.state import ItemRecord, StateView
+from sync.models import (ActionItem, AdoptIssue, CreateEpic, CreateIssue, FlagRemoved, IssueFields, IssueSnapshot,
+                         ItemRecord, KeyLink, Plan, Postmortem, TaskTick, TransitionDone, Unflag, UpdateIssue,
+                         WriteBack)
+from sync.problems import Problem, ProblemKind
+from sync.state import StateView
 
 
 @dataclass(frozen=True)
@@ -44,80 +47,6 @@ class PlanOptions:
     max_creates: int = 500
     max_flags: int = 50
     search_lag_grace: timedelta = timedelta(minutes=2)
-
-
-@dataclass(frozen=True)
-class CreateIssue:
-    record: ItemRecord
-    fields: IssueFields
-    mark_done: bool
-    epic_page: str | None = None  # parent: the epic this cycle creates for that page
-
-
-@dataclass(frozen=True)
-class CreateEpic:
-    """One epic per postmortem, created before its first issues (only when epics are on)."""
-
-    page_id: str
-    fields: IssueFields
-
-
-@dataclass(frozen=True)
-class AdoptIssue:
-    record: ItemRecord
-    add_labels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class UpdateIssue:
-    record: ItemRecord
-    changes: dict[str, object]
-
-
-@dataclass(frozen=True)
-class TransitionDone:
-    record: ItemRecord
-
-
-@dataclass(frozen=True)
-class FlagRemoved:
-    record: ItemRecord
-    comment: str
-    transition: str | None
-
-
-@dataclass(frozen=True)
-class Unflag:
-    record: ItemRecord
-
-
-@dataclass(frozen=True)
-class WriteBack:
-    """Jira keys to put into rows/tasks (key None: filled from this cycle's create) and tasks to tick."""
-
-    page_id: str
-    keys: tuple[tuple[str, str, str], ...]  # (origin, item_key, summary)
-    complete: tuple[tuple[str, str], ...]  # (origin, summary)
-
-
-@dataclass(frozen=True)
-class Plan:
-    creates: tuple[CreateIssue, ...] = ()
-    epics: tuple[CreateEpic, ...] = ()
-    adopts: tuple[AdoptIssue, ...] = ()
-    updates: tuple[UpdateIssue, ...] = ()
-    transitions: tuple[TransitionDone, ...] = ()
-    flags: tuple[FlagRemoved, ...] = ()
-    unflags: tuple[Unflag, ...] = ()
-    write_backs: tuple[WriteBack, ...] = ()
-    records: tuple[ItemRecord, ...] = ()  # records to save that need no Jira write
-    problems: tuple[str, ...] = ()
-    unsafe_reason: str | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.creates or self.epics or self.adopts or self.updates or self.transitions
-                    or self.flags or self.unflags or self.write_backs)
 
 
 def owner_id(item: ActionItem) -> str | None:
@@ -169,7 +98,7 @@ def issue_fields(pm: Postmortem, record: ItemRecord, item: ActionItem, options: 
     )
 
 
-def _labelled_issues(snapshots: Mapping[str, IssueSnapshot]) -> tuple[dict[str, str], list[str]]:
+def _labelled_issues(snapshots: Mapping[str, IssueSnapshot]) -> tuple[dict[str, str], list[Problem]]:
     """Item key -> oldest issue with its label; and a report for each duplicate."""
     by_key: dict[str, list[IssueSnapshot]] = {}
     for snapshot in snapshots.values():
@@ -181,40 +110,40 @@ def _labelled_issues(snapshots: Mapping[str, IssueSnapshot]) -> tuple[dict[str, 
         found.sort(key=lambda s: (s.created or datetime.max, s.key))
         chosen[key] = found[0].key
         if len(found) > 1:
-            problems.append(f"duplicate-issues:{key}:{','.join(s.key for s in found)}")
+            problems.append(Problem(ProblemKind.DUPLICATE_ISSUES, key, ",".join(s.key for s in found)))
     return chosen, problems
 
 
-def _field_changes(record: ItemRecord, new: ItemRecord, snapshot: IssueSnapshot, item: ActionItem) -> tuple[dict, list[str]]:
-    """Three-way compare: page changed since last sync and Jira did not -> update; both -> Jira wins."""
-    jira_now = {
+def _changed_fields(record: ItemRecord, new: ItemRecord, snapshot: IssueSnapshot) -> tuple[list[str], list[Problem]]:
+    """Three-way compare: the fields the page changed since the last sync and Jira did not; both -> Jira wins."""
+    jira_type = type_from_labels(snapshot.labels)
+    jira_now = {  # the assignee is not compared: the page's owner wins
         "summary": snapshot.summary, "due": snapshot.due.isoformat() if snapshot.due else None,
-        "priority": snapshot.priority, "type": type_from_labels(snapshot.labels),
+        "priority": snapshot.priority, "type": f"pmsync-type-{jira_type}" if jira_type else None,
     }
-    changes: dict[str, object] = {}
-    conflicts: list[str] = []
+    changed: list[str] = []
+    conflicts: list[Problem] = []
     for name in ("summary", "due", "priority", "type", "assignee"):
-        before, after = getattr(record, name), getattr(new, name)
-        if before == after:
+        before = getattr(record, name)
+        if before == getattr(new, name):
             continue
-        jira_value = jira_now.get(name, before)
-        if name == "type":
-            jira_value = f"pmsync-type-{jira_value}" if jira_value else None
-        if name != "assignee" and jira_value != before:
-            conflicts.append(f"jira-wins:{snapshot.key}:{name}")
-            continue
-        if name == "summary":
-            changes["summary"] = item.summary
-        elif name == "due":
-            changes["due"] = item.due
-        elif name == "priority":
-            changes["priority"] = new.priority
-        elif name == "assignee":
-            changes["assignee"] = item.owner if item.owner and item.owner.is_mention else None
-        elif name == "type":
-            changes["labels_add"] = [new.type] if new.type else []
-            changes["labels_remove"] = [before] if before else []
-    return changes, conflicts
+        if name in jira_now and jira_now[name] != before:
+            conflicts.append(Problem(ProblemKind.JIRA_WINS, snapshot.key, name))
+        else:
+            changed.append(name)
+    return changed, conflicts
+
+
+def _update(record: ItemRecord, new: ItemRecord, kept: ItemRecord, item: ActionItem, changed: Sequence[str],
+            missing_labels: tuple[str, ...]) -> UpdateIssue | None:
+    """The update that carries the changed fields (and our missing labels) to the issue; None when there is none."""
+    values = {"summary": item.summary, "due": item.due, "priority": new.priority,
+              "assignee": item.owner if item.owner and item.owner.is_mention else None}
+    retyped = "type" in changed  # the type is a label (Jira has no field for it)
+    add = ((new.type,) if retyped and new.type else ()) + missing_labels  # missing: how we find the issue again
+    remove = (record.type,) if retyped and record.type else ()
+    changes = {name: values[name] for name in changed if name in values}
+    return UpdateIssue(kept, changes, add, remove) if changes or add or remove else None
 
 
 def plan_changes(
@@ -229,24 +158,29 @@ def plan_changes(
 ) -> Plan:
     """Everything this cycle should write, given the pages fetched and parsed this cycle.
 
+    `failed_page_ids`: pages that failed to parse (their items are never taken as removed);
     `deleted_page_ids`: cached pages confirmed gone from Confluence; their items are flagged as removed.
     """
-    labelled, problems = _labelled_issues(snapshots)
+    labelled, duplicates = _labelled_issues(snapshots)
+    given = _Given(snapshots, state, options, now, labelled, tracked_by_issue(state.items.values()))
     epics = {page: s.key for s in snapshots.values() if (page := epic_page_from_labels(s.labels))}
     epics |= {name.split(":", 1)[1]: key for name, key in state.meta.items() if name.startswith("epic:")}
-    acc = _Accumulator()
-    tracked = tracked_by_issue(state.items.values())
     by_page: dict[str, list[ItemRecord]] = {}
     for record in state.items.values():
         by_page.setdefault(record.page_id, []).append(record)
+    acc = _Changes(problems=duplicates)
     for pm in postmortems:
-        _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, by_page.get(pm.page_id or "", []),
-                   trust_removals=pm.page_id not in failed_page_ids)
+        page_id = pm.page_id or ""
+        _plan_page(pm, given, acc, by_page.get(page_id, []), trust_removals=page_id not in failed_page_ids)
         if options.epics:
-            _plan_epic(pm, epics.get(pm.page_id or ""), state, options, now, acc)
+            _plan_epic(pm, epics.get(page_id), given, acc)
     for page_id in sorted(deleted_page_ids):
         _flag_removed(by_page.get(page_id, []), set(), acc, options.removed_transition, PAGE_DELETED_COMMENT)
-    plan = acc.plan(problems)
+    return _checked(acc.plan(), options)
+
+
+def _checked(plan: Plan, options: PlanOptions) -> Plan:
+    """The plan, marked unsafe when it creates or flags more issues than the limits allow."""
     if len(plan.creates) > options.max_creates:
         return replace(plan, unsafe_reason=f"{len(plan.creates)} creates exceed the limit of {options.max_creates}")
     if len(plan.flags) > options.max_flags:
@@ -254,91 +188,122 @@ def plan_changes(
     return plan
 
 
+@dataclass(frozen=True)
+class _Given:
+    """What every page is planned against: Jira as read, the local state, the options and the time."""
+
+    snapshots: Mapping[str, IssueSnapshot]
+    state: StateView
+    options: PlanOptions
+    now: datetime
+    labelled: Mapping[str, str]  # item key -> the oldest issue carrying its identity label
+    tracked: Mapping[tuple[str, str], str]  # (page id, issue key) -> item key
+
+    def pending(self, intent: str) -> bool:
+        """Whether that create was sent within the search-lag grace (Jira's index may not show its issue yet)."""
+        started = self.state.intents.get(intent)
+        return started is not None and self.now - started < self.options.search_lag_grace
+
+
 @dataclass
-class _Accumulator:
-    creates: list = field(default_factory=list)
-    epics: list = field(default_factory=list)
-    adopts: list = field(default_factory=list)
-    updates: list = field(default_factory=list)
-    transitions: list = field(default_factory=list)
-    flags: list = field(default_factory=list)
-    unflags: list = field(default_factory=list)
-    write_backs: list = field(default_factory=list)
-    records: list = field(default_factory=list)
-    problems: list = field(default_factory=list)
+class _Changes:
+    """The plan being built, page by page."""
 
-    def plan(self, problems: list[str]) -> Plan:
-        return Plan(*(tuple(getattr(self, name)) for name in (
-            "creates", "epics", "adopts", "updates", "transitions", "flags", "unflags", "write_backs", "records")),
-            problems=tuple(problems + self.problems))
+    creates: list[CreateIssue] = field(default_factory=list)
+    epics: list[CreateEpic] = field(default_factory=list)
+    adopts: list[AdoptIssue] = field(default_factory=list)
+    updates: list[UpdateIssue] = field(default_factory=list)
+    transitions: list[TransitionDone] = field(default_factory=list)
+    flags: list[FlagRemoved] = field(default_factory=list)
+    unflags: list[Unflag] = field(default_factory=list)
+    write_backs: list[WriteBack] = field(default_factory=list)
+    records: list[ItemRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def plan(self) -> Plan:
+        return Plan(
+            creates=tuple(self.creates), epics=tuple(self.epics), adopts=tuple(self.adopts),
+            updates=tuple(self.updates), transitions=tuple(self.transitions), flags=tuple(self.flags),
+            unflags=tuple(self.unflags), write_backs=tuple(self.write_backs), records=tuple(self.records),
+            problems=tuple(self.problems),
+        )
 
 
-def _plan_page(pm, snapshots, state, labelled, options, now, acc, tracked, records, *, trust_removals: bool) -> None:
-    page_id = pm.page_id or ""
-    seen: set[str] = set()
-    keys_to_write: list[tuple[str, str, str]] = []
-    to_complete: list[tuple[str, str]] = []
-    for item, key in zip(pm.items, page_item_keys(page_id, pm.items, tracked)):
-        seen.add(key)
-        record = state.items.get(key)
-        issue_key = item.jira_key or (record.issue_key if record else None) or labelled.get(key)
-        new = page_record(page_id, key, item, issue_key, options)
-        if issue_key is None:
-            started = state.intents.get(key)
-            if started is not None and now - started < options.search_lag_grace:
-                acc.problems.append(f"create-pending:{key}")
-                continue
-            acc.creates.append(CreateIssue(new, issue_fields(pm, new, item, options), mark_done=bool(item.done)))
-            if options.write_back and not item.jira_key:
-                keys_to_write.append((item.origin, key, item.summary))
+def _plan_page(pm: Postmortem, given: _Given, acc: _Changes, records: Sequence[ItemRecord], *,
+               trust_removals: bool) -> None:
+    """Plan the issues of one page's items, the page's write-back, and flags for the items it lost."""
+    keys = page_item_keys(pm.page_id or "", pm.items, given.tracked)
+    links: list[KeyLink] = []
+    ticks: list[TaskTick] = []
+    for item, key in zip(pm.items, keys):
+        planned, snapshot = _plan_item(pm, item, key, given, acc)
+        if not planned or not given.options.write_back:
             continue
-        snapshot = snapshots.get(issue_key)
-        if snapshot is None:
-            # Never replaced by a new issue: a key we never saw, or a tracked issue that was deleted or
-            # moved to another project. Nothing is written for the item until the issue is back.
-            known = record is not None and record.issue_key == issue_key
-            acc.problems.append(f"{'issue-gone' if known else 'unknown-issue'}:{issue_key}")
-            continue
-        to_done = item.done and not (record and record.done) and not snapshot.is_done
-        # Until the transition lands, every other write keeps the record's old "done": a failed
-        # transition is then planned again next cycle.
-        kept = replace(new, done=bool(record and record.done)) if to_done else new
-        if record is None or record.issue_key != issue_key:
-            acc.adopts.append(AdoptIssue(kept, _missing_labels(new, snapshot, options)))
-        else:
-            changes, conflicts = _field_changes(record, new, snapshot, item)
-            if missing := _missing_labels(new, snapshot, options, ours_only=True):
-                changes["labels_add"] = [*changes.get("labels_add", []), *missing]  # how we find it again
-            acc.problems.extend(conflicts)
-            if changes:
-                acc.updates.append(UpdateIssue(kept, changes))
-            elif kept != replace(record, flagged=False):
-                acc.records.append(kept)
-            if record.flagged:
-                acc.unflags.append(Unflag(kept))
-        if to_done:
-            acc.transitions.append(TransitionDone(new))
-        if options.write_back and not item.jira_key:
-            keys_to_write.append((item.origin, key, item.summary))
-        if options.write_back and snapshot.is_done and item.origin.startswith("task:") and not item.done:
-            to_complete.append((item.origin, item.summary))
-    if trust_removals and "malformed" not in pm.problems:
-        _flag_removed(records, seen, acc, options.removed_transition, ROW_REMOVED_COMMENT)
-    if keys_to_write or to_complete:
-        acc.write_backs.append(WriteBack(page_id, tuple(keys_to_write), tuple(to_complete)))
+        if not item.jira_key:
+            links.append(KeyLink(item.origin, key, item.summary))
+        if snapshot and snapshot.is_done and item.origin.startswith("task:") and not item.done:
+            ticks.append(TaskTick(item.origin, item.summary))
+    if trust_removals and "malformed" not in pm.problems:  # a page read in part loses no items
+        _flag_removed(records, set(keys), acc, given.options.removed_transition, ROW_REMOVED_COMMENT)
+    if links or ticks:
+        acc.write_backs.append(WriteBack(pm.page_id or "", tuple(links), tuple(ticks)))
 
 
-def _plan_epic(pm: Postmortem, epic_key: str | None, state: StateView, options: PlanOptions,
-               now: datetime, acc: _Accumulator) -> None:
+def _plan_item(pm: Postmortem, item: ActionItem, key: str, given: _Given,
+               acc: _Changes) -> tuple[bool, IssueSnapshot | None]:
+    """Plan one item's issue (create, adopt or update it); whether anything was planned, and the issue as read."""
+    record = given.state.items.get(key)
+    issue_key = item.jira_key or (record.issue_key if record else None) or given.labelled.get(key)
+    new = page_record(pm.page_id or "", key, item, issue_key, given.options)
+    if issue_key is None:
+        if given.pending(key):
+            acc.problems.append(Problem(ProblemKind.CREATE_PENDING, key))
+            return False, None
+        acc.creates.append(CreateIssue(new, issue_fields(pm, new, item, given.options), mark_done=bool(item.done)))
+        return True, None
+    snapshot = given.snapshots.get(issue_key)
+    if snapshot is None:
+        # Never replaced by a new issue: a key we never saw, or a tracked issue that was deleted or
+        # moved to another project. Nothing is written for the item until the issue is back.
+        known = record is not None and record.issue_key == issue_key
+        acc.problems.append(Problem(ProblemKind.ISSUE_GONE if known else ProblemKind.UNKNOWN_ISSUE, issue_key))
+        return False, None
+    _plan_known(item, record, new, snapshot, given.options, acc)
+    return True, snapshot
+
+
+def _plan_known(item: ActionItem, record: ItemRecord | None, new: ItemRecord, snapshot: IssueSnapshot,
+                options: PlanOptions, acc: _Changes) -> None:
+    """Adopt an issue we do not track yet, or carry the page's edits to it; transition it when the item got done."""
+    to_done = item.done and not (record and record.done) and not snapshot.is_done
+    # Until the transition lands, every other write keeps the record's old "done": a failed
+    # transition is then planned again next cycle.
+    kept = replace(new, done=bool(record and record.done)) if to_done else new
+    if record is None or record.issue_key != new.issue_key:
+        acc.adopts.append(AdoptIssue(kept, _missing_labels(new, snapshot, options)))
+    else:
+        changed, conflicts = _changed_fields(record, new, snapshot)
+        acc.problems.extend(conflicts)
+        update = _update(record, new, kept, item, changed, _missing_labels(new, snapshot, options, ours_only=True))
+        if update:
+            acc.updates.append(update)
+        elif kept != replace(record, flagged=False):
+            acc.records.append(kept)
+        if record.flagged:
+            acc.unflags.append(Unflag(kept))
+    if to_done:
+        acc.transitions.append(TransitionDone(new))
+
+
+def _plan_epic(pm: Postmortem, epic_key: str | None, given: _Given, acc: _Changes) -> None:
     """Put this page's new issues under its epic, planning the epic first when it does not exist yet."""
-    page_id = pm.page_id or ""
+    page_id, options = pm.page_id or "", given.options
     mine = [i for i, c in enumerate(acc.creates) if c.record.page_id == page_id]
     if not mine:
         return
     if epic_key is None:
-        started = state.intents.get(f"epic-{page_id}")
-        if started is not None and now - started < options.search_lag_grace:
-            acc.problems.append(f"epic-pending:{page_id}")  # its new issues wait for it
+        if given.pending(f"epic-{page_id}"):
+            acc.problems.append(Problem(ProblemKind.EPIC_PENDING, page_id))  # its new issues wait for it
             acc.creates = [c for i, c in enumerate(acc.creates) if i not in mine]
             return
         labels = (MANAGED_LABEL, epic_label(page_id), *options.labels)
@@ -366,7 +331,7 @@ PAGE_DELETED_COMMENT = ("The postmortem page of this action item was deleted. Th
                         "close it if the work is no longer needed. (postmortem-sync, item {item_key})")
 
 
-def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Accumulator, transition: str | None,
+def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Changes, transition: str | None,
                   comment: str) -> None:
     """Flag the tracked issues of a page whose items are no longer on it (never delete them)."""
     for record in records:
@@ -374,29 +339,3 @@ def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Accumulat
             continue
         acc.flags.append(FlagRemoved(replace(record, flagged=True), comment.format(item_key=record.item_key),
                                      transition))
-
-
-def render_plan_table(plan: Plan) -> str:
-    """The plan as a readable table for `postmortem-sync plan`."""
-    rows = [("create", c.record.page_id, c.fields.summary, "", c.fields.assignee.display if c.fields.assignee else "")
-            for c in plan.creates]
-    rows += [("create epic", e.page_id, e.fields.summary, "", "") for e in plan.epics]
-    rows += [("adopt", a.record.page_id, a.record.summary, a.record.issue_key or "", " ".join(a.add_labels))
-             for a in plan.adopts]
-    rows += [("update", u.record.page_id, u.record.summary, u.record.issue_key or "", ", ".join(u.changes))
-             for u in plan.updates]
-    rows += [("done", t.record.page_id, t.record.summary, t.record.issue_key or "", "") for t in plan.transitions]
-    rows += [("flag", f.record.page_id, f.record.summary, f.record.issue_key or "", "removed") for f in plan.flags]
-    rows += [("unflag", u.record.page_id, u.record.summary, u.record.issue_key or "", "") for u in plan.unflags]
-    rows += [("write-back", w.page_id, f"{len(w.keys)} key(s), {len(w.complete)} task(s)", "", "")
-             for w in plan.write_backs]
-    if not rows:
-        return "Nothing to change."
-    header = ("ACTION", "PAGE", "ITEM", "ISSUE", "DETAILS")
-    widths = [max(len(header[i]), *(min(60, len(str(r[i]))) for r in rows)) for i in range(5)]
-    line = lambda cells: "  ".join(str(c)[:60].ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    out = [line(header)] + [line(r) for r in rows]
-    out += [f"problem: {p}" for p in plan.problems]
-    if plan.unsafe_reason:
-        out.append(f"UNSAFE: {plan.unsafe_reason} (re-run with --force to apply)")
-    return "\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -9,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from xml.sax.saxutils import escape
 
-from sync.models import IssueSnapshot, Owner, Postmortem
-from sync.state import IssueLink, ItemRecord
+from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem, SummaryPage, WriteSummary
+from sync.state import IssueLink
 from sync.identity import page_item_keys, tracked_by_issue
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
@@ -266,6 +267,17 @@ def render_summary_page(metrics: Metrics) -> str:
         _more(len(m.attention), "items"),
     ]
     return "\n".join(part for part in parts if part)
+
+
+def plan_summary(metrics: Metrics, where: SummaryPage | None, meta: Mapping[str, str]) -> WriteSummary | None:
+    """The summary page write, when the page is on and its content changed since it was last written."""
+    if where is None:
+        return None
+    body = render_summary_page(metrics)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    if meta.get("summary_digest") == digest and meta.get("summary_page_id"):
+        return None
+    return WriteSummary(where, body, digest)
 
 
 def _more(count: int, what: str) -> str:

@@ -69,16 +69,6 @@ class RetryPolicy:
         return state.attempt_number >= self.max_attempts or waited_too_long
 
 
-DEFAULT_POLICY = RetryPolicy()
-
-
-def call_with_retry(
-    fn: Callable[[], T], *, idempotent: bool, policy: RetryPolicy = DEFAULT_POLICY, operation: str = "request"
-) -> T:
-    """Run fn under the retry policy; non-idempotent calls are never re-sent after the server may have acted."""
-    return policy.call(fn, idempotent=idempotent, operation=operation)
-
-
 def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
     """Whether another attempt is safe and may help."""
     status = status_of(exc)

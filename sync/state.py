@@ -10,12 +10,12 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem
+from sync.models import ActionItem, IssueSnapshot, ItemRecord, Owner, PageMeta, Postmortem
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -25,23 +25,6 @@ CREATE TABLE IF NOT EXISTS issues (issue_key TEXT PRIMARY KEY, doc TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS intents (item_key TEXT PRIMARY KEY, started_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """An item we track: its issue and the field values as they were when last in sync."""
-
-    item_key: str
-    page_id: str
-    origin: str
-    issue_key: str | None
-    summary: str
-    assignee: str | None = None  # the page owner's id (accountId / username / userkey)
-    due: str | None = None
-    priority: str | None = None
-    type: str | None = None
-    done: bool = False
-    flagged: bool = False
 
 
 class IssueLink(NamedTuple):
@@ -215,6 +198,3 @@ def snapshot_from_json(doc: dict) -> IssueSnapshot:
              for name in ("created", "updated", "resolved")}
     return IssueSnapshot(**{**doc, **times, "labels": tuple(doc["labels"]), "due": _date(doc.get("due"))})
 
-
-def with_issue(record: ItemRecord, issue_key: str) -> ItemRecord:
-    return replace(record, issue_key=issue_key)

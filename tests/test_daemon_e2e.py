@@ -16,6 +16,7 @@ from sync.cli import main
 from sync.cycle import run_cycle
 from sync.identity import MANAGED_LABEL, REMOVED_LABEL
 from sync.parser import parse_file
+from sync.problems import ProblemKind
 from sync.state import State
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "sandbox" / "examples"
@@ -246,7 +247,7 @@ def test_crash_between_create_and_write_back_makes_no_duplicate(env, lose_state,
         env.state = State.open(env.settings.sync.state_path)
         # A new instance now: it waits for the dead one's write lease to end, then for the search lag.
         blocked = env.cycle()
-        assert blocked.applied is None and any(p.startswith("lease-held") for p in blocked.problems)
+        assert blocked.applied is None and any(p.kind is ProblemKind.LEASE_HELD for p in blocked.problems)
         later = datetime.now(timezone.utc) + timedelta(minutes=16)
         env.cycle(now=lambda: later)
         env.cycle(now=lambda: later + timedelta(minutes=3))
@@ -318,6 +319,6 @@ def test_unknown_owner_gets_an_unassigned_ticket_and_a_report(env):
     result = env.cycle()
     issue = env.by_summary()["Owned by nobody we know"]
     assert issue["fields"].get("assignee") is None
-    assert any(p.startswith("unknown-user:") for p in result.problems)
+    assert any(p.kind is ProblemKind.UNKNOWN_USER for p in result.problems)
     assert len(env.issues()) == 6
     assert env.cycle().plan.is_empty

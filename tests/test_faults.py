@@ -12,6 +12,7 @@ from sandbox import running_sandbox
 from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
+from sync.problems import Problem, ProblemKind
 from sync.state import State
 
 USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
@@ -70,10 +71,11 @@ def test_500_on_create_is_not_resent_blindly_and_the_intent_recovers_later(world
     sb, cycle = world
     sb.inject_fault(match="POST /rest/api/2/issue/bulk", status=500, count=1)
     first = cycle()
-    assert any(p.startswith("create-interrupted") for p in first.problems), first.problems
+    assert any(p.kind is ProblemKind.CREATE_INTERRUPTED for p in first.problems), first.problems
     assert managed_issues(sb) == []
     soon = cycle()  # within the search-lag grace: the journal holds off a second create
-    assert soon.plan.creates == () and any(p.startswith("create-pending") for p in soon.problems), (soon.pages_seen, soon.problems)
+    assert soon.plan.creates == () and any(p.kind is ProblemKind.CREATE_PENDING for p in soon.problems), \
+        (soon.pages_seen, soon.problems)
     later = datetime.now(timezone.utc) + timedelta(minutes=5)
     cycle(now=lambda: later)  # grace passed and the label search found nothing: now it creates
     assert_exactly_once(sb)
@@ -135,5 +137,6 @@ def test_a_broken_page_is_reported_and_the_others_sync(world):
     assert parent
     result = cycle()
     assert result.ok
-    assert any(created["id"] in p and "malformed" in p for p in result.problems)
+    assert Problem(ProblemKind.PAGE, created["id"], "malformed") in result.problems
+    assert any(created["id"] in str(p) and "malformed" in str(p) for p in result.problems)
     assert len([i for i in managed_issues(sb) if i.summary.startswith("Item ")]) == 12

@@ -1,10 +1,16 @@
-"""The write lease's rules, as pure functions (the two-daemon test drives them over HTTP)."""
+"""The write lease: its rules as pure functions, and hold/release over a fake ConfluencePort (the two-daemon test
+drives them over HTTP)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sync.lease import NEVER, Lease, claim, may_write, needs_renewal, released
+from sync.apply import SUMMARY_PLACEHOLDER
+from sync.lease import LEASE_PROPERTY, NEVER, Lease, claim, hold, may_write, needs_renewal, release, released
+from sync.models import Page, SummaryPage
+from sync.ports import AtlassianError, NotFound, PermissionDenied, VersionConflict
+from sync.problems import ProblemKind
+from sync.state import State
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 TERM = timedelta(minutes=15)
@@ -58,3 +64,69 @@ def test_json_round_trip_and_foreign_values():
     assert Lease.from_json(lease.to_json()) == lease
     assert Lease.from_json({"holder": "x"}) is None
     assert Lease.from_json(["not", "a", "lease"]) is None
+
+
+class FakeWiki:
+    """The four ConfluencePort calls the lease makes, over one page's content properties (versioned)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Page] = {}
+        self.properties: dict[str, tuple[object, int]] = {}
+        self.fail: AtlassianError | None = None
+
+    def find_page(self, space: str, title: str) -> Page | None:
+        return next((p for p in self.pages.values() if (p.space, p.title) == (space, title)), None)
+
+    def create_page(self, space: str, title: str, body: str, parent_id: str | None) -> Page:
+        page = Page(id=str(len(self.pages) + 1), title=title, version=1, body=body, space=space)
+        self.pages[page.id] = page
+        return page
+
+    def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
+        if self.fail:
+            raise self.fail
+        return self.properties.get(key)
+
+    def set_property(self, page_id: str, key: str, value: object, version: int | None) -> None:
+        current = self.properties.get(key)
+        if (current[1] if current else None) != version:
+            raise VersionConflict("someone else wrote first", status=409)
+        self.properties[key] = (value, (version or 0) + 1)
+
+
+WHERE = SummaryPage("PM", "Postmortem action items")
+
+
+def test_hold_takes_the_lease_on_the_summary_page_it_creates_and_release_ends_it():
+    wiki, state = FakeWiki(), State.open(":memory:")
+    assert hold(wiki, state, WHERE, NOW, term=TERM, grace=GRACE) is None
+    (page,) = wiki.pages.values()
+    assert page.body == SUMMARY_PLACEHOLDER and state.meta()["summary_page_id"] == page.id
+    mine = Lease.from_json(wiki.properties[LEASE_PROPERTY][0])
+    assert mine.holder == state.meta()["instance_id"] and mine.since == NEVER
+    assert hold(wiki, state, WHERE, NOW + timedelta(minutes=1), term=TERM, grace=GRACE) is None
+    assert wiki.properties[LEASE_PROPERTY][1] == 1  # renewed only in the second half of the term
+    release(wiki, state, NOW + timedelta(minutes=2))
+    assert Lease.from_json(wiki.properties[LEASE_PROPERTY][0]).expires == NOW + timedelta(minutes=2)
+    assert "lease" not in state.meta()
+
+
+def test_hold_reports_why_not_as_a_problem_and_forgets_what_may_be_stale():
+    wiki, mine, theirs = FakeWiki(), State.open(":memory:"), State.open(":memory:")
+    assert hold(wiki, theirs, WHERE, NOW, term=TERM, grace=GRACE) is None
+    held = hold(wiki, mine, WHERE, NOW, term=TERM, grace=GRACE)
+    assert held.kind is ProblemKind.LEASE_HELD and str(held).startswith("lease-held:")
+    assert not held.fails_cycle and not held.retried
+    wiki.fail = PermissionDenied("no", status=403)
+    denied = hold(wiki, mine, WHERE, NOW, term=TERM, grace=GRACE)
+    assert denied.kind is ProblemKind.LEASE_DENIED and denied.fails_cycle and "HTTP 403" in str(denied)
+    wiki.fail = NotFound("gone", status=404)
+    missing = hold(wiki, mine, WHERE, NOW, term=TERM, grace=GRACE)
+    assert missing.kind is ProblemKind.LEASE_PAGE_MISSING and "summary_page_id" not in mine.meta()
+
+
+def test_no_lease_without_a_term_or_a_summary_page():
+    wiki = FakeWiki()
+    assert hold(wiki, State.open(":memory:"), WHERE, NOW, term=timedelta(0), grace=GRACE) is None
+    assert hold(wiki, State.open(":memory:"), None, NOW, term=TERM, grace=GRACE) is None
+    assert wiki.pages == {} and wiki.properties == {}

@@ -13,6 +13,7 @@ from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cli import main
 from sync.cycle import run_cycle
+from sync.problems import ProblemKind
 from sync.state import State
 from tests.sandbox_config import write_sandbox_config
 
@@ -79,7 +80,7 @@ def test_duedate_off_the_create_screen_is_named_by_check_and_no_ticket_is_create
     jira, confluence = make_adapters(settings)
     state = State.open(settings.sync.state_path)
     rejected = run_cycle(settings, jira, confluence, state, force=True)
-    reasons = [p for p in rejected.problems if p.startswith("create-rejected")]
+    reasons = [str(p) for p in rejected.problems if p.kind is ProblemKind.CREATE_REJECTED]
     assert len(reasons) == 6 and all("duedate" in p and "not on the appropriate screen" in p for p in reasons)
     with sb.state.lock:
         sb.state.hidden_fields_by_project.clear()  # the admin fixes the screen
@@ -100,7 +101,7 @@ def test_a_summary_page_the_account_cannot_edit_blocks_writes_and_says_why(sb, t
     jira, confluence = make_adapters(settings)
     state = State.open(settings.sync.state_path)
     blocked = run_cycle(settings, jira, confluence, state)
-    assert not blocked.ok and any(p.startswith("lease-denied") and "HTTP 403" in p for p in blocked.problems)
+    assert not blocked.ok and any(p.kind is ProblemKind.LEASE_DENIED and "HTTP 403" in str(p) for p in blocked.problems)
     with sb.state.lock:
         assert [i for i in sb.state.jira.issues.values() if "pmsync" in i.labels] == []
         assert sb.state.confluence.pages[page["id"]].body == "<p>old</p>"
@@ -108,4 +109,4 @@ def test_a_summary_page_the_account_cannot_edit_blocks_writes_and_says_why(sb, t
     single = settings.model_copy(update={"sync": settings.sync.model_copy(update={"lease_minutes": 0})})
     alone = run_cycle(single, jira, confluence, state)
     assert len(alone.applied.created) == 6
-    assert any(p.startswith("summary-failed") and "403" in p for p in alone.problems), alone.problems
+    assert any(p.kind is ProblemKind.SUMMARY_FAILED and "403" in str(p) for p in alone.problems), alone.problems

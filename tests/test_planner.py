@@ -7,9 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from sync.cli import render_plan_table
 from sync.identity import MANAGED_LABEL, item_key, item_label, page_label
 from sync.models import ActionItem, IssueSnapshot, Owner, Postmortem
-from sync.planner import PlanOptions, page_record, plan_changes, render_plan_table
+from sync.planner import PlanOptions, page_record, plan_changes
+from sync.problems import Problem, ProblemKind
 from sync.state import StateView
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
@@ -70,8 +72,8 @@ def test_unchanged_second_cycle_plans_nothing():
         ({"owner": BOB}, {}, {"assignee": BOB}, None),
         ({"summary": "Add better alerting"}, {}, {"summary": "Add better alerting"}, None),
         ({"priority": "P1"}, {}, {"priority": "High"}, None),
-        ({"due": date(2027, 1, 1)}, {"due": date(2027, 2, 1)}, None, "jira-wins:OPS-1:due"),
-        ({"summary": "Page text"}, {"summary": "Jira text"}, None, "jira-wins:OPS-1:summary"),
+        ({"due": date(2027, 1, 1)}, {"due": date(2027, 2, 1)}, None, Problem(ProblemKind.JIRA_WINS, "OPS-1", "due")),
+        ({"summary": "Page text"}, {"summary": "Jira text"}, None, Problem(ProblemKind.JIRA_WINS, "OPS-1", "summary")),
         ({}, {"due": date(2027, 2, 1)}, None, None),  # changed in Jira only: Jira keeps it
     ],
 )
@@ -82,7 +84,10 @@ def test_three_way_compare(page_edit, jira_edit, expected_changes, expected_prob
     edited = page(replace(original.items[0], **page_edit))
     plan = plan_changes([edited], snapshots, state, OPTIONS, NOW)
     assert [u.changes for u in plan.updates] == ([expected_changes] if expected_changes else [])
-    assert (expected_problem in plan.problems) if expected_problem else not any("jira-wins" in p for p in plan.problems)
+    if expected_problem:
+        assert expected_problem in plan.problems
+    else:
+        assert not any(p.kind is ProblemKind.JIRA_WINS for p in plan.problems)
 
 
 def test_removed_item_is_flagged_once_and_never_on_a_failed_or_malformed_page():
@@ -111,7 +116,7 @@ def test_key_on_page_is_adopted_and_unknown_key_reported_not_replaced():
     plan = plan_changes([pm], {"ENG-7": known}, StateView(), OPTIONS, NOW)
     assert [a.record.issue_key for a in plan.adopts] == ["ENG-7"]
     assert MANAGED_LABEL in plan.adopts[0].add_labels and "team" not in plan.adopts[0].add_labels
-    assert plan.creates == () and "unknown-issue:ENG-404" in plan.problems
+    assert plan.creates == () and Problem(ProblemKind.UNKNOWN_ISSUE, "ENG-404") in plan.problems
 
 
 def test_crash_recovery_adopts_the_labelled_issue_even_without_state():
@@ -140,7 +145,8 @@ def test_duplicate_labelled_issues_use_the_oldest_and_are_reported():
                                         labels=(item_label(key),), created=NOW - timedelta(days=age))
     plan = plan_changes([pm], {"OPS-2": make("OPS-2", 1), "OPS-1": make("OPS-1", 2)}, StateView(), OPTIONS, NOW)
     assert plan.adopts[0].record.issue_key == "OPS-1"
-    assert any(p.startswith(f"duplicate-issues:{key}:OPS-1,OPS-2") for p in plan.problems)
+    assert Problem(ProblemKind.DUPLICATE_ISSUES, key, "OPS-1,OPS-2") in plan.problems
+    assert f"duplicate-issues:{key}:OPS-1,OPS-2" in map(str, plan.problems)
 
 
 def test_done_on_the_page_transitions_and_done_in_jira_ticks_the_task():
@@ -180,3 +186,14 @@ def test_plan_table_lists_each_change():
     table = render_plan_table(plan)
     assert "create" in table and "Fix the pool" in table
     assert render_plan_table(plan_changes([], {}, StateView(), OPTIONS, NOW)) == "Nothing to change."
+
+
+def test_a_new_type_swaps_the_type_label_and_lost_identity_labels_come_back():
+    original = page(item(jira_key="OPS-1", type="Bug"))
+    state, snapshots = synced(original, ["OPS-1"])
+    snapshots["OPS-1"] = replace(snapshots["OPS-1"], labels=tuple(
+        label for label in snapshots["OPS-1"].labels if label != MANAGED_LABEL))  # someone removed it in Jira
+    plan = plan_changes([page(replace(original.items[0], type="Fix"))], snapshots, state, OPTIONS, NOW)
+    (update,) = plan.updates
+    assert update.changes == {"priority": "Medium"}  # the priority map knows "Fix"
+    assert update.add_labels == ("pmsync-type-fix", MANAGED_LABEL) and update.remove_labels == ("pmsync-type-bug",)

@@ -6,8 +6,9 @@ from datetime import date, datetime, timezone
 
 from lxml import etree
 
-from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem
-from sync.report import TrackedItem, compute_metrics, metrics_to_json, render_report_table, render_summary_page, tracked_items
+from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem, SummaryPage
+from sync.report import (TrackedItem, compute_metrics, metrics_to_json, plan_summary, render_report_table,
+                         render_summary_page, tracked_items)
 from sync.state import ItemRecord
 
 TODAY = date(2026, 6, 15)
@@ -142,3 +143,16 @@ def test_long_tables_are_cut_with_a_note_and_the_rest_stays_in_the_report():
     assert len(m.postmortems) == 250 and "PM 0000" in render_report_table(m)  # the CLI report keeps them all
     small = render_summary_page(compute_metrics(rows[:3], TODAY))
     assert "more" not in small
+
+
+def test_the_summary_page_is_planned_only_when_its_content_changed():
+    where = SummaryPage("PM", "Postmortem action items", parent_id="7")
+    metrics = compute_metrics(ROWS, TODAY)
+    first = plan_summary(metrics, where, {})
+    assert first.page == where and first.body == render_summary_page(metrics)
+    written = {"summary_digest": first.digest, "summary_page_id": "99"}
+    assert plan_summary(metrics, where, written) is None  # same numbers: no write
+    assert plan_summary(metrics, where, {"summary_digest": first.digest}) == first  # the page is not known yet
+    assert plan_summary(compute_metrics(ROWS[:2], TODAY), where, written).digest != first.digest
+    assert plan_summary(metrics, None, {}) is None  # the summary page is turned off
+

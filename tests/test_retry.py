@@ -11,7 +11,7 @@ import requests
 from structlog.testing import capture_logs
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from sync.retry import Pacer, RetryPolicy, call_with_retry, failed_before_sending, is_retryable
+from sync.retry import Pacer, RetryPolicy, failed_before_sending, is_retryable
 
 NOW = datetime(2026, 2, 11, 9, 12, tzinfo=timezone.utc).timestamp()
 
@@ -29,6 +29,11 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def call_with_retry(fn, *, idempotent: bool, policy: RetryPolicy, operation: str = "request"):
+    """One call under the policy, as the adapters make it (RetryPolicy.call)."""
+    return policy.call(fn, idempotent=idempotent, operation=operation)
 
 
 def policy(fake: FakeTime, **overrides) -> RetryPolicy:

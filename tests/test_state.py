@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 
 import pytest
@@ -12,7 +13,6 @@ from sync.identity import (
     item_key,
     item_key_from_labels,
     item_label,
-    page_id_from_labels,
     page_label,
     type_from_labels,
     type_label,
@@ -82,6 +82,11 @@ def test_item_keys_are_stable_and_follow_the_identity_rules():
     uuid = ActionItem("Text", origin="task:4", task_uuid="u-9")
     assert item_key("1", uuid) == item_key("1", ActionItem("x", origin="task:7", task_uuid="u-9"))
     assert len(item_key("1", row)) == 12
+
+
+def page_id_from_labels(labels) -> str | None:
+    """The page id a page label carries (only this test reads page labels back)."""
+    return next((m.group(1) for m in map(re.compile(r"^pmsync-page-(\d+)$").match, labels) if m), None)
 
 
 def test_labels_round_trip():

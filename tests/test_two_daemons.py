@@ -16,12 +16,16 @@ import pytest
 from sandbox import running_sandbox
 from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
-from sync.cycle import release_lease, run_cycle
+from sync.cycle import run_cycle
+from sync.lease import release
+from sync.problems import ProblemKind
 from sync.state import State
 
 USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
 PAGES, ITEMS = 8, 5
+LEASE_KINDS = {ProblemKind.LEASE_PAGE_MISSING, ProblemKind.LEASE_DENIED, ProblemKind.LEASE_LOST,
+               ProblemKind.LEASE_FAILED, ProblemKind.LEASE_HELD, ProblemKind.LEASE_HANDOVER}
 
 
 class Clock:
@@ -45,7 +49,7 @@ class Daemon:
         return run_cycle(self.settings, self.jira, self.confluence, self.state, now=self.clock, force=True)
 
     def stop(self) -> None:
-        release_lease(self.settings, self.confluence, self.state, self.clock())
+        release(self.confluence, self.state, self.clock())
 
 
 @pytest.fixture
@@ -99,11 +103,12 @@ def test_two_daemons_starting_together_create_each_issue_once(site):
     writers = [r for r in first if r.applied is not None]
     assert len(writers) == 1, [r.problems for r in first]  # exactly one held the lease
     standby = next(r for r in first if r.applied is None)
-    assert any(p.startswith(("lease-held", "lease-lost", "lease-failed")) for p in standby.problems), standby.problems
+    lease_lost = {ProblemKind.LEASE_HELD, ProblemKind.LEASE_LOST, ProblemKind.LEASE_FAILED}
+    assert any(p.kind in lease_lost for p in standby.problems), standby.problems
     for minutes in (5, 10, 15):  # both keep running; the standby never writes while the lease is live
         clock.offset = timedelta(minutes=minutes)
         for result in side_by_side(a, b):
-            assert result.ok or any(p.startswith("lease-") for p in result.problems), result.problems
+            assert result.ok or any(p.kind in LEASE_KINDS for p in result.problems), result.problems
     assert_exactly_once(sb)
 
 
@@ -111,7 +116,7 @@ def test_rolling_deploy_hands_over_after_the_search_lag_grace(site):
     sb, clock, old, new = site
     assert old.cycle().applied is not None  # the old version syncs alone
     held = new.cycle()  # the new pod starts while the old one still holds the lease
-    assert held.applied is None and any(p.startswith("lease-held") for p in held.problems), held.problems
+    assert held.applied is None and any(p.kind is ProblemKind.LEASE_HELD for p in held.problems), held.problems
     old.stop()  # SIGTERM: the old pod finishes its cycle and releases the lease
     wiki = sb.confluence_client()
     found = wiki.get("rest/api/content/search", params={"cql": 'title = "Postmortem 0"', "expand": "body.storage,version"})
@@ -121,7 +126,7 @@ def test_rolling_deploy_hands_over_after_the_search_lag_grace(site):
         "id": page["id"], "type": "page", "title": page["title"], "version": {"number": page["version"]["number"] + 1},
         "body": {"storage": {"value": body, "representation": "storage"}}})
     taking_over = new.cycle()  # takes the lease, but its reads may predate the old pod's last writes
-    assert taking_over.applied is None and any(p.startswith("lease-handover") for p in taking_over.problems)
+    assert taking_over.applied is None and any(p.kind is ProblemKind.LEASE_HANDOVER for p in taking_over.problems)
     clock.offset = timedelta(minutes=5)  # past the grace: the new pod writes, and only what is new
     after = new.cycle()
     assert after.ok and after.applied is not None, after.problems
@@ -137,7 +142,7 @@ def test_a_killed_holder_blocks_writes_until_its_lease_expires(site):
     clock.offset = timedelta(minutes=10)
     assert other.cycle().applied is None  # 15-minute term not over yet
     clock.offset = timedelta(minutes=16)
-    assert any(p.startswith("lease-handover") for p in other.cycle().problems)
+    assert any(p.kind is ProblemKind.LEASE_HANDOVER for p in other.cycle().problems)
     clock.offset = timedelta(minutes=20)
     final = other.cycle()
     assert final.ok and final.plan.creates == (), final.problems

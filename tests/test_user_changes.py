@@ -19,6 +19,7 @@ from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cli import _log_cycle
 from sync.cycle import run_cycle
+from sync.problems import Problem, ProblemKind
 from sync.state import State
 
 USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
@@ -90,7 +91,8 @@ def test_a_deleted_page_flags_its_issues_and_leaves_the_summary(world):
     page_id = world.page_id("Postmortem 1")
     world.wiki.delete(f"rest/api/content/{page_id}")
     result = world.cycle()
-    assert f"page-deleted:{page_id}" in result.problems
+    assert Problem(ProblemKind.PAGE_DELETED, page_id) in result.problems
+    assert f"page-deleted:{page_id}" in map(str, result.problems)
     assert {"kind": "page-deleted", "problem": f"page-deleted:{page_id}"}.items() <= events(result)[0].items()
     for i in range(3):
         flagged = world.issue(f"Item {i} of page 1")
@@ -101,14 +103,14 @@ def test_a_deleted_page_flags_its_issues_and_leaves_the_summary(world):
     assert result.metrics.total == 3  # the summary counts only the remaining page
     assert "Postmortem 1" not in world.body("Postmortem action items")
     again = world.cycle()
-    assert again.plan.is_empty and not any(p.startswith("page-deleted") for p in again.problems)
+    assert again.plan.is_empty and not any(p.kind is ProblemKind.PAGE_DELETED for p in again.problems)
 
 
 def test_a_page_that_only_left_the_search_is_reported_not_flagged(world):
     page_id = world.page_id("Postmortem 1")
     world.wiki.delete(f"rest/api/content/{page_id}/label/postmortem")
     result = world.cycle()
-    assert f"page-out-of-scope:{page_id}" in result.problems
+    assert Problem(ProblemKind.PAGE_OUT_OF_SCOPE, page_id) in result.problems
     assert result.plan.flags == ()
     assert all("pmsync-removed" not in i.labels for i in world.managed())
 
@@ -117,7 +119,8 @@ def test_a_deleted_issue_is_reported_and_never_recreated(world):
     key = world.issue("Item 0 of page 0").key
     world.jira_client.delete(f"rest/api/2/issue/{key}")
     result = world.cycle()
-    assert f"unresolved-key:{key}:404" in result.problems and f"issue-gone:{key}" in result.problems
+    assert f"unresolved-key:{key}:404" in map(str, result.problems)
+    assert Problem(ProblemKind.ISSUE_GONE, key) in result.problems
     assert result.plan.creates == () and result.plan.write_backs == ()
     assert len(world.managed()) == 5
     assert world.body("Postmortem 0").count(f"{KEY_PARAMETER}{key}<") == 1  # the page is left as the user has it
@@ -128,7 +131,7 @@ def test_a_moved_issue_is_reported_and_left_alone(world):
     key = world.issue("Item 1 of page 0").key
     moved = world.sb.move_issue(key, "OTHER")
     result = world.cycle()
-    assert f"issue-moved:{key}:{moved}" in result.problems
+    assert Problem(ProblemKind.ISSUE_MOVED, key, moved) in result.problems
     assert result.plan.creates == () and result.plan.updates == ()
     assert world.issue("Item 1 of page 0").key == moved
     assert world.cycle().plan.is_empty
@@ -193,7 +196,8 @@ def test_a_user_editing_the_page_through_every_write_back_attempt_loses_nothing(
 
         world.confluence.update_page = user_saves_first
         busy = run_cycle(world.settings, world.jira, world.confluence, world.state)
-        assert f"write-back-gave-up:{page_id}" in busy.problems and len(edits) == 4  # 409 on every attempt
+        assert Problem(ProblemKind.WRITE_BACK_GAVE_UP, page_id) in busy.problems
+        assert len(edits) == 4  # 409 on every attempt
         assert world.body("Postmortem busy").count(KEY_PARAMETER) == 0 and all(n in world.body("Postmortem busy") for n in edits)
         world.confluence.update_page = real_update  # the user stops typing
         calm = world.cycle()
