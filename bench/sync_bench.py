@@ -41,13 +41,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, running_sandbox  # noqa: E402
-from sandbox.demo import sandbox_settings  # noqa: E402
-from sync.atlassian import make_adapters  # noqa: E402
-from sync.cycle import run_cycle  # noqa: E402
-from sync.logs import configure_logging  # noqa: E402
-from sync.settings import Settings  # noqa: E402
-from sync.state import State  # noqa: E402
+from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, running_sandbox
+from sandbox.demo import sandbox_settings
+from sync.atlassian import make_adapters
+from sync.cycle import run_cycle
+from sync.logs import configure_logging
+from sync.settings import Settings
+from sync.state import State
 
 CQL_PAGE, JQL_PAGE, BULK = 50, 100, 50  # the sandbox's (and Cloud's) page sizes used by the daemon
 HEADERS = [("Action", "Owner", "Due", "Type"), ("Task", "Assignee", "Deadline", "Kind"),
@@ -68,9 +68,9 @@ def page_xml(n: int, rng: random.Random, people: list[dict]) -> str:
     for i in range(5):
         who = rng.choice(people)["accountId"]
         due = (start + timedelta(days=rng.randrange(10, 90))).isoformat()
-        items.append((f"Action {i + 1} of incident {n}: {rng.choice(['add', 'fix', 'alert on', 'document'])} "
-                      f"{rng.choice(['the pool', 'retries', 'the runbook', 'timeouts'])}",
-                      who, due, TYPES[(n + i) % 4], False))
+        text = (f"Action {i + 1} of incident {n}: {rng.choice(['add', 'fix', 'alert on', 'document'])} "
+                f"{rng.choice(['the pool', 'retries', 'the runbook', 'timeouts'])}")
+        items.append((text, who, due, TYPES[(n + i) % 4], False))
     mention = lambda who: f'<ac:link><ri:user ri:account-id="{who}" /></ac:link>'  # noqa: E731
     if n % 3 == 2:
         tasks = "".join(
@@ -201,7 +201,8 @@ class SandboxProcess(AbstractContextManager):
     def jira_client(self):
         from atlassian import Jira
 
-        return Jira(url=self.url, cloud=True, retry_with_header=False, username=SANDBOX_EMAIL, password=SANDBOX_API_TOKEN)
+        return Jira(url=self.url, cloud=True, retry_with_header=False,
+                    username=SANDBOX_EMAIL, password=SANDBOX_API_TOKEN)
 
     def confluence_client(self):
         from atlassian.confluence import ConfluenceServer
@@ -287,7 +288,8 @@ def edit_some(sb, n: int, rng: random.Random) -> None:
         full = wiki.get(f"rest/api/content/{page['id']}", params={"expand": "body.storage,version"})
         body = full["body"]["storage"]["value"].replace('<time datetime="2026-', '<time datetime="2027-', 1)
         wiki.put(f"rest/api/content/{page['id']}", data={
-            "id": page["id"], "type": "page", "title": full["title"], "version": {"number": full["version"]["number"] + 1},
+            "id": page["id"], "type": "page", "title": full["title"],
+            "version": {"number": full["version"]["number"] + 1},
             "body": {"storage": {"value": body, "representation": "storage"}}})
     for key in rng.sample(managed_keys(jira), max(1, n * 5 // 100)):
         done = next(t for t in jira.get(f"rest/api/2/issue/{key}/transitions")["transitions"]
@@ -385,7 +387,8 @@ def main() -> int:
 
 
 def print_table(n: int, r: dict) -> None:
-    first, settling, quiet, edited, base = r["first"], r["settling"], r["no_change"], r["after_edits"], r.get("baseline")
+    first, settling, quiet, edited = r["first"], r["settling"], r["no_change"], r["after_edits"]
+    base = r.get("baseline")
     rows = [("first sync", first), ("settling cycle", settling), ("no-change cycle", quiet), ("after 1% edits", edited)]
     if base:
         rows.append(("naive baseline" + (" (scaled)" if base.get("scaled") else ""), base))
@@ -402,7 +405,8 @@ def print_table(n: int, r: dict) -> None:
     print(line)
     whose = "the daemon alone" if first["sandbox_separate"] else "daemon + in-process sandbox"
     print(f"  RSS ({whose}): {first['rss_before_mb']} MB before the first sync (peak so far"
-          f" {first['peak_rss_before_mb']}), peak {first['peak_rss_mb']} MB after it, {first['rss_after_mb']} MB resident;"
+          f" {first['peak_rss_before_mb']}), peak {first['peak_rss_mb']} MB after it,"
+          f" {first['rss_after_mb']} MB resident;"
           f" peak after all cycles {edited['peak_rss_mb']} MB")
     if first["sandbox_separate"]:
         print(f"  sandbox process peak RSS: {first['sandbox_peak_rss_mb']} MB")

@@ -29,10 +29,11 @@ from pathlib import Path
 
 from sync_bench import SandboxProcess, bench_settings, peak_rss_mb, rss_mb, seed, source_version
 
-import sync.cycle  # noqa: E402 - sync_bench put the project on the path
-from sync.atlassian import make_adapters  # noqa: E402
-from sync.logs import configure_logging  # noqa: E402
-from sync.state import State  # noqa: E402
+# sync_bench, imported above, put the project on sys.path.
+import sync.cycle
+from sync.atlassian import make_adapters
+from sync.logs import configure_logging
+from sync.state import State
 
 SYNC_DIR = str(Path(sync.cycle.__file__).resolve().parent) + "/"
 CYCLE_FILE = sync.cycle.__file__
@@ -142,7 +143,8 @@ def breakdown(base: tracemalloc.Snapshot, peak: tracemalloc.Snapshot, top: int) 
         frames = list(stat.traceback)  # oldest first
         ours = [f for f in frames if f.filename.startswith(SYNC_DIR)]
         where = function_at(ours[-1].filename, ours[-1].lineno) if ours else "(outside sync/)"
-        cycle = [f for f in frames if f.filename == CYCLE_FILE and function_at(f.filename, f.lineno) == "cycle:run_cycle"]
+        cycle = [f for f in frames
+                 if f.filename == CYCLE_FILE and function_at(f.filename, f.lineno) == "cycle:run_cycle"]
         under = (f"run_cycle line {cycle[-1].lineno}: {_line(CYCLE_FILE, cycle[-1].lineno)[:70]}"
                  if cycle else "(not under run_cycle)")
         for table, key in ((by_function, where), (by_cycle_line, under)):

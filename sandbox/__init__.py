@@ -29,9 +29,7 @@ In-process use (tests, benchmarks)::
 `serve(options)` runs it in the foreground until SIGINT/SIGTERM.
 """
 
-from sandbox.options import (
-    BUNDLED_SEED_DIR, SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions,
-)
+from sandbox.options import BUNDLED_SEED_DIR, SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions
 from sandbox.runtime import Sandbox, banner, running_sandbox, serve
 
 __all__ = [

@@ -6,15 +6,21 @@ OPS, board 1, space PM, label postmortem, the documented credentials) and points
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions
+from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
 from sandbox.runtime import Sandbox
 from sync.settings import Settings
+
+if TYPE_CHECKING:
+    from sync.cycle import CycleResult
+    from sync.state import State
 
 
 def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_back: bool = True,
@@ -31,7 +37,7 @@ def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_b
     )
 
 
-def run_demo(*, port: int = 8990, flavor: str = "cloud", serve: bool = True) -> int:
+def run_demo(*, port: int = 8990, flavor: Flavor = "cloud", serve: bool = True) -> int:
     """Start the sandbox, sync once, print the tickets and the summary page; serve until Ctrl-C."""
     from sync.atlassian import make_adapters
     from sync.cycle import run_cycle
@@ -57,16 +63,14 @@ def run_demo(*, port: int = 8990, flavor: str = "cloud", serve: bool = True) -> 
             print("\nServing the sandbox; open the links above in a browser. Ctrl-C to stop.")
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
-            except KeyboardInterrupt:
-                pass
         return 0 if result.ok else 1
     finally:
         sandbox.stop()
 
 
-def print_results(result, state, url: str) -> None:
+def print_results(result: CycleResult, state: State, url: str) -> None:
     view = state.view()
     created = result.applied.created if result.applied else {}
     print(f"Synced {result.pages_seen} postmortem page(s), {result.items} action item(s): "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sandbox.options import SANDBOX_EMAIL
 
@@ -21,7 +22,7 @@ class User:
     active: bool = True
 
     @classmethod
-    def from_json(cls, data: dict) -> User:
+    def from_json(cls, data: dict[str, Any]) -> User:
         """A users.json entry."""
         return cls(
             account_id=data["accountId"],
@@ -91,7 +92,7 @@ class UserDirectory:
 
 
 def _matches(user: User, needle: str) -> bool:
-    words = user.display_name.lower().split() + [user.display_name.lower(), user.email.lower(), user.username.lower()]
+    words = [*user.display_name.lower().split(), user.display_name.lower(), user.email.lower(), user.username.lower()]
     return any(word.startswith(needle) for word in words)
 
 

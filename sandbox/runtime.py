@@ -5,15 +5,20 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sandbox.http.app import SandboxApp
 from sandbox.http.controls import Controls
 from sandbox.http.server import SandboxServer
 from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
 from sandbox.state import SandboxState
+
+if TYPE_CHECKING:
+    from atlassian import Jira
+    from atlassian.confluence import ConfluenceServer
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -30,7 +35,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Bind, seed and serve in a daemon thread; returns once requests are answered."""
         server = SandboxServer((self.options.host, self.options.port))
-        host, port = server.server_address[:2]
+        host, port = server.bound_address
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         self.app = SandboxApp(self.options, f"http://{shown}:{port}")
         server.app = self.app
@@ -80,7 +85,7 @@ class Sandbox:
         """Live state for assertions; hold `state.lock` while reading it during traffic."""
         return self._controls.state
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return self._controls.stats.snapshot()
 
     def reset_stats(self) -> None:
@@ -93,7 +98,7 @@ class Sandbox:
     def inject_fault(
         self, match: str | None = None, status: int | None = None, headers: dict[str, str] | None = None,
         count: int = 1, delay_ms: int = 0, reset: bool = False,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Queue a fault, exactly as POST /_sandbox/faults does."""
         spec: dict[str, Any] = {"count": count, "delay_ms": delay_ms, "reset": reset, "headers": headers or {}}
         if match is not None:
@@ -111,19 +116,21 @@ class Sandbox:
             return {"username": SANDBOX_EMAIL, "password": self.options.api_token}
         return {"token": self.options.pat}
 
-    def jira_client(self, **kwargs: Any):
+    def jira_client(self, **kwargs: Any) -> Jira:
         """atlassian.Jira against this sandbox (library retries off unless asked for)."""
         from atlassian import Jira
 
         options = {"cloud": self.options.is_cloud, "retry_with_header": False, **self.auth_kwargs(), **kwargs}
         return Jira(url=self.jira_url, **options)
 
-    def confluence_client(self, **kwargs: Any):
+    def confluence_client(self, **kwargs: Any) -> ConfluenceServer:
         """atlassian ConfluenceServer at <site>/wiki, the class the daemon uses (docs/atlassian-behaviours.md)."""
         from atlassian.confluence import ConfluenceServer
 
         options = {"cloud": self.options.is_cloud, "retry_with_header": False, **self.auth_kwargs(), **kwargs}
-        return ConfluenceServer(self.confluence_url, **options)
+        # atlassian-python-api leaves this constructor unannotated; the variable states what it builds.
+        connect: Callable[..., ConfluenceServer] = ConfluenceServer
+        return connect(self.confluence_url, **options)
 
     @property
     def _controls(self) -> Controls:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from sandbox.confluence.store import ConfluenceStore
 from sandbox.directory import API_USER, UserDirectory, load_users
@@ -41,7 +42,7 @@ class SandboxState:
             seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
             seed_jira(self.jira, now)
 
-    def move_issue(self, key: str, project_key: str) -> dict:
+    def move_issue(self, key: str, project_key: str) -> dict[str, str]:
         """Move an issue to another project, as a Jira user would: {"id", "key", "from"} afterwards."""
         with self.lock:
             issue = self.jira.issue(key)
@@ -71,7 +72,7 @@ class SandboxState:
         with self.lock:
             self.confluence.trash_page(page_id)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Counts for /_sandbox/state."""
         with self.lock:
             by_status: dict[str, int] = {}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from html.entities import name2codepoint
-from typing import Callable
 
 from lxml import etree
 
@@ -52,14 +52,14 @@ class RenderContext:
     user_name: Callable[[str], str | None] = lambda identifier: None
     issue: Callable[[str], IssueInfo | None] = lambda key: None
     page_href: Callable[[str, str | None], str | None] = lambda title, space: None
-    child_pages: Callable[[], list[tuple[str, str]]] = lambda: []
+    child_pages: Callable[[], list[tuple[str, str]]] = list
     jira_prefix: str = ""
 
 
 def render_storage(body: str, context: RenderContext) -> str:
     """Storage XHTML → an HTML fragment."""
     root = parse_storage(body)
-    headings = [el for el in root.iter("h1", "h2", "h3")]
+    headings = list(root.iter("h1", "h2", "h3"))
     return _Renderer(context, headings).children(root)
 
 
@@ -71,7 +71,7 @@ def parse_storage(body: str) -> etree._Element:
     return root if root is not None else etree.Element("root")
 
 
-def _entity(match: re.Match) -> str:
+def _entity(match: re.Match[str]) -> str:
     name = match.group(1)
     if name is None:
         return "&amp;"  # a bare '&' (libxml2's recovery would silently drop later entities)
@@ -96,13 +96,18 @@ def _local(element: etree._Element) -> tuple[str, str]:
 
 
 def _text(element: etree._Element) -> str:
-    return "".join(element.itertext())
+    return "".join(_str(part) for part in element.itertext())
+
+
+def _str(value: str | bytes) -> str:
+    """lxml gives str for text and attributes on Python 3; its stubs allow bytes, which this decodes."""
+    return value if isinstance(value, str) else value.decode("utf-8")
 
 
 @dataclass
 class _Renderer:
     context: RenderContext
-    headings: list = field(default_factory=list)
+    headings: list[etree._Element] = field(default_factory=list)
 
     def children(self, element: etree._Element) -> str:
         out = [_esc(element.text)]
@@ -124,7 +129,9 @@ class _Renderer:
             return self.time(element)
         if name not in _PASS_THROUGH:
             return self.children(element)
-        attributes = "".join(f' {key}="{_esc(value)}"' for key, value in element.attrib.items() if key in _ATTRIBUTES)
+        attributes = "".join(
+            f' {_str(key)}="{_esc(_str(value))}"' for key, value in element.attrib.items() if key in _ATTRIBUTES
+        )
         href = element.get("href")
         if name == "a" and href and _SAFE_HREF.match(href.strip()):
             attributes += f' href="{_esc(href.strip())}"'
@@ -199,7 +206,7 @@ class _Renderer:
 
     def ac_structured_macro(self, element: etree._Element) -> str:
         name = element.get(f"{AC}name", "")
-        params = {c.get(f"{AC}name"): _text(c).strip() for c in element if _local(c)[1] == "parameter"}
+        params = {c.get(f"{AC}name", ""): _text(c).strip() for c in element if _local(c)[1] == "parameter"}
         rich = next((c for c in element if _local(c)[1] == "rich-text-body"), None)
         plain = next((c for c in element if _local(c)[1] == "plain-text-body"), None)
         render = _MACROS.get("panel" if name in _PANELS else name)
@@ -212,14 +219,19 @@ class _Renderer:
     ac_macro = ac_structured_macro
 
 
-def _status(renderer: _Renderer, name, params, rich, plain) -> str:
+_Params = dict[str, str]  # a macro's parameters by name
+_Body = etree._Element | None  # a macro's rich-text or plain-text body, when it has one
+_Macro = Callable[[_Renderer, str, _Params, _Body, _Body], str]
+
+
+def _status(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     colour = params.get("colour", "Grey").lower()
     colour = colour if colour in _STATUS_COLOURS else "grey"
     subtle = " subtle" if params.get("subtle", "").lower() == "true" else ""
     return f'<span class="status-lozenge status-{colour}{subtle}">{_esc(params.get("title", ""))}</span>'
 
 
-def _jira(renderer: _Renderer, name, params, rich, plain) -> str:
+def _jira(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     key = params.get("key", "")
     if not key:
         return f'<span class="jira-query">Jira query: {_esc(params.get("jqlQuery", ""))}</span>'
@@ -235,41 +247,41 @@ def _jira(renderer: _Renderer, name, params, rich, plain) -> str:
 _CATEGORY_COLOURS = {"new": "grey", "indeterminate": "blue", "done": "green"}
 
 
-def _details(renderer: _Renderer, name, params, rich, plain) -> str:
+def _details(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     inner = renderer.children(rich) if rich is not None else ""
     return f'<div class="page-properties">{inner}</div>'
 
 
-def _panel(renderer: _Renderer, name, params, rich, plain) -> str:
+def _panel(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     title = f'<p class="panel-title">{_esc(params["title"])}</p>' if params.get("title") else ""
     inner = renderer.children(rich) if rich is not None else ""
     return f'<div class="panel panel-{_esc(name)}">{title}{inner}</div>'
 
 
-def _expand(renderer: _Renderer, name, params, rich, plain) -> str:
+def _expand(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     title = params.get("title") or "Click here to expand..."
     inner = renderer.children(rich) if rich is not None else ""
     return f"<details><summary>{_esc(title)}</summary>{inner}</details>"
 
 
-def _code(renderer: _Renderer, name, params, rich, plain) -> str:
+def _code(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     return f'<pre class="code"><code>{_esc(_text(plain) if plain is not None else "")}</code></pre>'
 
 
-def _toc(renderer: _Renderer, name, params, rich, plain) -> str:
+def _toc(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     items = "".join(
         f'<li><a href="#heading-{i}">{_esc(_text(h).strip())}</a></li>' for i, h in enumerate(renderer.headings, 1)
     )
     return f'<nav class="toc"><ul>{items}</ul></nav>'
 
 
-def _children(renderer: _Renderer, name, params, rich, plain) -> str:
+def _children(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     pages = renderer.context.child_pages()
     items = "".join(f'<li><a href="{_esc(href)}">{_esc(title)}</a></li>' for title, href in pages)
     return f'<ul class="child-pages">{items}</ul>'
 
 
-def _chart(renderer: _Renderer, name, params, rich, plain) -> str:
+def _chart(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
     table = next(rich.iter("table"), None) if rich is not None else None
     data_table = renderer.html_element(table, "table") if table is not None else ""
     svg = bar_chart_svg(_table_rows(table) if table is not None else [], params.get("title", ""))
@@ -308,7 +320,7 @@ def bar_chart_svg(rows: list[list[str]], title: str) -> str:
     return f'{svg_open}{caption}{"".join(bars)}</svg>'
 
 
-_MACROS: dict[str, Callable] = {
+_MACROS: dict[str, _Macro] = {
     "status": _status, "jira": _jira, "details": _details, "panel": _panel, "expand": _expand,
     "code": _code, "noformat": _code, "toc": _toc, "children": _children, "chart": _chart,
 }

@@ -7,6 +7,7 @@ tests) can look at what the daemon wrote.
 from __future__ import annotations
 
 import html
+from typing import Any
 from urllib.parse import quote
 
 from sandbox.browser.render import IssueInfo, RenderContext, render_storage
@@ -152,7 +153,7 @@ def page_view(state: SandboxState, request: Request) -> Reply:
     for ancestor in state.confluence.ancestors(page):
         crumbs += f' / <a href="{_esc(_page_url(state, ancestor))}">{_esc(ancestor.title)}</a>'
     version = page.current
-    labels = "".join(f"<span>{_esc(l.name)}</span>" for l in page.labels)
+    labels = "".join(f"<span>{_esc(label.name)}</span>" for label in page.labels)
     meta = (
         f'<p class="meta">Version {version.number}{" (minor edit)" if version.minor_edit else ""} · last updated by '
         f"{_esc(version.by.display_name)} on {_esc(version.when.strftime('%Y-%m-%d %H:%M'))} UTC · "
@@ -196,7 +197,7 @@ def browse_issue(state: SandboxState, request: Request) -> Reply:
         ("Type", _esc(issue.issuetype.name)), ("Status", _lozenge(issue)), ("Priority", _esc(issue.priority.name)),
         ("Assignee", _esc(issue.assignee.display_name if issue.assignee else "Unassigned")),
         ("Reporter", _esc(issue.reporter.display_name)),
-        ("Labels", "".join(f"<span>{_esc(l)}</span>" for l in issue.labels)),
+        ("Labels", "".join(f"<span>{_esc(label)}</span>" for label in issue.labels)),
         ("Due date", _esc(issue.duedate or "")), ("Created", _esc(issue.created.strftime("%Y-%m-%d %H:%M"))),
         ("Updated", _esc(issue.updated.strftime("%Y-%m-%d %H:%M"))),
         ("Resolved", _esc(issue.resolutiondate.strftime("%Y-%m-%d %H:%M") if issue.resolutiondate else "")),
@@ -223,7 +224,7 @@ def _issue_link(key: str) -> str:
     return f'<a href="/browse/{quote(key)}">{_esc(key)}</a>'
 
 
-def _remote_link(obj: dict) -> str:
+def _remote_link(obj: dict[str, Any]) -> str:
     url, title = str(obj.get("url", "")), str(obj.get("title", ""))
     if url.lower().startswith(("http://", "https://", "/")):
         return f'<li><a href="{_esc(url)}">{_esc(title or url)}</a></li>'

@@ -95,7 +95,7 @@ def create_content(state: SandboxState, request: Request) -> Reply:
     ancestors = data.get("ancestors") or []
     parent_id = str(ancestors[-1].get("id")) if ancestors else None
     page = state.confluence.create_page(
-        space_key, str(data.get("title") or ""), _storage_value(data, required=True), state.api_user,
+        space_key, str(data.get("title") or ""), _storage_value(data), state.api_user,
         parent_id=parent_id, message=str((data.get("version") or {}).get("message") or ""),
     )
     return json_reply(_renderer(state).content(page, _WRITE_EXPAND, top_level=True))
@@ -115,8 +115,9 @@ def update_content(state: SandboxState, request: Request) -> Reply:
     if not isinstance(title, str) or not title.strip():
         raise confluence_error(400, "Title is required to update a page")
     ancestors = data.get("ancestors") or []
+    body = None if data.get("body") is None else _storage_value(data)  # no body: keep the stored one
     state.confluence.update_page(
-        page.id, number=version["number"], title=title, body=_storage_value(data, required=False),
+        page.id, number=version["number"], title=title, body=body,
         author=state.api_user, minor_edit=bool(version.get("minorEdit", False)),
         message=str(version.get("message") or ""), parent_id=str(ancestors[-1]["id"]) if ancestors else None,
     )
@@ -137,30 +138,28 @@ def check_content_permission(state: SandboxState, request: Request) -> Reply:
     return json_reply({"hasPermission": allowed, "errors": errors})
 
 
-def _permission_request(data: dict) -> tuple[str, dict]:
+def _permission_request(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The operation and subject of a permission check, or Confluence's 400."""
     operation, subject = data.get("operation"), data.get("subject")
     if operation not in ("read", "update", "delete"):
         raise confluence_error(400, "operation is required and must be one of: read, update, delete")
-    valid_subject = isinstance(subject, dict) and subject.get("type") in ("user", "group")
-    if not valid_subject or not isinstance(subject.get("identifier"), str):
+    if (not isinstance(subject, dict) or subject.get("type") not in ("user", "group")
+            or not isinstance(subject.get("identifier"), str)):
         raise confluence_error(400, "subject is required: {\"type\": \"user\" or \"group\", \"identifier\": …}")
     return operation, {"type": subject["type"], "identifier": subject["identifier"]}
 
 
-def _storage_value(data: dict, required: bool) -> str | None:
+def _storage_value(data: dict[str, Any]) -> str:
     """The storage body of a create/update; other representations are not stored by the sandbox."""
     body = data.get("body")
-    if body is None and not required:
-        return None
-    storage = (body or {}).get("storage") if isinstance(body, dict) else None
-    usable = isinstance(storage, dict) and storage.get("representation") == "storage"
-    if not usable or not isinstance(storage.get("value"), str):
+    storage = body.get("storage") if isinstance(body, dict) else None
+    value = storage.get("value") if isinstance(storage, dict) and storage.get("representation") == "storage" else None
+    if not isinstance(value, str):
         raise confluence_error(
             400, "body.storage with representation 'storage' and a string value is required "
             "(the sandbox stores storage format only)",
         )
-    return storage["value"]
+    return value
 
 
 def get_labels(state: SandboxState, request: Request) -> Reply:
@@ -257,7 +256,7 @@ def search(state: SandboxState, request: Request) -> Reply:
     return json_reply(body)
 
 
-def _search_result(state: SandboxState, renderer: ContentJson, page: Page, expand: set[str]) -> dict:
+def _search_result(state: SandboxState, renderer: ContentJson, page: Page, expand: set[str]) -> dict[str, Any]:
     space = state.confluence.spaces[page.space_key]
     return {
         "content": renderer.content(page, expand), "title": page.title, "excerpt": "",

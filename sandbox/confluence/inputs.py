@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandbox.http.errors import confluence_error
 from sandbox.http.wire import BadJson, Request
 
 
-def json_body(request: Request) -> dict:
+def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object, or Confluence's 400."""
     try:
         data = request.json()

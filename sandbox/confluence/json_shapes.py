@@ -7,7 +7,8 @@ opens the sandbox's browser view (Cloud: /spaces/PM/pages/{id}/{slug}; Data Cent
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from sandbox.confluence.model import ContentProperty, Label, Page, PageVersion, Space
@@ -47,14 +48,14 @@ class ContentJson:
         self.is_cloud = state.options.is_cloud
         self.render_view = render_view
 
-    def operations(self, page: Page) -> list[dict]:
+    def operations(self, page: Page) -> list[dict[str, Any]]:
         """What the sandbox user may do with the page (`expand=operations`)."""
         allowed = ["read"] if page.id in self.state.confluence.edit_restricted else ["read", "update", "delete"]
         return [{"operation": name, "targetType": "page"} for name in allowed]
 
     def content(
         self, page: Page, expand: set[str], version: PageVersion | None = None, top_level: bool = False,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """A page as GET /content/{id} shows it with the given expansions."""
         shown = version or page.current
         api = f"/rest/api/content/{page.id}"
@@ -68,7 +69,7 @@ class ContentJson:
             "restrictions": f"{api}/restriction/byOperation", "history": f"{api}/history", "ancestors": "",
             "body": "", "version": "", "descendants": f"{api}/descendant", "space": f"/rest/api/space/{page.space_key}",
         }
-        builders = {
+        builders: dict[str, Callable[[], Any]] = {
             "space": lambda: self.space(self.state.confluence.spaces[page.space_key]),
             "container": lambda: self.space(self.state.confluence.spaces[page.space_key]),
             "history": lambda: self.history(page, expand),
@@ -87,7 +88,7 @@ class ContentJson:
         data["_links"] = self.content_links(page, top_level)
         return data
 
-    def content_links(self, page: Page, top_level: bool) -> dict:
+    def content_links(self, page: Page, top_level: bool) -> dict[str, Any]:
         links = {
             "webui": page_webui(page, self.is_cloud),
             "editui": f"/pages/resumedraft.action?draftId={page.id}",
@@ -98,7 +99,7 @@ class ContentJson:
             links.update(collection="/rest/api/content", base=self.wiki, context=CONTEXT)
         return links
 
-    def body(self, page: Page, shown: PageVersion, expand: set[str]) -> dict:
+    def body(self, page: Page, shown: PageVersion, expand: set[str]) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for fmt in ("storage", *_RENDERED_FORMATS):
             if f"body.{fmt}" in expand:
@@ -110,7 +111,7 @@ class ContentJson:
         data["_expandable"] = {fmt: "" for fmt in _BODY_FORMATS if fmt not in data}
         return data
 
-    def version(self, page: Page, version: PageVersion) -> dict:
+    def version(self, page: Page, version: PageVersion) -> dict[str, Any]:
         return {
             "by": self.user(version.by),
             "when": confluence_time(version.when),
@@ -123,7 +124,7 @@ class ContentJson:
             "_links": {"self": f"{self.wiki}/rest/api/content/{page.id}/version/{version.number}"},
         }
 
-    def history(self, page: Page, expand: set[str]) -> dict:
+    def history(self, page: Page, expand: set[str]) -> dict[str, Any]:
         data: dict[str, Any] = {
             "latest": True, "createdBy": self.user(page.created_by), "createdDate": confluence_time(page.created),
             "_expandable": {"lastUpdated": "", "previousVersion": "", "contributors": "", "nextVersion": ""},
@@ -137,7 +138,7 @@ class ContentJson:
             data["_expandable"].pop("previousVersion")
         return data
 
-    def children(self, page: Page, expand: set[str]) -> dict:
+    def children(self, page: Page, expand: set[str]) -> dict[str, Any]:
         data: dict[str, Any] = {"_expandable": {"attachment": "", "comment": "", "page": ""}}
         if "children.page" in expand:
             kids = self.state.confluence.children(page.id)
@@ -148,7 +149,7 @@ class ContentJson:
             data["_expandable"].pop("page")
         return data
 
-    def metadata(self, page: Page, expand: set[str]) -> dict:
+    def metadata(self, page: Page, expand: set[str]) -> dict[str, Any]:
         unexpanded = ("currentuser", "comments", "simple", "properties", "frontend", "likes")
         data: dict[str, Any] = {"_expandable": dict.fromkeys(unexpanded, "")}
         if "metadata.labels" in expand:
@@ -157,15 +158,17 @@ class ContentJson:
             data["_expandable"]["labels"] = ""
         return data
 
-    def label_array(self, page: Page, labels: list[Label], start: int = 0, limit: int = 200) -> dict:
+    def label_array(self, page: Page, labels: list[Label], start: int = 0, limit: int = 200) -> dict[str, Any]:
         window = labels[start : start + limit]
         return {
-            "results": [{"prefix": l.prefix, "name": l.name, "id": l.id, "label": l.name} for l in window],
+            "results": [{"prefix": label.prefix, "name": label.name, "id": label.id, "label": label.name}
+                        for label in window],
             "start": start, "limit": limit, "size": len(window),
             "_links": {"self": f"{self.wiki}/rest/api/content/{page.id}/label"},
         }
 
-    def content_property(self, page: Page, prop: ContentProperty, expand: set[str], top_level: bool = False) -> dict:
+    def content_property(self, page: Page, prop: ContentProperty, expand: set[str],
+                         top_level: bool = False) -> dict[str, Any]:
         """A content property: its version always, the page itself only with expand=content."""
         links = {"self": f"{self.wiki}/rest/api/content/{page.id}/property/{quote(prop.key, safe='')}"}
         if top_level:
@@ -179,7 +182,7 @@ class ContentJson:
             data["_expandable"].pop("content")
         return data
 
-    def property_version(self, prop: ContentProperty) -> dict:
+    def property_version(self, prop: ContentProperty) -> dict[str, Any]:
         """Cloud adds contentTypeModified, Data Center `hidden` (as each product answers)."""
         version = {
             "when": confluence_time(prop.when), "message": prop.message, "number": prop.number,
@@ -189,7 +192,7 @@ class ContentJson:
 
     def property_array(
         self, page: Page, props: list[ContentProperty], start: int, limit: int, expand: set[str],
-    ) -> dict:
+    ) -> dict[str, Any]:
         window = props[start : start + limit]
         path = f"/rest/api/content/{page.id}/property"
         links = {"base": self.wiki, "context": CONTEXT, "self": f"{self.wiki}{path}"}
@@ -200,7 +203,7 @@ class ContentJson:
             "start": start, "limit": limit, "size": len(window), "_links": links,
         }
 
-    def space(self, space: Space) -> dict:
+    def space(self, space: Space) -> dict[str, Any]:
         return {
             "id": space.id, "key": space.key, "name": space.name, "type": "global", "status": "current",
             "_expandable": {
@@ -213,7 +216,7 @@ class ContentJson:
             },
         }
 
-    def user(self, user: User) -> dict:
+    def user(self, user: User) -> dict[str, Any]:
         picture = {"path": f"{CONTEXT}/aa-avatar/{quote(user.username)}", "width": 48, "height": 48, "isDefault": False}
         if self.is_cloud:
             return {

@@ -9,9 +9,10 @@ exactly one wins and the other gets the 409.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.confluence.model import ContentProperty, Page
 from sandbox.directory import User

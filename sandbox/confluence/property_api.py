@@ -65,9 +65,7 @@ def update_property(state: SandboxState, request: Request) -> Reply:
     data = json_body(request)
     if data.get("key") not in (None, key):
         raise confluence_error(400, f"The key in the body ({data.get('key')}) does not match the path's key ({key})")
-    version = data.get("version")
-    number = _version_number(version)
-    minor_edit = bool(version.get("minorEdit", True))  # the spec's default
+    number, minor_edit = _version(data.get("version"))
     state.confluence.properties.update(page, key, _value(data), number, state.api_user, minor_edit)
     return _property_reply(state, page, key, set())
 
@@ -92,19 +90,20 @@ def _expand(request: Request) -> set[str]:
     return parse_expand(request.arg_list("expand"))
 
 
-def _value(data: dict) -> Any:
+def _value(data: dict[str, Any]) -> Any:
     if "value" not in data or data["value"] is None:
         raise confluence_error(400, "The content property value is required")
     return data["value"]
 
 
-def _version_number(version: Any) -> int:
-    """version.number as an int (the spec allows a numeric string)."""
-    number = version.get("number") if isinstance(version, dict) else None
+def _version(version: Any) -> tuple[int, bool]:
+    """version.number as an int (the spec allows a numeric string), and version.minorEdit."""
+    fields = version if isinstance(version, dict) else {}
+    number = fields.get("number")
     if isinstance(number, str) and number.strip().isdigit():
         number = int(number)
     if not isinstance(number, int) or isinstance(number, bool):
         raise confluence_error(
             400, "Must supply an incremented version when updating a content property. No version supplied.",
         )
-    return number
+    return number, bool(fields.get("minorEdit", True))  # True is the spec's default

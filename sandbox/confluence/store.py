@@ -7,9 +7,9 @@ by id no longer see it unless they ask for trashed content; purging it drops it 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from itertools import count
-from typing import Callable
 
 from sandbox.confluence.model import Label, Page, PageVersion, Space
 from sandbox.confluence.properties import ContentProperties

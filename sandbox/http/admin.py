@@ -106,5 +106,5 @@ def _error_text(exc: ApiError) -> str:
     """The message of a Jira or Confluence error answer."""
     body = json.loads(exc.reply.body)
     if "message" in body:
-        return body["message"]
+        return str(body["message"])
     return "; ".join(body.get("errorMessages") or []) or json.dumps(body.get("errors"))

@@ -85,7 +85,7 @@ class SandboxApp:
                 return route.handler(state, request)
             except ApiError as exc:
                 return exc.reply
-            except Exception:  # a sandbox bug must answer like a server error, not kill the connection
+            except Exception:  # noqa: BLE001 - a sandbox bug must answer like a server error, not kill the connection
                 traceback.print_exc(file=sys.stderr)
                 return product_error(_product(request), 500, "Internal server error").reply
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Literal
+from typing import Any, Literal
 
 from sandbox.http.wire import HTML_TYPE, TEXT_TYPE, Reply, json_reply
 from sandbox.timefmt import utcnow
@@ -38,7 +38,7 @@ def reason(status: int) -> str:
         return "Error"
 
 
-def jira_body(messages: list[str] | tuple[str, ...] = (), errors: dict[str, str] | None = None) -> dict:
+def jira_body(messages: list[str] | tuple[str, ...] = (), errors: dict[str, str] | None = None) -> dict[str, Any]:
     """Jira's ErrorCollection."""
     return {"errorMessages": list(messages), "errors": dict(errors or {})}
 
@@ -48,7 +48,7 @@ def jira_error(status: int, *messages: str, errors: dict[str, str] | None = None
     return ApiError(json_reply(jira_body(messages, errors), status))
 
 
-def confluence_body(status: int, message: str) -> dict:
+def confluence_body(status: int, message: str) -> dict[str, Any]:
     """Confluence v1's error object."""
     data = {
         "authorized": status not in (401, 403),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 class FaultSpecError(ValueError):
@@ -33,7 +34,7 @@ class Fault:
             return wanted_method.upper() == method and wanted_path in (path, template)
         return path.startswith(self.match)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -85,7 +86,7 @@ class FaultBook:
                     return fault
         return None
 
-    def pending(self) -> list[dict]:
+    def pending(self) -> list[dict[str, Any]]:
         with self._lock:
             return [fault.to_json() for fault in self._faults]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 from urllib.parse import unquote
 
 from sandbox.http.wire import Reply, Request
@@ -30,7 +31,7 @@ class Route:
         if len(parts) != len(segments):
             return None
         params, literals = {}, 0
-        for part, segment in zip(parts, segments):
+        for part, segment in zip(parts, segments, strict=True):
             if part.startswith("{") and part.endswith("}"):
                 if not segment:
                     return None

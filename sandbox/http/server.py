@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from sandbox.http.app import SandboxApp
 from sandbox.http.wire import Request
+
+# What socketserver hands a server per request; a TCP server always gets the connected socket.
+_Connection = socket.socket | tuple[bytes, socket.socket]
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -24,14 +29,22 @@ class SandboxServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
-    def process_request(self, request, client_address) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
+    @property
+    def bound_address(self) -> tuple[str, int]:
+        """The host and port the server listens on (a free one when port 0 was asked for)."""
+        host, port = self.socket.getsockname()[:2]
+        return str(host), int(port)
+
+    def process_request(self, request: _Connection, client_address: Any) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
+    def shutdown_request(self, request: _Connection) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.discard(request)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -39,13 +52,12 @@ class SandboxServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: SandboxServer  # the server this handler is made for (socketserver declares any BaseServer)
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections as they do with Atlassian
     server_version = "postmortem-sync-sandbox"
     sys_version = ""
@@ -65,7 +77,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = self.server.app.handle(Request(self.command, self.path, headers, body))
+        app = self.server.app
+        if app is None:
+            raise RuntimeError("SandboxServer.app must be set before the server serves")
+        reply = app.handle(Request(self.command, self.path, headers, body))
         if reply is None:
             self._reset_connection()
             return
@@ -85,5 +100,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # request logging would drown the test output; statistics cover what matters

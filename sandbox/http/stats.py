@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import Any
 
 
 class Stats:
@@ -15,7 +16,7 @@ class Stats:
         with self._lock:
             self._counts[route_name] += 1
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """{"total": n, "by_route": {...}}, routes sorted by name."""
         with self._lock:
             return {"total": sum(self._counts.values()), "by_route": dict(sorted(self._counts.items()))}

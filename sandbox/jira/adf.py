@@ -20,11 +20,11 @@ def is_adf_doc(value: Any) -> bool:
     )
 
 
-def wiki_to_adf(text: str) -> dict:
+def wiki_to_adf(text: str) -> dict[str, Any]:
     """Blank-line separated paragraphs become ADF paragraphs; single newlines become hard breaks."""
     content = []
     for block in (b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()):
-        inline: list[dict] = []
+        inline: list[dict[str, Any]] = []
         for index, line in enumerate(block.split("\n")):
             if index:
                 inline.append({"type": "hardBreak"})
@@ -34,12 +34,12 @@ def wiki_to_adf(text: str) -> dict:
     return {"type": "doc", "version": 1, "content": content}
 
 
-def adf_to_wiki(doc: dict) -> str:
+def adf_to_wiki(doc: dict[str, Any]) -> str:
     """Block nodes become paragraphs separated by blank lines; inline text is concatenated."""
     return "\n\n".join(block for block in (_block_text(node) for node in doc.get("content", [])) if block)
 
 
-def _block_text(node: dict) -> str:
+def _block_text(node: dict[str, Any]) -> str:
     kind = node.get("type")
     if kind == "text":
         return str(node.get("text", ""))
@@ -58,14 +58,14 @@ class RichText:
     """A description or comment as it was sent, readable in either API version."""
 
     wiki: str | None = None
-    adf: dict | None = None
+    adf: dict[str, Any] | None = None
 
     def as_wiki(self) -> str:
         return self.wiki if self.wiki is not None else adf_to_wiki(self.adf or {})
 
-    def as_adf(self) -> dict:
+    def as_adf(self) -> dict[str, Any]:
         return self.adf if self.adf is not None else wiki_to_adf(self.wiki or "")
 
-    def for_version(self, api_version: str) -> str | dict:
+    def for_version(self, api_version: str) -> str | dict[str, Any]:
         """v3 answers ADF, v2 a wiki string."""
         return self.as_adf() if api_version == "3" else self.as_wiki()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandbox.http.errors import jira_error
 from sandbox.http.router import Router
 from sandbox.http.wire import Reply, Request, json_reply, no_content
-from sandbox.jira.catalog import OPS
+from sandbox.jira.catalog import OPS, Board, Sprint
 from sandbox.jira.inputs import MAX_BULK, int_param, json_body
 from sandbox.jira.json_shapes import board_json, sprint_json
 from sandbox.state import SandboxState
@@ -23,14 +25,14 @@ def register(router: Router) -> None:
     router.add("POST", f"{AGILE}/epic/{{epicIdOrKey}}/issue", move_to_epic)
 
 
-def _board(state: SandboxState, request: Request):
+def _board(state: SandboxState, request: Request) -> Board:
     found = state.jira.boards.get(_int_path(request, "boardId"))
     if found is None:
         raise jira_error(404, "Board does not exist or you do not have permission to see it.")
     return found
 
 
-def _sprint(state: SandboxState, request: Request):
+def _sprint(state: SandboxState, request: Request) -> Sprint:
     found = state.jira.sprints.get(_int_path(request, "sprintId"))
     if found is None:
         raise jira_error(404, "Sprint does not exist or you do not have permission to see it.")
@@ -44,7 +46,7 @@ def _int_path(request: Request, name: str) -> int:
         raise jira_error(400, f"'{request.params[name]}' is not a valid {name}.") from None
 
 
-def _paged(values: list, request: Request) -> dict:
+def _paged(values: list[dict[str, Any]], request: Request) -> dict[str, Any]:
     start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50)
     window = values[start : start + limit]
     is_last = start + len(window) >= len(values)
@@ -86,7 +88,7 @@ def sprint(state: SandboxState, request: Request) -> Reply:
     return json_reply(sprint_json(_sprint(state, request), state.site))
 
 
-def _issue_keys(request: Request) -> list:
+def _issue_keys(request: Request) -> list[str]:
     """The `issues` list of a move request: 1 to 50 keys or ids, else Jira's 400."""
     payload = json_body(request)
     keys = payload.get("issues") if isinstance(payload, dict) else None
@@ -94,7 +96,7 @@ def _issue_keys(request: Request) -> list:
         raise jira_error(400, "'issues' must list at least one issue key or id.")
     if len(keys) > MAX_BULK:
         raise jira_error(400, f"Too many issues: {len(keys)}. At most {MAX_BULK} issues can be moved in one request.")
-    return keys
+    return [str(key) for key in keys]
 
 
 def move_to_sprint(state: SandboxState, request: Request) -> Reply:
@@ -103,7 +105,7 @@ def move_to_sprint(state: SandboxState, request: Request) -> Reply:
     keys = _issue_keys(request)
     if target.state == "closed":
         raise jira_error(400, "Issues can only be moved to open or active sprints.")
-    state.jira.move_to_sprint(target.id, [str(k) for k in keys])
+    state.jira.move_to_sprint(target.id, keys)
     return no_content()
 
 
@@ -116,8 +118,8 @@ def move_to_epic(state: SandboxState, request: Request) -> Reply:
     if epic.issuetype.name != "Epic":
         raise jira_error(400, f"Issue {epic.key} is not an epic.")
     keys = _issue_keys(request)
-    missing = [str(k) for k in keys if not state.jira.has_issue(str(k))]
+    missing = [k for k in keys if not state.jira.has_issue(k)]
     if missing:
         raise jira_error(400, f"Issue {missing[0]} does not exist or you do not have permission to see it.")
-    state.jira.move_to_epic(epic.key, [str(k) for k in keys])
+    state.jira.move_to_epic(epic.key, keys)
     return no_content()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,20 @@ EPIC_LINK_FIELD = "customfield_10101"
 SPRINT_FIELD = "customfield_10020"
 
 
-def find_by_name_or_id(items, value: dict | None):
+class Catalogued(Protocol):
+    """A catalogue entry, which requests may name by its id or its name."""
+
+    @property
+    def id(self) -> str | int: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+E = TypeVar("E", bound=Catalogued)
+
+
+def find_by_name_or_id(items: Iterable[E], value: object) -> E | None:
     """The catalogue entry a {"name": …} or {"id": …} reference points at, else None."""
     if not isinstance(value, dict):
         return None

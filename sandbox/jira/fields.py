@@ -7,15 +7,27 @@ All problems of one request are collected and answered together, as Jira does:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Collection
+from functools import partial
+from typing import Any
 
 from sandbox.directory import User, UserDirectory
 from sandbox.http.errors import jira_error
 from sandbox.jira.adf import RichText, is_adf_doc
 from sandbox.jira.catalog import (
-    COMPONENTS, EPIC, EPIC_LINK_FIELD, ISSUE_TYPES, OPS, PRIORITIES, Project, find_by_name_or_id,
+    COMPONENTS,
+    EPIC,
+    EPIC_LINK_FIELD,
+    ISSUE_TYPES,
+    OPS,
+    PRIORITIES,
+    Component,
+    IssueType,
+    Priority,
+    Project,
+    find_by_name_or_id,
 )
 from sandbox.jira.store import Edit, Issue, JiraStore
 
@@ -50,9 +62,9 @@ def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -
     for name in fields.keys() & update.keys():
         errors[name] = f"Field '{name}' cannot appear in both 'fields' and 'update'"
     for name, raw in fields.items():
-        _collect(errors, name, lambda: _set_field(edit, name, raw, rules))
+        _collect(errors, name, partial(_set_field, edit, name, raw, rules))
     for name, operations in update.items():
-        _collect(errors, name, lambda: _apply_operations(edit, name, operations, rules))
+        _collect(errors, name, partial(_apply_operations, edit, name, operations, rules))
     if existing is None:
         _require_create_fields(edit, errors)
     _check_parent_hierarchy(edit, existing, rules, errors)
@@ -65,7 +77,7 @@ def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -
 
 def parse_comment_body(raw: Any, rules: FieldRules) -> RichText:
     """A comment body in the request's API version (string on v2, ADF on v3)."""
-    return _rich_text(raw, rules, allow_none=False)
+    return _rich_text(raw, rules)
 
 
 def _collect(errors: dict[str, str], name: str, action: Callable[[], None]) -> None:
@@ -96,7 +108,7 @@ def _apply_operations(edit: Edit, name: str, operations: Any, rules: FieldRules)
         if name == "labels" and verb in ("add", "remove"):
             edit.label_ops.append((verb, _label(value)))
         elif name == "comment" and verb == "add":
-            edit.comments.append(_rich_text((value or {}).get("body"), rules, allow_none=False))
+            edit.comments.append(_rich_text((value or {}).get("body"), rules))
         elif verb == "set":
             _set_field(edit, name, value, rules)
         else:
@@ -135,21 +147,21 @@ def _check_parent_hierarchy(edit: Edit, existing: Issue | None, rules: FieldRule
         errors.setdefault(field, "Given parent work item does not belong to appropriate hierarchy.")
 
 
-def _project(raw: Any, rules: FieldRules):
+def _project(raw: Any, rules: FieldRules) -> tuple[str, Project]:
     ref = raw if isinstance(raw, dict) else {}
     if str(ref.get("key", "")).upper() == OPS.key or str(ref.get("id", "")) == OPS.id:
         return "project", OPS
     raise FieldError("valid project is required")
 
 
-def _issuetype(raw: Any, rules: FieldRules):
+def _issuetype(raw: Any, rules: FieldRules) -> tuple[str, IssueType]:
     found = find_by_name_or_id(ISSUE_TYPES, raw)
     if found is None:
         raise FieldError("The issue type selected is invalid.")
     return "issuetype", found
 
 
-def _summary(raw: Any, rules: FieldRules):
+def _summary(raw: Any, rules: FieldRules) -> tuple[str, str]:
     if not isinstance(raw, str) or not raw.strip():
         raise FieldError("You must specify a summary of the issue.")
     if "\n" in raw or "\r" in raw:
@@ -159,13 +171,11 @@ def _summary(raw: Any, rules: FieldRules):
     return "summary", raw
 
 
-def _description(raw: Any, rules: FieldRules):
-    return "description", _rich_text(raw, rules, allow_none=True)
+def _description(raw: Any, rules: FieldRules) -> tuple[str, RichText | None]:
+    return "description", None if raw is None else _rich_text(raw, rules)
 
 
-def _rich_text(raw: Any, rules: FieldRules, allow_none: bool) -> RichText | None:
-    if raw is None and allow_none:
-        return None
+def _rich_text(raw: Any, rules: FieldRules) -> RichText:
     if rules.api_version == "3":
         if not is_adf_doc(raw):
             raise FieldError("Operation value must be an Atlassian Document")
@@ -175,7 +185,7 @@ def _rich_text(raw: Any, rules: FieldRules, allow_none: bool) -> RichText | None
     return RichText(wiki=raw)
 
 
-def _duedate(raw: Any, rules: FieldRules):
+def _duedate(raw: Any, rules: FieldRules) -> tuple[str, date | None]:
     if raw is None:
         return "duedate", None
     if isinstance(raw, str) and _DUE.match(raw):
@@ -186,14 +196,14 @@ def _duedate(raw: Any, rules: FieldRules):
     raise FieldError(f"Error parsing date string: {raw}")
 
 
-def _priority(raw: Any, rules: FieldRules):
+def _priority(raw: Any, rules: FieldRules) -> tuple[str, Priority]:
     found = find_by_name_or_id(PRIORITIES, raw)
     if found is None:
         raise FieldError("The priority selected is invalid.")
     return "priority", found
 
 
-def _components(raw: Any, rules: FieldRules):
+def _components(raw: Any, rules: FieldRules) -> tuple[str, list[Component]]:
     if not isinstance(raw, list):
         raise FieldError("data was not an array")
     chosen = []
@@ -206,11 +216,11 @@ def _components(raw: Any, rules: FieldRules):
     return "components", chosen
 
 
-def _assignee(raw: Any, rules: FieldRules):
+def _assignee(raw: Any, rules: FieldRules) -> tuple[str, User | None]:
     return "assignee", _user(raw, rules, allow_none=True)
 
 
-def _reporter(raw: Any, rules: FieldRules):
+def _reporter(raw: Any, rules: FieldRules) -> tuple[str, User | None]:
     return "reporter", _user(raw, rules, allow_none=False)
 
 
@@ -236,7 +246,7 @@ def _user(raw: Any, rules: FieldRules, allow_none: bool) -> User | None:
     return user
 
 
-def _parent(raw: Any, rules: FieldRules):
+def _parent(raw: Any, rules: FieldRules) -> tuple[str, str | None]:
     if raw is None:
         return "parent_key", None
     ref = raw if isinstance(raw, dict) else {"key": raw}
@@ -244,7 +254,7 @@ def _parent(raw: Any, rules: FieldRules):
     return "parent_key", _epic_key(key_or_id, rules)
 
 
-def _epic_link(raw: Any, rules: FieldRules):
+def _epic_link(raw: Any, rules: FieldRules) -> tuple[str, str | None]:
     return "parent_key", None if raw in (None, "") else _epic_key(str(raw), rules)
 
 

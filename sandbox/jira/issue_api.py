@@ -39,7 +39,7 @@ def register(router: Router, versions: tuple[str, ...]) -> None:
             router.add(method, base + template, handler)
 
 
-def _created(state: SandboxState, request: Request, issue: Issue) -> dict:
+def _created(state: SandboxState, request: Request, issue: Issue) -> dict[str, Any]:
     return {"id": issue.id, "key": issue.key, "self": f"{view_for(state, request).api}/issue/{issue.id}"}
 
 
@@ -61,7 +61,7 @@ def _create_one(state: SandboxState, request: Request, payload: Any) -> Issue:
     return issue
 
 
-def _properties(payload: dict) -> list[tuple[str, Any]]:
+def _properties(payload: dict[str, Any]) -> list[tuple[str, Any]]:
     """The `properties` of a create or edit body: [{"key": …, "value": …}]."""
     properties = payload.get("properties") or []
     if not isinstance(properties, list) or not all(isinstance(p, dict) and "key" in p for p in properties):
@@ -94,13 +94,14 @@ def create_issues(state: SandboxState, request: Request) -> Reply:
     return json_reply({"issues": issues, "errors": errors}, 201 if issues else 400)
 
 
-def _bulk_error(index: int, messages: list[str], field_errors: dict) -> dict:
+def _bulk_error(index: int, messages: list[str], field_errors: dict[str, Any]) -> dict[str, Any]:
     element_errors = {"errorMessages": messages, "errors": field_errors}
     return {"status": 400, "elementErrors": element_errors, "failedElementNumber": index}
 
 
-def _error_body(exc: ApiError) -> dict:
-    return json.loads(exc.reply.body)
+def _error_body(exc: ApiError) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(exc.reply.body)  # Jira's error answers are JSON objects
+    return body
 
 
 def get_issue(state: SandboxState, request: Request) -> Reply:
@@ -119,7 +120,7 @@ def edit_issue(state: SandboxState, request: Request) -> Reply:
     state.jira.edit(issue, edit, state.api_user)
     for key, value in properties:
         state.jira.set_property(issue, key, value)
-    if request.arg("returnIssue", "false").lower() == "true":
+    if (request.arg("returnIssue") or "").lower() == "true":
         return json_reply(issue_json(issue, view_for(state, request), FieldSelection([], "*all"), state.jira.sprints))
     return no_content()
 
@@ -184,7 +185,7 @@ def get_remote_links(state: SandboxState, request: Request) -> Reply:
     global_id = request.arg("globalId")
     if global_id is None:
         return json_reply([remote_link_json(issue, link, view) for link in issue.remote_links])
-    link = next((l for l in issue.remote_links if l.global_id == global_id), None)
+    link = next((found for found in issue.remote_links if found.global_id == global_id), None)
     if link is None:
         raise jira_error(404, f"No remote link with globalId '{global_id}' exists for this issue.")
     return json_reply(remote_link_json(issue, link, view))

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from sandbox.directory import User
 from sandbox.jira.catalog import (
-    COMPONENTS, EPIC_LINK_FIELD, ISSUE_TYPES, SPRINT_FIELD, Board, Component, IssueType, Priority,
-    Project, Sprint, Status,
+    COMPONENTS,
+    EPIC_LINK_FIELD,
+    ISSUE_TYPES,
+    SPRINT_FIELD,
+    Board,
+    Component,
+    IssueType,
+    Priority,
+    Project,
+    Sprint,
+    Status,
 )
 from sandbox.jira.store import Comment, Issue, RemoteLink
 from sandbox.timefmt import iso_offset_time, jira_time
@@ -36,7 +46,7 @@ class JiraView:
         return {size: f"{self.site}/secure/useravatar?size={size}&ownerId={quote(seed)}" for size in sizes}
 
 
-def user_json(user: User, view: JiraView) -> dict:
+def user_json(user: User, view: JiraView) -> dict[str, Any]:
     """A user as Jira shows it: accountId on Cloud, name/key on Data Center."""
     common = {
         "emailAddress": user.email,
@@ -52,7 +62,7 @@ def user_json(user: User, view: JiraView) -> dict:
     return {"self": self_link, "name": user.username, "key": user.userkey, **common}
 
 
-def status_json(status: Status, view: JiraView) -> dict:
+def status_json(status: Status, view: JiraView) -> dict[str, Any]:
     category = status.category
     return {
         "self": f"{view.api}/status/{status.id}",
@@ -67,7 +77,7 @@ def status_json(status: Status, view: JiraView) -> dict:
     }
 
 
-def priority_json(priority: Priority, view: JiraView) -> dict:
+def priority_json(priority: Priority, view: JiraView) -> dict[str, Any]:
     return {
         "self": f"{view.api}/priority/{priority.id}", "statusColor": priority.color, "description": priority.name,
         "iconUrl": f"{view.site}/images/icons/priorities/{priority.name.lower()}.svg",
@@ -75,7 +85,7 @@ def priority_json(priority: Priority, view: JiraView) -> dict:
     }
 
 
-def issuetype_json(issuetype: IssueType, view: JiraView) -> dict:
+def issuetype_json(issuetype: IssueType, view: JiraView) -> dict[str, Any]:
     return {
         "self": f"{view.api}/issuetype/{issuetype.id}", "id": issuetype.id, "description": issuetype.description,
         "iconUrl": f"{view.site}/images/icons/issuetypes/{issuetype.name.lower()}.svg", "name": issuetype.name,
@@ -83,11 +93,11 @@ def issuetype_json(issuetype: IssueType, view: JiraView) -> dict:
     }
 
 
-def component_json(component: Component, view: JiraView) -> dict:
+def component_json(component: Component, view: JiraView) -> dict[str, Any]:
     return {"self": f"{view.api}/component/{component.id}", "id": component.id, "name": component.name}
 
 
-def project_json(project: Project, view: JiraView, lead: User | None = None) -> dict:
+def project_json(project: Project, view: JiraView, lead: User | None = None) -> dict[str, Any]:
     """Short form inside issues; with `lead`, the full GET /project answer."""
     short = {
         "self": f"{view.api}/project/{project.id}", "id": project.id, "key": project.key, "name": project.name,
@@ -103,7 +113,7 @@ def project_json(project: Project, view: JiraView, lead: User | None = None) -> 
     }
 
 
-def sprint_json(sprint: Sprint, site: str) -> dict:
+def sprint_json(sprint: Sprint, site: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": sprint.id, "self": f"{site}/rest/agile/1.0/sprint/{sprint.id}",
         "state": sprint.state, "name": sprint.name,
@@ -113,7 +123,7 @@ def sprint_json(sprint: Sprint, site: str) -> dict:
     return {**data, "originBoardId": sprint.board_id, "goal": sprint.goal}
 
 
-def board_json(board: Board, site: str) -> dict:
+def board_json(board: Board, site: str) -> dict[str, Any]:
     project = board.project
     return {
         "id": board.id, "self": f"{site}/rest/agile/1.0/board/{board.id}", "name": board.name, "type": board.type,
@@ -125,8 +135,8 @@ def board_json(board: Board, site: str) -> dict:
     }
 
 
-def comment_json(issue: Issue, comment: Comment, view: JiraView) -> dict:
-    data = {
+def comment_json(issue: Issue, comment: Comment, view: JiraView) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "self": f"{view.api}/issue/{issue.id}/comment/{comment.id}", "id": comment.id,
         "author": user_json(comment.author, view), "body": comment.body.for_version(view.api_version),
         "updateAuthor": user_json(comment.author, view),
@@ -137,7 +147,7 @@ def comment_json(issue: Issue, comment: Comment, view: JiraView) -> dict:
     return data
 
 
-def remote_link_json(issue: Issue, link: RemoteLink, view: JiraView) -> dict:
+def remote_link_json(issue: Issue, link: RemoteLink, view: JiraView) -> dict[str, Any]:
     data: dict[str, Any] = {"id": link.id, "self": f"{view.api}/issue/{issue.key}/remotelink/{link.id}"}
     if link.global_id is not None:
         data["globalId"] = link.global_id
@@ -170,8 +180,8 @@ class FieldSelection:
 
 
 def issue_json(
-    issue: Issue, view: JiraView, selection: FieldSelection, sprints: dict[int, Sprint], properties: list[str] = (),
-) -> dict:
+    issue: Issue, view: JiraView, selection: FieldSelection, sprints: dict[int, Sprint], properties: Sequence[str] = (),
+) -> dict[str, Any]:
     """An issue with the selected fields (id only when nothing else is asked for, as search/jql does)."""
     if selection.only_id:
         return {"id": issue.id}
@@ -224,7 +234,7 @@ def all_fields(issue: Issue, view: JiraView, sprints: dict[int, Sprint]) -> dict
     return fields
 
 
-def _resolution(view: JiraView) -> dict:
+def _resolution(view: JiraView) -> dict[str, Any]:
     return {
         "self": f"{view.api}/resolution/10000", "id": "10000", "description": "Work has been completed on this issue.",
         "name": "Done",
@@ -248,7 +258,7 @@ FIELD_CATALOG = (
 )
 
 
-def field_list(is_cloud: bool) -> list[dict]:
+def field_list(is_cloud: bool) -> list[dict[str, Any]]:
     """GET /field: what a client needs to discover field ids by name."""
     out = []
     for field_id, name, schema_type, navigable in FIELD_CATALOG:

@@ -3,6 +3,8 @@ and the create and edit screens (createmeta, editmeta)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandbox.http.errors import jira_error
 from sandbox.http.router import Router
 from sandbox.http.wire import Reply, Request, json_reply
@@ -101,7 +103,8 @@ def user_search(state: SandboxState, request: Request) -> Reply:
 
 
 # The create screen of every issue type: (field id, name, schema type, required, operations).
-_CREATE_SCREEN = (
+_ScreenField = tuple[str, str, str, bool, list[str]]
+_CREATE_SCREEN: tuple[_ScreenField, ...] = (
     ("summary", "Summary", "string", True, ["set"]), ("issuetype", "Issue Type", "issuetype", True, ["set"]),
     ("project", "Project", "project", True, ["set"]), ("description", "Description", "string", False, ["set"]),
     ("labels", "Labels", "array", False, ["add", "set", "remove"]), ("duedate", "Due date", "date", False, ["set"]),
@@ -109,7 +112,8 @@ _CREATE_SCREEN = (
     ("priority", "Priority", "priority", False, ["set"]), ("components", "Component/s", "array", False, ["set"]),
 )
 # The edit screen: the create screen without the project (moving is not an edit), plus comments.
-_EDIT_SCREEN = tuple(row for row in _CREATE_SCREEN if row[0] != "project") + (
+_EDIT_SCREEN: tuple[_ScreenField, ...] = (
+    *(row for row in _CREATE_SCREEN if row[0] != "project"),
     ("comment", "Comment", "comments-page", False, ["add"]),
 )
 
@@ -120,9 +124,10 @@ def _project_or_404(request: Request) -> None:
         raise jira_error(404, f"No project could be found with key '{wanted}'.")
 
 
-def _page(state: SandboxState, items: list[dict], cloud_key: str) -> dict:
+def _page(state: SandboxState, items: list[dict[str, Any]], cloud_key: str) -> dict[str, Any]:
     """Cloud names the list after its content; Data Center calls it `values`."""
-    return {"maxResults": 50, "startAt": 0, "total": len(items), cloud_key if state.options.is_cloud else "values": items}
+    key = cloud_key if state.options.is_cloud else "values"
+    return {"maxResults": 50, "startAt": 0, "total": len(items), key: items}
 
 
 def createmeta_issue_types(state: SandboxState, request: Request) -> Reply:
@@ -135,7 +140,7 @@ def createmeta_fields(state: SandboxState, request: Request) -> Reply:
     """The fields on the create screen: those an admin hid (`Sandbox.hide_field`) are missing."""
     _project_or_404(request)
     if request.params["issueTypeId"] not in {t.id for t in ISSUE_TYPES}:
-        raise jira_error(404, "The issue type with id '%s' does not exist." % request.params["issueTypeId"])
+        raise jira_error(404, f"The issue type with id '{request.params['issueTypeId']}' does not exist.")
     fields = [{**meta, "fieldId": meta["key"]} for meta in _screen_fields(_CREATE_SCREEN, state, OPS.key)]
     return json_reply(_page(state, fields, "fields"))
 
@@ -147,7 +152,7 @@ def editmeta(state: SandboxState, request: Request) -> Reply:
     return json_reply({"fields": {meta["key"]: meta for meta in fields}})
 
 
-def _screen_fields(screen: tuple, state: SandboxState, project_key: str) -> list[dict]:
+def _screen_fields(screen: tuple[_ScreenField, ...], state: SandboxState, project_key: str) -> list[dict[str, Any]]:
     """Field metadata of a screen as the project has it (Jira's FieldMetadata)."""
     hidden = state.fields_off_screen(project_key)
     return [{"required": required, "schema": {"type": kind, "system": field_id}, "name": name, "key": field_id,

@@ -5,13 +5,15 @@ with startAt/maxResults/total. Both read the (possibly lagging) search index."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sandbox.http.errors import jira_error
 from sandbox.http.router import Router
 from sandbox.http.wire import Reply, Request, json_reply
 from sandbox.jira.inputs import int_param, json_body, view_for
 from sandbox.jira.json_shapes import FieldSelection, issue_json
-from sandbox.query.jql import JqlContext, compile_jql
+from sandbox.jira.store import Issue
+from sandbox.query.jql import CompiledJql, JqlContext, compile_jql
 from sandbox.query.paging import decode_token, encode_token
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow
@@ -71,7 +73,7 @@ def _read_query(request: Request, page_param: str) -> _Query:
     )
 
 
-def _matching(state: SandboxState, query: _Query):
+def _matching(state: SandboxState, query: _Query) -> tuple[CompiledJql, list[Issue]]:
     context = JqlContext(
         state.directory, state.api_user, utcnow(), state.options.is_cloud, state.jira.sprints,
         issue_exists=state.jira.has_issue,
@@ -98,7 +100,8 @@ def search_jql(state: SandboxState, request: Request) -> Reply:
     start = _decode_token(query.page, query.jql)
     window = hits[start : start + limit]
     view = view_for(state, request)
-    body: dict = {"issues": [issue_json(i, view, selection, state.jira.sprints, query.properties) for i in window]}
+    issues = [issue_json(i, view, selection, state.jira.sprints, query.properties) for i in window]
+    body: dict[str, Any] = {"issues": issues}
     following = start + len(window)
     if limit and following < len(hits):
         body["nextPageToken"] = encode_token(following, query.jql)

@@ -14,17 +14,28 @@ import copy
 import json
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import count
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sandbox.directory import User
 from sandbox.http.errors import jira_error
 from sandbox.jira.adf import RichText
 from sandbox.jira.catalog import (
-    CATEGORY_DONE, DEFAULT_PRIORITY, OPS, SCRUM_BOARD, TO_DO, TRANSITIONS,
-    Component, IssueType, Priority, Project, Sprint, Status,
+    CATEGORY_DONE,
+    DEFAULT_PRIORITY,
+    OPS,
+    SCRUM_BOARD,
+    TO_DO,
+    TRANSITIONS,
+    Component,
+    IssueType,
+    Priority,
+    Project,
+    Sprint,
+    Status,
 )
 from sandbox.timefmt import utcnow
 
@@ -48,8 +59,8 @@ class RemoteLink:
     id: int
     global_id: str | None
     relationship: str | None
-    object: dict
-    application: dict | None
+    object: dict[str, Any]
+    application: dict[str, Any] | None
 
 
 @dataclass
@@ -103,7 +114,7 @@ class JiraStore:
         self._ids_by_key: dict[str, str] = {}
         self._index: dict[str, list[tuple[float, Issue]]] = {}
         self._issue_ids = count(10000)
-        self._numbers: dict[str, count] = {}
+        self._numbers: dict[str, count[int]] = {}
         self.projects: dict[str, Project] = {OPS.key: OPS}
         self._comment_ids = count(10000)
         self._link_ids = count(10000)
@@ -166,11 +177,11 @@ class JiraStore:
         self._changed(issue)
         return comment
 
-    def upsert_remote_link(self, issue: Issue, payload: dict) -> tuple[RemoteLink, bool]:
+    def upsert_remote_link(self, issue: Issue, payload: dict[str, Any]) -> tuple[RemoteLink, bool]:
         """Create, or replace the link with the same globalId (omitted fields become null)."""
         _check_remote_link(payload)
         global_id = payload.get("globalId")
-        existing = next((l for l in issue.remote_links if global_id and l.global_id == global_id), None)
+        existing = next((old for old in issue.remote_links if global_id and old.global_id == global_id), None)
         link_id = existing.id if existing else next(self._link_ids)
         link = RemoteLink(
             link_id, global_id, payload.get("relationship"), dict(payload["object"]), payload.get("application"),
@@ -291,7 +302,7 @@ class JiraStore:
             self._index.setdefault(issue.id, []).append((self._monotonic() + self._lag, copy.deepcopy(issue)))
 
 
-def _fingerprint(issue: Issue) -> tuple:
+def _fingerprint(issue: Issue) -> tuple[object, ...]:
     """The editable state of an issue, to tell a real change from a no-op edit."""
     return (
         issue.summary, issue.description, issue.issuetype, issue.priority, tuple(issue.labels), issue.duedate,
@@ -303,11 +314,11 @@ def _apply_label_op(labels: list[str], op: str, value: Any) -> list[str]:
     if op == "set":
         return list(dict.fromkeys(value))
     if op == "add":
-        return labels if value in labels else labels + [value]
+        return labels if value in labels else [*labels, value]
     return [label for label in labels if label != value]
 
 
-def _check_remote_link(payload: dict) -> None:
+def _check_remote_link(payload: dict[str, Any]) -> None:
     errors = {}
     obj = payload.get("object")
     if not isinstance(obj, dict) or not obj.get("title"):

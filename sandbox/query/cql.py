@@ -8,15 +8,15 @@ title or id. Dates are read in UTC (a real site uses the calling user's time zon
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sandbox.confluence.model import Page
 from sandbox.confluence.store import ConfluenceStore
 from sandbox.directory import User
 from sandbox.http.errors import ApiError, confluence_error
-from sandbox.query.grammar import Clause, QuerySyntaxError, SortKey, Value, compile_where, parse
+from sandbox.query.grammar import Clause, QuerySyntaxError, SortField, SortKey, Value, compile_where, parse
 from sandbox.timefmt import parse_absolute, parse_relative
 
 # Fields real CQL knows (developer.atlassian.com/cloud/confluence/cql-fields) that the sandbox does not answer.
@@ -31,7 +31,7 @@ _DATE_OPS = ("=", "!=", ">", ">=", "<", "<=")
 @dataclass(frozen=True)
 class CompiledCql:
     matches: Callable[[Page], bool]
-    sort: SortKey
+    sort: SortKey[Page]
 
 
 def compile_cql(cql: str, store: ConfluenceStore, current_user: User, now: datetime) -> CompiledCql:
@@ -107,7 +107,10 @@ class _ClauseCompiler:
         wanted = [value.text for value in clause.values]
         if clause.op in ("~", "!~"):
             terms = [term.strip("*").lower() for term in wanted[0].split() if term.strip("*")]
-            contains = lambda page: all(term in source(page).lower() for term in terms)  # noqa: E731
+
+            def contains(page: Page) -> bool:
+                return all(term in source(page).lower() for term in terms)
+
             return contains if clause.op == "~" else (lambda page: not contains(page))
         folded = {text.casefold() for text in wanted}
         if clause.op in ("=", "in"):
@@ -138,8 +141,8 @@ class _ClauseCompiler:
         moment, whole_day = parsed
         return moment, timedelta(days=1) if whole_day else timedelta(minutes=1)
 
-    def order_key(self, field: str) -> Callable[[Page], object]:
-        keys = {
+    def order_key(self, field: str) -> SortField[Page]:
+        keys: dict[str, SortField[Page]] = {
             "lastmodified": lambda page: page.last_modified,
             "created": lambda page: page.created,
             "title": lambda page: page.title.casefold(),
@@ -154,11 +157,14 @@ def _user_ids(user: User) -> set[str]:
     return {user.account_id.lower(), user.username.lower(), user.userkey.lower()}
 
 
-def _compare(op: str, stamp: Callable[[Page], datetime], instant: datetime, precision: timedelta | None):
+def _compare(op: str, stamp: Callable[[Page], datetime], instant: datetime,
+             precision: timedelta | None) -> Callable[[Page], bool]:
     """Comparisons on full timestamps; `=`/`!=` match anything inside the literal's minute or day."""
     upper = instant + precision if precision else None
     if op in ("=", "!="):
-        inside = (lambda p: instant <= stamp(p) < upper) if upper else (lambda p: stamp(p) == instant)
+        def inside(p: Page) -> bool:
+            return instant <= stamp(p) < upper if upper else stamp(p) == instant
+
         return inside if op == "=" else (lambda p: not inside(p))
     return {
         ">": lambda p: stamp(p) > instant,

@@ -8,11 +8,22 @@ fields and values are therefore rejected before any record is looked at, as the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 T = TypeVar("T")
 Predicate = Callable[[T], bool]
+
+
+class Comparable(Protocol):
+    """What a sort key returns: anything `sorted` can order."""
+
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+# A sort key for records of type T; None means the record has no value and sorts last.
+SortField = Callable[[T], Comparable | None]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -60,17 +71,20 @@ class Clause:
 
 @dataclass(frozen=True)
 class And:
-    parts: tuple
+    parts: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    parts: tuple
+    parts: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Not:
-    part: object
+    part: Node
+
+
+Node: TypeAlias = Clause | And | Or | Not
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,7 @@ class OrderBy:
 
 @dataclass(frozen=True)
 class Query:
-    where: object | None
+    where: Node | None
     order: tuple[OrderBy, ...]
 
 
@@ -97,19 +111,20 @@ class _Token:
 
 def tokenize(query: str) -> list[_Token]:
     """Split into strings, operators, logic symbols, punctuation and words."""
-    tokens, index = [], 0
+    tokens: list[_Token] = []
+    index = 0
     while index < len(query):
         if query[index:].strip() == "":
             break
         match = _TOKEN.match(query, index)
-        if not match:
+        kind = match.lastgroup if match else None  # every alternative is a named group
+        if match is None or kind is None:
             rest = query[index:].lstrip()
             position = len(query) - len(rest) + 1
             if rest[0] in "\"'":
                 message = f"Unexpected character {rest[0]!r}: the quoted string is not terminated"
                 raise QuerySyntaxError(message, position)
             raise QuerySyntaxError(f"Unexpected character {rest[0]!r}", position)
-        kind = match.lastgroup
         text = match.group(kind)
         tokens.append(_Token(kind, text, match.start(kind) + 1))
         index = match.end()
@@ -148,6 +163,16 @@ class _Parser:
         self.index += 1
         return token
 
+    def at(self, *texts: str) -> bool:
+        """Whether the next token is one of these texts (False at the end)."""
+        token = self.peek()
+        return token is not None and token.text in texts
+
+    def at_keyword(self, *words: str) -> bool:
+        """Whether the next token is one of these keywords, in any case (False at the end)."""
+        token = self.peek()
+        return token is not None and token.is_keyword(*words)
+
     def fail(self, expected: str) -> QuerySyntaxError:
         token = self.peek()
         if token is None:
@@ -156,28 +181,28 @@ class _Parser:
 
     def query(self) -> Query:
         where = None
-        if self.peek() is not None and not self.peek().is_keyword("order"):
+        if self.peek() is not None and not self.at_keyword("order"):
             where = self.or_expr()
         order = self.order_by()
         if self.peek() is not None:
             raise self.fail("either 'OR' or 'AND'")
         return Query(where, order)
 
-    def or_expr(self):
+    def or_expr(self) -> Node:
         parts = [self.and_expr()]
-        while self.peek() is not None and (self.peek().is_keyword("or") or self.peek().text in ("|", "||")):
+        while self.at_keyword("or") or self.at("|", "||"):
             self.take()
             parts.append(self.and_expr())
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def and_expr(self):
+    def and_expr(self) -> Node:
         parts = [self.unary()]
-        while self.peek() is not None and (self.peek().is_keyword("and") or self.peek().text in ("&", "&&")):
+        while self.at_keyword("and") or self.at("&", "&&"):
             self.take()
             parts.append(self.unary())
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
-    def unary(self):
+    def unary(self) -> Node:
         token = self.peek()
         if token is None:
             raise self.fail("a field name")
@@ -199,10 +224,7 @@ class _Parser:
             raise self.fail("a field name")
         name = unquote(field.text) if field.kind == "string" else field.text
         op = self.operator()
-        if op in ("in", "not in"):
-            values = self.value_list()
-        else:
-            values = (self.value(),)
+        values = self.value_list() if op in ("in", "not in") else (self.value(),)
         return Clause(name, op, values, field.position)
 
     def operator(self) -> str:
@@ -214,24 +236,24 @@ class _Parser:
             return "in"
         if token is not None and token.is_keyword("not"):
             self.take()
-            if self.peek() is not None and self.peek().is_keyword("in"):
+            if self.at_keyword("in"):
                 self.take()
                 return "not in"
             raise self.fail("'IN' after 'NOT'")
         if token is not None and token.is_keyword("is"):
             self.take()
-            if self.peek() is not None and self.peek().is_keyword("not"):
+            if self.at_keyword("not"):
                 self.take()
                 return "is not"
             return "is"
         raise self.fail("operator")
 
     def value_list(self) -> tuple[Value, ...]:
-        if self.peek() is None or self.peek().text != "(":
+        if not self.at("("):
             return (self.value(),)  # a function such as openSprints() may stand for a list
         self.take()
         values = [self.value()]
-        while self.peek() is not None and self.peek().text == ",":
+        while self.at(","):
             self.take()
             values.append(self.value())
         if self.peek() is None or self.take().text != ")":
@@ -245,14 +267,14 @@ class _Parser:
         if token.kind != "word" or token.text.lower() in KEYWORDS - {"empty", "null"}:
             self.index -= 1
             raise self.fail("a value")
-        if self.peek() is not None and self.peek().text == "(":
+        if self.at("("):
             return Value(token.text, function=token.text.lower(), args=self.function_args())
         return Value(token.text)
 
     def function_args(self) -> tuple[str, ...]:
         self.take()
         args: list[str] = []
-        while self.peek() is not None and self.peek().text != ")":
+        while self.peek() is not None and not self.at(")"):
             token = self.take()
             if token.text != ",":
                 args.append(unquote(token.text) if token.kind == "string" else token.text)
@@ -262,14 +284,14 @@ class _Parser:
         return tuple(args)
 
     def order_by(self) -> tuple[OrderBy, ...]:
-        if self.peek() is None or not self.peek().is_keyword("order"):
+        if not self.at_keyword("order"):
             return ()
         self.take()
-        if self.peek() is None or not self.peek().is_keyword("by"):
+        if not self.at_keyword("by"):
             raise self.fail("'BY' after 'ORDER'")
         self.take()
         items = [self.order_item()]
-        while self.peek() is not None and self.peek().text == ",":
+        while self.at(","):
             self.take()
             items.append(self.order_item())
         return tuple(items)
@@ -281,12 +303,12 @@ class _Parser:
             raise self.fail("a field name")
         field = unquote(token.text) if token.kind == "string" else token.text
         descending = False
-        if self.peek() is not None and self.peek().is_keyword("asc", "desc"):
+        if self.at_keyword("asc", "desc"):
             descending = self.take().text.lower() == "desc"
         return OrderBy(field, descending)
 
 
-def compile_where(node, compile_clause: Callable[[Clause], Predicate]) -> Predicate:
+def compile_where(node: Node | None, compile_clause: Callable[[Clause], Predicate[T]]) -> Predicate[T]:
     """One predicate for the whole WHERE tree; a missing tree matches everything."""
     if node is None:
         return lambda record: True
@@ -304,13 +326,14 @@ def compile_where(node, compile_clause: Callable[[Clause], Predicate]) -> Predic
 class SortKey(Generic[T]):
     """Sort records by several (key function, descending) pairs; None sorts last as Jira does."""
 
-    def __init__(self, keys: list[tuple[Callable[[T], object], bool]]) -> None:
+    def __init__(self, keys: list[tuple[SortField[T], bool]]) -> None:
         self.keys = keys
 
     def sort(self, records: list[T]) -> list[T]:
         ordered = list(records)
         for key, descending in reversed(self.keys):
-            present = [r for r in ordered if key(r) is not None]
-            missing = [r for r in ordered if key(r) is None]
-            ordered = sorted(present, key=key, reverse=descending) + missing
+            keyed = [(key(record), record) for record in ordered]
+            present = [(value, record) for value, record in keyed if value is not None]
+            present.sort(key=lambda pair: pair[0], reverse=descending)  # stable: ties keep the order later keys gave
+            ordered = [record for _, record in present] + [record for value, record in keyed if value is None]
         return ordered

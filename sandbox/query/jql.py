@@ -10,16 +10,16 @@ As in Jira, `!=` and NOT IN never match an empty field. Dates are read in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time
-from typing import Callable
+from datetime import UTC, datetime, time
 
 from sandbox.directory import User, UserDirectory
 from sandbox.http.errors import ApiError, jira_error
-from sandbox.jira.catalog import ISSUE_TYPES, OPS, PRIORITIES, STATUS_CATEGORIES, STATUSES, Sprint
+from sandbox.jira.catalog import ISSUE_TYPES, OPS, PRIORITIES, STATUS_CATEGORIES, STATUSES, Catalogued, Sprint
 from sandbox.jira.store import Issue
-from sandbox.query.grammar import Clause, QuerySyntaxError, SortKey, Value, compile_where, parse
-from sandbox.timefmt import UTC, parse_absolute, parse_relative
+from sandbox.query.grammar import Clause, QuerySyntaxError, SortField, SortKey, Value, compile_where, parse
+from sandbox.timefmt import parse_absolute, parse_relative
 
 _REAL_BUT_UNSUPPORTED = {
     "affectedversion", "attachments", "category", "comment", "component", "creator", "description",
@@ -45,7 +45,7 @@ class JqlContext:
 @dataclass(frozen=True)
 class CompiledJql:
     matches: Callable[[Issue], bool]
-    sort: SortKey
+    sort: SortKey[Issue]
     bounded: bool
 
 
@@ -139,14 +139,17 @@ class _ClauseCompiler:
         if clause.op not in ("~", "!~"):
             raise jira_error(400, f"The operator '{clause.op}' is not supported by the '{clause.field}' field.")
         terms = [t.strip("*").lower() for t in clause.values[0].text.split() if t.strip("*")]
-        found = lambda issue: all(t in issue.summary.lower() for t in terms)  # noqa: E731
+
+        def found(issue: Issue) -> bool:
+            return all(t in issue.summary.lower() for t in terms)
+
         return found if clause.op == "~" else (lambda issue: not found(issue))
 
-    def order_key(self, field: str) -> Callable[[Issue], object]:
+    def order_key(self, field: str) -> SortField[Issue]:
         name = _canonical(field)
         if name in _DATE_FIELDS:
             return _DATE_FIELDS[name]
-        orders = {
+        orders: dict[str, SortField[Issue]] = {
             "key": lambda i: int(i.id), "id": lambda i: int(i.id),
             "priority": lambda i: -int(i.priority.id), "status": lambda i: i.status.name,
             "summary": lambda i: i.summary.lower(), "issuetype": lambda i: i.issuetype.name,
@@ -173,13 +176,18 @@ def _emptiness(clause: Clause, values_of: Callable[[Issue], set[str]]) -> Callab
 
 
 def _compare(op: str, moment: Callable[[Issue], datetime | None], instant: datetime) -> Callable[[Issue], bool]:
-    checks = {
+    checks: dict[str, Callable[[datetime], bool]] = {
         "=": lambda m: m == instant, "!=": lambda m: m != instant,
         ">": lambda m: m > instant, ">=": lambda m: m >= instant,
         "<": lambda m: m < instant, "<=": lambda m: m <= instant,
     }
     check = checks[op]
-    return lambda issue: moment(issue) is not None and check(moment(issue))
+
+    def matches(issue: Issue) -> bool:
+        value = moment(issue)
+        return value is not None and check(value)
+
+    return matches
 
 
 def _key_values(issue: Issue) -> set[str]:
@@ -199,7 +207,10 @@ def _lookup_user(text: str, context: JqlContext) -> set[str]:
     return {user.account_id.lower()} if user else set()
 
 
-def _lookup_named(items, attribute: str = "name"):
+_Lookup = Callable[[str, JqlContext], set[str]]
+
+
+def _lookup_named(items: Iterable[Catalogued], attribute: str = "name") -> _Lookup:
     def lookup(text: str, context: JqlContext) -> set[str]:
         return {str(i.id) for i in items if text.lower() in (str(i.id).lower(), str(getattr(i, attribute)).lower())}
     return lookup
@@ -237,7 +248,7 @@ _SET_FIELDS: dict[str, Callable[[Issue, JqlContext], set[str]]] = {
     "sprint": lambda i, c: {str(s) for s in i.sprint_ids},
     "resolution": lambda i, c: {"done"} if i.resolutiondate else {"unresolved"},
 }
-_LOOKUPS = {
+_LOOKUPS: dict[str, _Lookup] = {
     "project": _lookup_project,
     "status": _lookup_named(STATUSES),
     "statuscategory": _lookup_category,
