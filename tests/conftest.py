@@ -9,6 +9,7 @@
 A module whose tests share a kind of world defines its own `world` fixture from `make_world` (and
 `flavor`, to run them in both flavours).
 The repository root is importable (pyproject's `pythonpath`), so tests import `tests.harness`.
+Long scenarios are marked `slow`: `python -m pytest -q -m "not slow"` is the fast run (tests/README.md).
 """
 
 from __future__ import annotations
