@@ -1,6 +1,6 @@
 """Write the subset of Atlassian's OpenAPI specs that the contract checks use.
 
-    python -m tests.contracts.trim_specs SPEC_DIR    # from the repository root; SPEC_DIR: Atlassian's official spec files
+    python -m tests.contracts.trim_specs SPEC_DIR    # from the repository root; SPEC_DIR: the official specs
 
 For each official spec, keep the operations the sandbox serves (every API route of both flavours, which
 is a superset of what the daemon sends: tests/test_daemon_contract.py pins the daemon's own routes) and
