@@ -98,7 +98,7 @@ def load_spec(name: str) -> OpenAPI:
     info = next(spec for spec in SPECS if spec.name == name)
     path = SPEC_DIR / info.file
     if not path.is_file():
-        raise FileNotFoundError(f"trimmed spec missing: {path} (regenerate with tests/contracts/trim_specs.py)")
+        raise FileNotFoundError(f"trimmed spec missing: {path} (regenerate with python -m tests.contracts.trim_specs)")
     raw = json.loads(path.read_text(encoding="utf-8"))
     raw["servers"] = [{"url": info.server}]
     for patch in PATCHES.get(name, ()):

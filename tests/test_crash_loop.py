@@ -21,6 +21,7 @@ PMSYNC_CRASH_SEED picks the points (default 20261123); a failure prints the seed
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -33,15 +34,13 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import running_sandbox
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
 from sync.report import render_summary_page
 from sync.settings import load_settings
 from sync.state import State
-from tests.sandbox_config import SUMMARY_TITLE as SUMMARY, write_sandbox_config
+from tests.harness import SUMMARY_TITLE, USERS, World, running_world
 
-USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 PAGES, ITEMS = 40, 5
 POINTS = int(os.environ.get("PMSYNC_CRASH_POINTS", "5"))
 SEED = int(os.environ.get("PMSYNC_CRASH_SEED", "20261123"))
@@ -53,9 +52,8 @@ def item_text(page: int, item: int) -> str:
     return f"Action {item} of incident {page}"
 
 
-def seed_pages(folder: Path, owner: str) -> None:
-    folder.mkdir()
-    (folder / "users.json").write_text(USERS.read_text())
+def seed_pages(owner: str) -> dict[str, str]:
+    pages = {}
     due = (date.today() + timedelta(days=20)).isoformat()
     mention = f'<ac:link><ri:user ri:account-id="{owner}" /></ac:link>'
     for n in range(PAGES):
@@ -69,13 +67,15 @@ def seed_pages(folder: Path, owner: str) -> None:
                            for i in range(ITEMS))
             section = ("<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
                        f"{rows}</tbody></table>")
-        (folder / f"{n:02d}.xml").write_text(f"<title>Postmortem {n:02d}</title>\n<p>Incident {n}.</p>{section}")
+        pages[f"{n:02d}.xml"] = f"<title>Postmortem {n:02d}</title>\n<p>Incident {n}.</p>{section}"
+    return pages
 
 
-def write_config(path: Path, url: str, state: Path) -> Path:
+def write_config(world: World, path: Path, state: Path) -> Path:
     # The sandbox's search has no lag, so no search-lag grace (overlap) is needed between runs.
-    return write_sandbox_config(path, url, state, sync={"lease_minutes": LEASE_MINUTES, "overlap_minutes": 0}, more=(
-        '[jira.sprint]\nenabled = true\nboard_id = 1\n\n[daemon]\nlog_format = "json"\nlog_level = "WARNING"\n'))
+    return world.write_config(path, state=state, sync={"lease_minutes": LEASE_MINUTES, "overlap_minutes": 0},
+                              jira={"sprint": {"enabled": True, "board_id": 1}},
+                              daemon={"log_format": "json", "log_level": "WARNING"})
 
 
 def start_once(config: Path, output=subprocess.PIPE) -> subprocess.Popen:
@@ -103,26 +103,28 @@ def run_to_completion(config: Path) -> str:
     return output
 
 
+def crash_pages() -> dict[str, str]:
+    return seed_pages(json.loads(USERS.read_text())[0]["accountId"])
+
+
 @pytest.fixture
-def site(tmp_path):
-    owner = __import__("json").loads(USERS.read_text())[0]["accountId"]
-    seed_pages(tmp_path / "seed", owner)
-    with running_sandbox(flavor="cloud", seed_dir=tmp_path / "seed", port=0, latency_ms=10) as sb:
-        yield sb, tmp_path
+def site(make_world, tmp_path):
+    return make_world(crash_pages(), latency_ms=10), tmp_path
 
 
 def requests_of_a_clean_first_sync(tmp_path: Path) -> int:
-    with running_sandbox(flavor="cloud", seed_dir=tmp_path / "seed", port=0, latency_ms=10) as sb:
-        config = write_config(tmp_path / "reference.toml", sb.url, tmp_path / "reference.sqlite3")
+    with running_world(tmp_path / "reference", crash_pages(), latency_ms=10) as world:
+        config = write_config(world, tmp_path / "reference.toml", tmp_path / "reference.sqlite3")
         run_to_completion(config)
-        return sb.stats()["total"]
+        return world.sb.stats()["total"]
 
 
-def assert_synced_exactly_once(sb, config: Path, tmp_path: Path) -> None:
+def assert_synced_exactly_once(world: World, config: Path, tmp_path: Path) -> None:
+    sb = world.sb
     with sb.state.lock:
         issues = {i.key: i for i in sb.state.jira.issues.values() if "pmsync" in i.labels}
         pages = {p.title: p.body for p in sb.state.confluence.pages.values() if p.title.startswith("Postmortem ")}
-        summaries = [p.body for p in sb.state.confluence.pages.values() if p.title == SUMMARY]
+        summaries = [p.body for p in sb.state.confluence.pages.values() if p.title == SUMMARY_TITLE]
     expected = sorted(item_text(n, i) for n in range(PAGES) for i in range(ITEMS))
     assert sorted(i.summary for i in issues.values()) == expected  # one issue per item, none twice
     for n in range(PAGES):
@@ -142,13 +144,15 @@ def assert_synced_exactly_once(sb, config: Path, tmp_path: Path) -> None:
     assert summaries == [render_summary_page(check.metrics)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lose_state", [False, True], ids=["state-kept", "state-deleted"])
 def test_sigkill_at_random_points_of_a_first_sync_creates_each_issue_once(site, lose_state):
-    sb, tmp = site
+    world, tmp = site
+    sb = world.sb
     total = requests_of_a_clean_first_sync(tmp)
     points = sorted(random.Random(SEED).sample(range(1, total), min(POINTS, total - 1)))
     state = tmp / "state.sqlite3"
-    config = write_config(tmp / "crash.toml", sb.url, state)
+    config = write_config(world, tmp / "crash.toml", state)
     for point in points:
         context = f"seed {SEED}, kill point {point} of {points} ({total} requests), state {'deleted' if lose_state else 'kept'}"
         sb.reset()  # every trial is a first sync from the seed
@@ -160,7 +164,7 @@ def test_sigkill_at_random_points_of_a_first_sync_creates_each_issue_once(site, 
             run_to_completion(config)  # the new instance takes the lease; its reads predate it, so it waits a cycle
         run_to_completion(config)
         try:
-            assert_synced_exactly_once(sb, config, tmp)
+            assert_synced_exactly_once(world, config, tmp)
         except AssertionError as exc:
             raise AssertionError(f"{context}: {exc}") from exc
 

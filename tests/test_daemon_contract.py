@@ -19,27 +19,22 @@ import re
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from sandbox import running_sandbox
-from sandbox.demo import sandbox_settings
 from sync.atlassian import ClientOptions, make_adapters
 from sync.atlassian.jira import MAX_GET_JQL_LENGTH
 from sync.checks import run_checks
-from sync.cycle import run_cycle
+from sync.cycle import CycleResult
 from sync.lease import release
 from sync.problems import ProblemKind
 from sync.query import jql_quote, managed_jql
 from sync.settings import Settings
-from sync.state import State
+from tests.harness import ROOT, World, replaced, running_world
 from tests.openapi_contract import ContractViolation, Exchange, load_spec, recording, spec_for_path, validate_exchange
 
-ROOT = Path(__file__).resolve().parents[1]
-USERS = ROOT / "sandbox" / "examples" / "users.json"
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 LATER = (date.today() + timedelta(days=60)).isoformat()
 PAST = (date.today() - timedelta(days=10)).isoformat()
@@ -184,53 +179,22 @@ def violations(traffic: Traffic) -> dict[str, str]:
 # --- the scripted run -----------------------------------------------------------------------------
 
 
-class World:
-    """A sandbox, the daemon's state, and the sandbox's own (unrecorded) clients for the users' side."""
-
-    def __init__(self, sb, flavor: str, state_path: Path) -> None:
-        self.sb, self.flavor = sb, flavor
-        self.settings = sandbox_settings(sb.url, state_path, epics=True)
-        self.state = State.open(state_path)
-        self.jira_client, self.confluence_client = sb.jira_client(), sb.confluence_client()
-
-    def cycle(self, settings: Settings | None = None, **changes: Any):
-        """One cycle with fresh adapters (as after a restart with this configuration)."""
-        settings = settings or self.settings
-        if changes:
-            settings = settings.model_copy(update={"sync": settings.sync.model_copy(update=changes)})
-        result = run_cycle(settings, *make_adapters(settings), self.state)
-        failures = [p for p in result.problems if "-failed" in str(p) or "-interrupted" in str(p)]
-        assert result.ok and not failures, result.problems
-        return result
-
-    def page(self, title: str) -> dict:
-        found = self.confluence_client.get("rest/api/content/search", params={
-            "cql": f'space = PM and title = "{title}"', "expand": "body.storage,version"})
-        return found["results"][0]
-
-    def edit_page(self, title: str, edit) -> None:
-        page = self.page(title)
-        self.confluence_client.put(f"rest/api/content/{page['id']}", data={
-            "id": page["id"], "type": "page", "title": page["title"],
-            "version": {"number": page["version"]["number"] + 1},
-            "body": {"storage": {"value": edit(page["body"]["storage"]["value"]), "representation": "storage"}}})
-
-    def issue_key(self, summary: str) -> str:
-        path = "rest/api/3/search/jql" if self.flavor == "cloud" else "rest/api/2/search"
-        found = self.jira_client.get(path, params={"jql": "project = OPS", "fields": "summary", "maxResults": 100})
-        return next(i["key"] for i in found["issues"] if i["fields"]["summary"] == summary)
-
-    def transition_done(self, key: str) -> None:
-        transitions = self.jira_client.get(f"rest/api/2/issue/{key}/transitions")["transitions"]
-        done = next(t for t in transitions if t["to"]["statusCategory"]["key"] == "done")
-        self.jira_client.post(f"rest/api/2/issue/{key}/transitions", data={"transition": {"id": done["id"]}})
+def cycle(world: World, settings: Settings, **sync_changes: Any) -> CycleResult:
+    """One cycle with fresh adapters (as after a restart with this configuration); it must succeed
+    and report no failed or interrupted step."""
+    world.daemon.restart(replaced(settings, sync=sync_changes) if sync_changes else settings)
+    result = world.cycle()
+    failures = [p for p in result.problems if "-failed" in str(p) or "-interrupted" in str(p)]
+    assert not failures, result.problems
+    return result
 
 
 def drive_every_route(world: World) -> None:
     """The scenarios, in order; each step names the routes it is there for."""
+    configured = world.settings
     # creates, epics (DC: agile epic move), sprint, done-on-the-page transition, write-back, summary
     # page and lease; the missing key: search by key (400) then GET issue (404)
-    first = world.cycle()
+    first = cycle(world, configured)
     assert len(first.applied.created) == 7 and first.applied.written_back == 2
     unresolved = [p for p in first.problems if p.kind is ProblemKind.UNRESOLVED_KEY and p.subject == MISSING_KEY]
     assert unresolved, first.problems
@@ -248,34 +212,34 @@ def drive_every_route(world: World) -> None:
                             "<ac:task-id>1</ac:task-id><ac:task-status>complete")
 
     world.edit_page(MAIN_PAGE, edit)
-    second = world.cycle()
+    second = cycle(world, configured)
     assert len(second.plan.updates) == 2 and second.applied.flagged == 1 and second.applied.transitioned == 1
 
     # Done in Jira: the task is ticked on the page (PUT content), the summary page updated
-    world.transition_done(world.issue_key("Share the timeline"))
-    third = world.cycle()
+    world.transition_done(world.issue("Share the timeline").key)
+    third = cycle(world, configured)
     assert third.applied.written_back == 1 and third.summary_written
 
     # the removed row comes back: unflag (PUT labels remove)
     world.edit_page(MAIN_PAGE, lambda body: body.replace("</tbody>", removed + "</tbody>", 1))
-    assert len(world.cycle().plan.unflags) == 1
+    assert len(cycle(world, configured).plan.unflags) == 1
 
     # a page deleted, seen by a full reconcile: GET content/{id} answers 404
     world.confluence_client.delete(f"rest/api/content/{world.page(OTHER_PAGE)['id']}")
-    assert any(p.kind is ProblemKind.PAGE_DELETED for p in world.cycle(full_reconcile_every=1).problems)
+    assert any(p.kind is ProblemKind.PAGE_DELETED for p in cycle(world, configured, full_reconcile_every=1).problems)
 
     # write-back off: a new item gets a remote link to its page instead
-    no_write_back = sandbox_settings(world.sb.url, Path(world.settings.sync.state_path), epics=True, write_back=False)
+    no_write_back = world.settings_for(write_back=False)
     world.edit_page(MAIN_PAGE, lambda body: body.replace(
         "</tbody>", row("Document the cache tiers", alice, FUTURE) + "</tbody>", 1))
-    assert len(world.cycle(no_write_back).applied.created) == 1
+    assert len(cycle(world, no_write_back).applied.created) == 1
 
-    jira, confluence = make_adapters(world.settings)
+    jira, confluence = make_adapters(configured)
     # a JQL too long for a URL is POSTed to the search route (MAX_GET_JQL_LENGTH)
     padding = " or summary ~ " + jql_quote("x" * MAX_GET_JQL_LENGTH)
-    list(jira.search(managed_jql(world.settings.jira.project, None).replace(" order by", padding + " order by")))
+    list(jira.search(managed_jql(configured.jira.project, None).replace(" order by", padding + " order by")))
     # `postmortem-sync check`, as sync.cli._cmd_check runs it
-    assert all(passed for passed, _ in run_checks(world.settings, jira, confluence))
+    assert all(passed for passed, _ in run_checks(configured, jira, confluence))
     # shutdown: the lease is released (GET + PUT property)
     release(confluence, world.state, datetime.now(timezone.utc))
 
@@ -284,20 +248,13 @@ def drive_every_route(world: World) -> None:
 def traffic(request, tmp_path_factory) -> Iterator[Traffic]:
     """One scripted run per flavour with every client the adapters build recorded (not yet validated)."""
     flavor = request.param
-    tmp = tmp_path_factory.mktemp(f"contract-{flavor}")
-    seed = tmp / "seed"
-    seed.mkdir()
-    (seed / "users.json").write_text(USERS.read_text())
-    (seed / "main.xml").write_text(main_page(flavor))
-    (seed / "other.xml").write_text(other_page(flavor))
+    pages = {"main.xml": main_page(flavor), "other.xml": other_page(flavor)}
     logs: list[list[Exchange]] = []
     with pytest.MonkeyPatch.context() as patch, ExitStack() as stack:
         for name in ("jira", "confluence"):
             patch.setattr(ClientOptions, name, _recorded(getattr(ClientOptions, name), stack, logs))
-        with running_sandbox(flavor=flavor, seed_dir=seed, port=0) as sb:
-            world = World(sb, flavor, tmp / "state.sqlite3")
+        with running_world(tmp_path_factory.mktemp(f"contract-{flavor}"), pages, flavor=flavor, epics=True) as world:
             drive_every_route(world)
-            world.state.close()
     yield Traffic(flavor, [exchange for log in logs for exchange in log])
 
 

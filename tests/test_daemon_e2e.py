@@ -9,17 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import running_sandbox
-from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
 from sync.cli import main
 from sync.cycle import run_cycle
 from sync.identity import MANAGED_LABEL, REMOVED_LABEL
 from sync.parser import parse_file
 from sync.problems import ProblemKind
-from sync.state import State
+from tests.harness import EXAMPLES, FLAVORS
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "sandbox" / "examples"
 PAST = (date.today() - timedelta(days=10)).isoformat()
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 ALICE = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"  # hwagner in the bundled users.json
@@ -49,180 +46,146 @@ def small_page(flavor: str) -> str:
 """
 
 
-@pytest.fixture(params=["cloud", "datacenter"])
-def env(request, tmp_path):
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    (seed / "cache.xml").write_text(small_page(request.param))
-    (seed / "users.json").write_text((EXAMPLES / "users.json").read_text())
-    with running_sandbox(flavor=request.param, seed_dir=seed, port=0) as sb:
-        yield Env(sb, tmp_path, request.param)
+@pytest.fixture(params=FLAVORS)
+def flavor(request) -> str:
+    return request.param
 
 
-class Env:
-    """A sandbox, settings pointing at it, and one daemon's state."""
-
-    def __init__(self, sb, tmp_path: Path, flavor: str) -> None:
-        self.sb, self.flavor = sb, flavor
-        self.settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3")
-        self.state = State.open(self.settings.sync.state_path)
-        self.jira_client = sb.jira_client()
-        self.confluence_client = sb.confluence_client()
-        self.jira, self.confluence = make_adapters(self.settings)  # one pair for the process, as in the daemon
-
-    def cycle(self, **kwargs):
-        result = run_cycle(self.settings, self.jira, self.confluence, self.state, **kwargs)
-        assert result.ok, result.problems
-        return result
-
-    def issues(self) -> list[dict]:
-        found = self.jira_client.get("rest/api/2/search" if self.flavor == "datacenter" else "rest/api/3/search/jql",
-                                     params={"jql": f"project = OPS and labels = {MANAGED_LABEL}", "maxResults": 100,
-                                             "fields": "summary,labels,assignee,duedate,status,priority"})
-        return found["issues"]
-
-    def by_summary(self) -> dict[str, dict]:
-        return {i["fields"]["summary"]: i for i in self.issues()}
-
-    def page(self, title: str) -> dict:
-        found = self.confluence_client.get("rest/api/content/search", params={
-            "cql": f'space = PM and title = "{title}"', "expand": "body.storage,version"})
-        return found["results"][0]
-
-    def edit_page(self, title: str, edit) -> None:
-        page = self.page(title)
-        body = edit(page["body"]["storage"]["value"])
-        self.confluence_client.put(f"rest/api/content/{page['id']}", data={
-            "id": page["id"], "type": "page", "title": page["title"],
-            "version": {"number": page["version"]["number"] + 1},
-            "body": {"storage": {"value": body, "representation": "storage"}}})
-
-    def transition_done(self, key: str) -> None:
-        transitions = self.jira_client.get(f"rest/api/2/issue/{key}/transitions")["transitions"]
-        done = next(t for t in transitions if t["to"]["statusCategory"]["key"] == "done")
-        self.jira_client.post(f"rest/api/2/issue/{key}/transitions", data={"transition": {"id": done["id"]}})
-
-    def assignee(self, issue: dict) -> str | None:
-        person = issue["fields"].get("assignee")
-        return None if person is None else person.get("accountId" if self.flavor == "cloud" else "name")
+@pytest.fixture
+def world(make_world, flavor):
+    return make_world({"cache.xml": small_page(flavor)}, flavor=flavor)
 
 
-def test_first_cycle_creates_one_issue_per_item_with_fields_and_summary(env):
-    env.cycle()
-    issues = env.by_summary()
-    assert len(env.issues()) == 5
+def issues_of(world) -> list[dict]:
+    fields = "summary,labels,assignee,duedate,status,priority"
+    return world.search(f"project = OPS and labels = {MANAGED_LABEL}", fields)
+
+
+def by_summary(world) -> dict[str, dict]:
+    return {i["fields"]["summary"]: i for i in issues_of(world)}
+
+
+def assignee(world, issue: dict) -> str | None:
+    person = issue["fields"].get("assignee")
+    return None if person is None else person.get("accountId" if world.flavor == "cloud" else "name")
+
+
+def test_first_cycle_creates_one_issue_per_item_with_fields_and_summary(world):
+    world.cycle()
+    issues = by_summary(world)
+    assert len(issues_of(world)) == 5
     coalescing = issues["Add request coalescing to the cache client"]
     assert coalescing["fields"]["duedate"] == FUTURE
-    assert env.assignee(coalescing) == (ALICE if env.flavor == "cloud" else "hwagner")
+    assert assignee(world, coalescing) == (ALICE if world.flavor == "cloud" else "hwagner")
     assert "pmsync-type-fix" in coalescing["fields"]["labels"]
     assert issues["Write the stampede runbook"]["fields"]["status"]["statusCategory"]["key"] == "done"
     assert issues["Share the timeline with support"]["fields"]["status"]["statusCategory"]["key"] == "done"
     # every key written back into its row or task, once
-    body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]
-    for issue in env.issues():
+    body = world.page("Postmortem: cache stampede")["body"]["storage"]["value"]
+    for issue in issues_of(world):
         assert body.count(f'<ac:parameter ac:name="key">{issue["key"]}</ac:parameter>') == 1
     # hand count: 5 items, 2 done today before their due dates (runbook, timeline), 1 overdue, 3 open
-    summary = env.page("Postmortem action items")["body"]["storage"]["value"]
+    summary = world.page("Postmortem action items")["body"]["storage"]["value"]
     overview = re.search(r"<h2>Overview</h2>(.*?)</table>", summary, re.S).group(1)
     assert re.findall(r"<td>(.*?)</td>", overview)[:5] == ["40%", "100%", "3", "2", "1"]
     assert "2/5" in summary and "Alert on cache hit ratio below 80%" in summary
 
 
-def test_second_cycle_makes_no_writes(env):
-    env.cycle()
-    env.sb.reset_stats()
-    second = env.cycle()
+def test_second_cycle_makes_no_writes(world):
+    world.cycle()
+    world.sb.reset_stats()
+    second = world.cycle()
     assert second.plan.is_empty
-    routes = env.sb.stats()["by_route"]
+    routes = world.sb.stats()["by_route"]
     writes = {route: n for route, n in routes.items() if not route.startswith("GET ")}
     assert writes == {}
-    assert env.sb.stats()["total"] <= 2  # incremental CQL + incremental JQL
+    assert world.sb.stats()["total"] <= 2  # incremental CQL + incremental JQL
 
 
-def test_page_edits_flow_to_jira_and_jira_edits_survive(env):
-    env.cycle()
-    before = env.by_summary()
+def test_page_edits_flow_to_jira_and_jira_edits_survive(world):
+    world.cycle()
+    before = by_summary(world)
     hit_ratio_key = before["Alert on cache hit ratio below 80%"]["key"]
     # meanwhile in Jira: someone raises the priority of the runbook issue
     runbook_key = before["Write the stampede runbook"]["key"]
-    env.jira_client.put(f"rest/api/2/issue/{runbook_key}", data={"fields": {"priority": {"name": "Highest"}}})
+    world.jira_client.put(f"rest/api/2/issue/{runbook_key}", data={"fields": {"priority": {"name": "Highest"}}})
     new_due = (date.today() + timedelta(days=60)).isoformat()
 
     def edit(body: str) -> str:
         body = body.replace("Add request coalescing to the cache client", "Add request coalescing to every cache client")
-        body = body.replace(mention(env.flavor, BOB, "nkaur") + f'</td><td><time datetime="{PAST}"',
-                            mention(env.flavor, ALICE, "hwagner") + f'</td><td><time datetime="{new_due}"')
+        body = body.replace(mention(world.flavor, BOB, "nkaur") + f'</td><td><time datetime="{PAST}"',
+                            mention(world.flavor, ALICE, "hwagner") + f'</td><td><time datetime="{new_due}"')
         removed = re.search(r"<tr><td>Alert on cache hit ratio.*?</tr>", body).group(0)
-        added = (f"<tr><td>Cap cache fill concurrency per key</td><td>{mention(env.flavor, BOB, 'nkaur')}</td>"
+        added = (f"<tr><td>Cap cache fill concurrency per key</td><td>{mention(world.flavor, BOB, 'nkaur')}</td>"
                  f'<td><time datetime="{FUTURE}" /></td><td>Prevent</td><td>Open</td></tr>')
         return body.replace(removed, added)
 
     # the removed row's issue keeps its ticket; the edited rows keep theirs (their keys are in the rows)
-    env.edit_page("Postmortem: cache stampede", edit)
-    second = env.cycle()
-    after = env.by_summary()
-    assert len(env.issues()) == 6  # one created, none deleted
+    world.edit_page("Postmortem: cache stampede", edit)
+    second = world.cycle()
+    after = by_summary(world)
+    assert len(issues_of(world)) == 6  # one created, none deleted
     assert "Add request coalescing to every cache client" in after
     assert after["Add request coalescing to every cache client"]["key"] == before["Add request coalescing to the cache client"]["key"]
     assert "Cap cache fill concurrency per key" in after
-    flagged = next(i for i in env.issues() if i["key"] == hit_ratio_key)
+    flagged = next(i for i in issues_of(world) if i["key"] == hit_ratio_key)
     assert REMOVED_LABEL in flagged["fields"]["labels"]
-    comments = env.jira_client.get(f"rest/api/2/issue/{hit_ratio_key}/comment")["comments"]
+    comments = world.jira_client.get(f"rest/api/2/issue/{hit_ratio_key}/comment")["comments"]
     assert len(comments) == 1
     assert after["Write the stampede runbook"]["fields"]["priority"]["name"] == "Highest"
     assert len(second.applied.created) == 1 and second.applied.flagged == 1
     # a third cycle flags nothing again
-    assert env.cycle().plan.is_empty
+    assert world.cycle().plan.is_empty
 
 
-def test_owner_and_due_edits_update_only_that_issue(env):
-    env.cycle()
-    key = env.by_summary()["Add request coalescing to the cache client"]["key"]
+def test_owner_and_due_edits_update_only_that_issue(world):
+    world.cycle()
+    key = by_summary(world)["Add request coalescing to the cache client"]["key"]
     new_due = (date.today() + timedelta(days=90)).isoformat()
 
     def edit(body: str) -> str:
         row = re.search(r"<tr><td>Add request coalescing.*?</tr>", body).group(0)
-        changed = row.replace(mention(env.flavor, ALICE, "hwagner"), mention(env.flavor, BOB, "nkaur"))
+        changed = row.replace(mention(world.flavor, ALICE, "hwagner"), mention(world.flavor, BOB, "nkaur"))
         return body.replace(row, changed.replace(FUTURE, new_due))
 
-    env.edit_page("Postmortem: cache stampede", edit)
-    result = env.cycle()
+    world.edit_page("Postmortem: cache stampede", edit)
+    result = world.cycle()
     assert [u.record.issue_key for u in result.plan.updates] == [key]
-    issue = env.by_summary()["Add request coalescing to the cache client"]
+    issue = by_summary(world)["Add request coalescing to the cache client"]
     assert issue["fields"]["duedate"] == new_due
-    assert env.assignee(issue) == (BOB if env.flavor == "cloud" else "nkaur")
+    assert assignee(world, issue) == (BOB if world.flavor == "cloud" else "nkaur")
 
 
-def test_done_in_jira_moves_completion_and_ticks_the_task(env):
-    env.cycle()
-    issues = env.by_summary()
+def test_done_in_jira_moves_completion_and_ticks_the_task(world):
+    world.cycle()
+    issues = by_summary(world)
     for summary in ("Add request coalescing to the cache client", "Load test the coalescing path"):
-        env.transition_done(issues[summary]["key"])
-    result = env.cycle()
+        world.transition_done(issues[summary]["key"])
+    result = world.cycle()
     assert result.metrics.done == 4 and result.metrics.total == 5
-    summary = env.page("Postmortem action items")["body"]["storage"]["value"]
+    summary = world.page("Postmortem action items")["body"]["storage"]["value"]
     assert "4/5" in summary and "80%" in summary
-    body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]
+    body = world.page("Postmortem: cache stampede")["body"]["storage"]["value"]
     assert "incomplete" not in body  # the load-test task is ticked on the page
 
 
-def test_write_back_racing_a_user_edit_keeps_both(env):
-    jira, confluence = make_adapters(env.settings)
+def test_write_back_racing_a_user_edit_keeps_both(world):
+    jira, confluence = make_adapters(world.settings)
     original_update = confluence.update_page
     raced = []
 
     def racing_update(page, body, **kwargs):
         if not raced:  # a user saves the page between our read and our write
             raced.append(True)
-            env.edit_page(page.title, lambda b: b.replace("<p>Things broke.</p>", "<p>Things broke. USER EDIT</p>"))
+            world.edit_page(page.title, lambda b: b.replace("<p>Things broke.</p>", "<p>Things broke. USER EDIT</p>"))
         return original_update(page, body, **kwargs)
 
     confluence.update_page = racing_update
-    result = run_cycle(env.settings, jira, confluence, env.state)
+    result = run_cycle(world.settings, jira, confluence, world.state)
     assert result.ok and raced
-    body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]
+    body = world.page("Postmortem: cache stampede")["body"]["storage"]["value"]
     assert "USER EDIT" in body
-    for issue in env.issues():
+    for issue in issues_of(world):
         assert body.count(f'<ac:parameter ac:name="key">{issue["key"]}</ac:parameter>') == 1
 
 
@@ -231,94 +194,89 @@ class Crash(BaseException):
 
 
 @pytest.mark.parametrize("lose_state", [False, True])
-def test_crash_between_create_and_write_back_makes_no_duplicate(env, lose_state, tmp_path):
-    jira, confluence = make_adapters(env.settings)
+def test_crash_between_create_and_write_back_makes_no_duplicate(world, lose_state, tmp_path):
+    jira, confluence = make_adapters(world.settings)
 
     def crash(*args, **kwargs):
         raise Crash()
 
     confluence.update_page = crash
     with pytest.raises(Crash):
-        run_cycle(env.settings, jira, confluence, env.state)
-    assert len(env.issues()) == 5  # created, but no key on the page yet
+        run_cycle(world.settings, jira, confluence, world.state)
+    assert len(issues_of(world)) == 5  # created, but no key on the page yet
     if lose_state:
-        env.state.close()
-        Path(env.settings.sync.state_path).unlink()
-        env.state = State.open(env.settings.sync.state_path)
+        world.daemon.forget_state()
         # A new instance now: it waits for the dead one's write lease to end, then for the search lag.
-        blocked = env.cycle()
+        blocked = world.cycle()
         assert blocked.applied is None and any(p.kind is ProblemKind.LEASE_HELD for p in blocked.problems)
         later = datetime.now(timezone.utc) + timedelta(minutes=16)
-        env.cycle(now=lambda: later)
-        env.cycle(now=lambda: later + timedelta(minutes=3))
+        world.cycle(now=lambda: later)
+        world.cycle(now=lambda: later + timedelta(minutes=3))
     else:  # the intent journal alone must also hold off a re-create until Jira's index can be asked
-        env.cycle()
-        env.cycle()
-    assert len(env.issues()) == 5
-    body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]
-    for issue in env.issues():
+        world.cycle()
+        world.cycle()
+    assert len(issues_of(world)) == 5
+    body = world.page("Postmortem: cache stampede")["body"]["storage"]["value"]
+    for issue in issues_of(world):
         assert body.count(f'<ac:parameter ac:name="key">{issue["key"]}</ac:parameter>') == 1
 
 
-def test_plan_lists_creates_and_changes_nothing(env, tmp_path, capsys, monkeypatch):
+def test_plan_lists_creates_and_changes_nothing(world, tmp_path, capsys, monkeypatch):
     config = tmp_path / "sandbox.toml"
-    config.write_text(Path("config/sandbox.toml").read_text().replace("http://127.0.0.1:8990", env.sb.url)
+    config.write_text(Path("config/sandbox.toml").read_text().replace("http://127.0.0.1:8990", world.sb.url)
                       .replace('"state/sandbox.sqlite3"', json.dumps(str(tmp_path / "plan.sqlite3"))))
-    env.sb.reset_stats()
+    world.sb.reset_stats()
     assert main(["plan", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert out.count("create") == 5 and "Add request coalescing" in out
-    writes = [r for r in env.sb.stats()["by_route"] if not r.startswith("GET ")]
+    writes = [r for r in world.sb.stats()["by_route"] if not r.startswith("GET ")]
     assert writes == []
-    assert env.issues() == []
+    assert issues_of(world) == []
 
 
-def test_once_with_the_example_config_syncs_the_bundled_examples(tmp_path, monkeypatch):
-    with running_sandbox(flavor="cloud", port=0) as sb:
-        config = tmp_path / "sandbox.toml"
-        config.write_text(Path("config/sandbox.toml").read_text().replace("http://127.0.0.1:8990", sb.url)
-                          .replace('"state/sandbox.sqlite3"', json.dumps(str(tmp_path / "s.sqlite3"))))
-        assert main(["once", "--config", str(config)]) == 0
-        expected = sum(1 for f in EXAMPLES.glob("*.xml") for item in parse_file(f).items if not item.jira_key)
-        found = sb.jira_client().get("rest/api/3/search/jql", params={"jql": "project = OPS", "maxResults": 500})
-        assert len(found["issues"]) == expected
+def test_once_with_the_example_config_syncs_the_bundled_examples(make_world, tmp_path, monkeypatch):
+    examples = make_world(flavor="cloud")
+    config = tmp_path / "sandbox.toml"
+    config.write_text(Path("config/sandbox.toml").read_text().replace("http://127.0.0.1:8990", examples.url)
+                      .replace('"state/sandbox.sqlite3"', json.dumps(str(tmp_path / "s.sqlite3"))))
+    assert main(["once", "--config", str(config)]) == 0
+    expected = sum(1 for f in EXAMPLES.glob("*.xml") for item in parse_file(f).items if not item.jira_key)
+    found = examples.jira_client.get("rest/api/3/search/jql", params={"jql": "project = OPS", "maxResults": 500})
+    assert len(found["issues"]) == expected
 
 
-def test_epic_per_postmortem_and_sprint(env):
-    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), epics=True)
-    env.jira, env.confluence = make_adapters(env.settings)
-    env.cycle()
-    epics = env.jira_client.get("rest/api/2/search" if env.flavor == "datacenter" else "rest/api/3/search/jql",
-                                params={"jql": "project = OPS and issuetype = Epic", "fields": "summary,labels"})["issues"]
+def test_epic_per_postmortem_and_sprint(world):
+    world.daemon.restart(world.settings_for(epics=True))
+    world.cycle()
+    epics = world.search("project = OPS and issuetype = Epic", "summary,labels")
     assert [e["fields"]["summary"] for e in epics] == ["Postmortem: cache stampede"]
-    with env.sb.state.lock:
-        issues = [i for i in env.sb.state.jira.issues.values() if i.issuetype.name != "Epic"]
+    with world.sb.state.lock:
+        issues = [i for i in world.sb.state.jira.issues.values() if i.issuetype.name != "Epic"]
         assert len(issues) == 5
         assert {i.parent_key for i in issues} == {epics[0]["key"]}
         assert all(i.sprint_ids for i in issues)  # added to the board's active sprint
-    assert env.cycle().plan.is_empty  # the epic is found again by its label: no second epic
+    assert world.cycle().plan.is_empty  # the epic is found again by its label: no second epic
 
 
-def test_write_back_off_links_issues_to_the_page_instead(env):
-    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), write_back=False)
-    env.jira, env.confluence = make_adapters(env.settings)
-    env.cycle()
-    body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]
+def test_write_back_off_links_issues_to_the_page_instead(world):
+    world.daemon.restart(world.settings_for(write_back=False))
+    world.cycle()
+    body = world.page("Postmortem: cache stampede")["body"]["storage"]["value"]
     assert 'ac:name="jira"' not in body
-    for issue in env.issues():
-        links = env.jira_client.get(f"rest/api/2/issue/{issue['key']}/remotelink")
+    for issue in issues_of(world):
+        links = world.jira_client.get(f"rest/api/2/issue/{issue['key']}/remotelink")
         assert len(links) == 1 and "/pages/" in links[0]["object"]["url"]
-    assert env.cycle().plan.is_empty
+    assert world.cycle().plan.is_empty
 
 
-def test_unknown_owner_gets_an_unassigned_ticket_and_a_report(env):
-    ghost = mention(env.flavor, "557058:00000000-dead-beef-0000-000000000000", "ghost")
-    env.edit_page("Postmortem: cache stampede", lambda body: body.replace(
+def test_unknown_owner_gets_an_unassigned_ticket_and_a_report(world):
+    ghost = mention(world.flavor, "557058:00000000-dead-beef-0000-000000000000", "ghost")
+    world.edit_page("Postmortem: cache stampede", lambda body: body.replace(
         "</tbody></table>", f"<tr><td>Owned by nobody we know</td><td>{ghost}</td><td>{FUTURE}</td>"
                             "<td>Fix</td><td>Open</td></tr></tbody></table>", 1))
-    result = env.cycle()
-    issue = env.by_summary()["Owned by nobody we know"]
+    result = world.cycle()
+    issue = by_summary(world)["Owned by nobody we know"]
     assert issue["fields"].get("assignee") is None
     assert any(p.kind is ProblemKind.UNKNOWN_USER for p in result.problems)
-    assert len(env.issues()) == 6
-    assert env.cycle().plan.is_empty
+    assert len(issues_of(world)) == 6
+    assert world.cycle().plan.is_empty

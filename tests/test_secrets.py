@@ -14,20 +14,16 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import fields, is_dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from sandbox import running_sandbox
 from sync.atlassian import make_adapters
 from sync.cycle import run_cycle
 from sync.settings import Settings
 from sync.state import State
-from tests.sandbox_config import write_sandbox_config
+from tests.harness import FLAVORS, World, item_pages, merged, site_config, table_page, table_row
 
-USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
-DUE = (date.today() + timedelta(days=30)).isoformat()
 CANARY_TOKEN = "canary-TOKEN-7f3a9c51e2d84b06"
 CANARY_PAT = "canary-PAT-0b9d4e6a1c7f2358"
 EMAIL = "sandbox@example.com"
@@ -38,9 +34,9 @@ def forms(secret: str) -> set[str]:
     return {secret, base64.b64encode(f"{EMAIL}:{secret}".encode()).decode(), secret[6:20]}
 
 
-def config(path: Path, url: str, state: Path, *, token: str, pat: str) -> Path:
-    return write_sandbox_config(path, url, state, token=token, pat=pat, more=(
-        '[retry]\nbackoff_cap_seconds = 0.05\n\n[daemon]\nlog_format = "json"\nlog_level = "DEBUG"\n'))
+def config(world: World, path: Path, state: Path, *, token: str, pat: str) -> Path:
+    return world.write_config(path, state=state, jira={"api_token": token, "pat": pat},
+                              retry={"backoff_cap_seconds": 0.05}, daemon={"log_format": "json", "log_level": "DEBUG"})
 
 
 def cli(*args: str) -> str:
@@ -72,26 +68,23 @@ def assert_no_secret(text: str, *secrets: str) -> None:
             assert form not in text, f"a secret form leaked: ...{text[max(0, text.find(form) - 200):text.find(form) + 50]}"
 
 
-@pytest.fixture(params=["cloud", "datacenter"])
-def site(request, tmp_path):
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    (seed / "users.json").write_text(USERS.read_text())
+@pytest.fixture(params=FLAVORS)
+def site(request, make_world, tmp_path):
+    """A sandbox that accepts only the canary credentials; page 0 has a hostile row that starts like the token."""
     hostile = f'Rotate {CANARY_TOKEN[:6]} " OR project = X <script>x</script> ]]&gt;'
-    for n in range(3):
-        rows = "".join(f"<tr><td>Item {i} of page {n}</td><td>owner</td><td>{DUE}</td></tr>" for i in range(3))
-        rows += f"<tr><td>{hostile.replace('<', '&lt;').replace('>', '&gt;')}</td><td>x</td><td>{DUE}</td></tr>" if n == 0 else ""
-        (seed / f"{n}.xml").write_text(f"<title>Postmortem {n}</title>\n<h2>Action items</h2><table><tbody>"
-                                       f"<tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>")
-    with running_sandbox(flavor=request.param, seed_dir=seed, port=0, api_token=CANARY_TOKEN, pat=CANARY_PAT) as sb:
-        yield sb, tmp_path
+    pages = item_pages(3, 3)
+    pages["0.xml"] = table_page("Postmortem 0", [f"Item {i} of page 0" for i in range(3)],
+                                rows=table_row(hostile.replace("<", "&lt;").replace(">", "&gt;"), "x"))
+    return make_world(pages, flavor=request.param, api_token=CANARY_TOKEN, pat=CANARY_PAT), tmp_path
 
 
+@pytest.mark.slow
 def test_the_canary_token_appears_nowhere_across_fault_scenarios(site):
-    sb, tmp = site
+    world, tmp = site
+    sb = world.sb
     state = tmp / "state.sqlite3"
-    good = config(tmp / "good.toml", sb.url, state, token=CANARY_TOKEN, pat=CANARY_PAT)
-    wrong = config(tmp / "wrong.toml", sb.url, tmp / "other.sqlite3",
+    good = config(world, tmp / "good.toml", state, token=CANARY_TOKEN, pat=CANARY_PAT)
+    wrong = config(world, tmp / "wrong.toml", tmp / "other.sqlite3",
                    token=CANARY_TOKEN + "-wrong", pat=CANARY_PAT + "-wrong")
     output = [cli("check", "--config", str(wrong)), cli("once", "--config", str(wrong))]
     assert "HTTP 401" in output[0] and "HTTP 401" in output[1]  # the failure is stated, the token is not
@@ -114,16 +107,11 @@ def test_the_canary_token_appears_nowhere_across_fault_scenarios(site):
     assert_no_secret(everything_written(sb, state), CANARY_TOKEN, CANARY_PAT)
 
 
-
 def test_exceptions_and_problems_of_a_failing_cycle_carry_no_secret(site):
-    sb, tmp = site
-    settings = Settings(
-        jira={"url": sb.url, "email": EMAIL, "api_token": CANARY_TOKEN, "pat": CANARY_PAT, "project": "OPS"},
-        confluence={"url": f"{sb.url}/wiki", "spaces": ["PM"], "labels": ["postmortem"],
-                    "summary_page": {"space": "PM", "title": "Postmortem action items"}},
-        sync={"state_path": str(tmp / "state.sqlite3"), "max_requests_per_second": 100},
-        retry={"backoff_cap_seconds": 0.05, "max_attempts": 2},
-    )
+    world, tmp = site
+    sb = world.sb
+    settings = Settings(**merged(site_config(sb.url, tmp / "state.sqlite3", token=CANARY_TOKEN, pat=CANARY_PAT),
+                                 {"retry": {"backoff_cap_seconds": 0.05, "max_attempts": 2}}))
     jira, confluence = make_adapters(settings)
     state = State.open(settings.sync.state_path)
     sb.inject_fault(status=500, count=100)  # every API call fails

@@ -8,77 +8,25 @@ labels removed from an issue are restored; oversized pages sync like any other.
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from sandbox import running_sandbox
-from sandbox.demo import sandbox_settings
-from sync.atlassian import make_adapters
 from sync.cli import _log_cycle
 from sync.cycle import run_cycle
 from sync.problems import Problem, ProblemKind
-from sync.state import State
+from tests.harness import KEY_PARAMETER, item_pages, table_page
 
-USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
-DUE = (date.today() + timedelta(days=30)).isoformat()
-KEY_PARAMETER = '<ac:parameter ac:name="key">'
-
-
-def table(title: str, summaries: list[str], before: str = "") -> str:
-    rows = "".join(f"<tr><td>{s}</td><td>owner</td><td>{DUE}</td></tr>" for s in summaries)
-    return (f"<title>{title}</title>\n{before}<h2>Action items</h2><table><tbody>"
-            f"<tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>")
-
-
-class World:
-    def __init__(self, sb, tmp_path: Path) -> None:
-        self.sb = sb
-        settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3", sprint=False)
-        # Every cycle is a full reconcile here: deletions are noticed on full reconciles.
-        self.settings = settings.model_copy(update={"sync": settings.sync.model_copy(update={"full_reconcile_every": 1})})
-        self.jira, self.confluence = make_adapters(self.settings)
-        self.state = State.open(self.settings.sync.state_path)
-        self.wiki, self.jira_client = sb.confluence_client(), sb.jira_client()
-
-    def cycle(self, **kwargs):
-        result = run_cycle(self.settings, self.jira, self.confluence, self.state, **kwargs)
-        assert result.ok, result.problems
-        return result
-
-    def page_id(self, title: str) -> str:
-        with self.sb.state.lock:
-            return next(p.id for p in self.sb.state.confluence.pages.values() if p.title == title)
-
-    def body(self, title: str) -> str:
-        with self.sb.state.lock:
-            return next(p.body for p in self.sb.state.confluence.pages.values() if p.title == title)
-
-    def issue(self, summary: str):
-        with self.sb.state.lock:
-            found = [i for i in self.sb.state.jira.issues.values() if i.summary == summary]
-        assert len(found) == 1, (summary, [i.key for i in found])
-        return found[0]
-
-    def managed(self) -> list:
-        with self.sb.state.lock:
-            return [i for i in self.sb.state.jira.issues.values() if "pmsync" in i.labels]
+# Every cycle is a full reconcile here: deletions are noticed on full reconciles.
+EVERY_CYCLE_FULL = {"sprint": False, "sync": {"full_reconcile_every": 1}}
 
 
 @pytest.fixture
-def world(tmp_path):
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    (seed / "users.json").write_text(USERS.read_text())
-    for n in range(2):
-        (seed / f"{n}.xml").write_text(table(f"Postmortem {n}", [f"Item {i} of page {n}" for i in range(3)]))
-    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
-        world = World(sb, tmp_path)
-        world.cycle()
-        assert len(world.managed()) == 6
-        yield world
+def world(make_world):
+    world = make_world(item_pages(2, 3), **EVERY_CYCLE_FULL)
+    world.cycle()
+    assert len(world.managed()) == 6
+    return world
 
 
 def events(result) -> list[dict]:
@@ -89,7 +37,7 @@ def events(result) -> list[dict]:
 
 def test_a_deleted_page_flags_its_issues_and_leaves_the_summary(world):
     page_id = world.page_id("Postmortem 1")
-    world.wiki.delete(f"rest/api/content/{page_id}")
+    world.confluence_client.delete(f"rest/api/content/{page_id}")
     result = world.cycle()
     assert Problem(ProblemKind.PAGE_DELETED, page_id) in result.problems
     assert f"page-deleted:{page_id}" in map(str, result.problems)
@@ -108,7 +56,7 @@ def test_a_deleted_page_flags_its_issues_and_leaves_the_summary(world):
 
 def test_a_page_that_only_left_the_search_is_reported_not_flagged(world):
     page_id = world.page_id("Postmortem 1")
-    world.wiki.delete(f"rest/api/content/{page_id}/label/postmortem")
+    world.confluence_client.delete(f"rest/api/content/{page_id}/label/postmortem")
     result = world.cycle()
     assert Problem(ProblemKind.PAGE_OUT_OF_SCOPE, page_id) in result.problems
     assert result.plan.flags == ()
@@ -148,59 +96,51 @@ def test_our_labels_removed_in_jira_are_restored_and_the_users_kept(world):
     assert result.plan.creates == ()
 
 
-def test_oversized_pages_sync_in_one_cycle(tmp_path):
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    (seed / "users.json").write_text(USERS.read_text())
+@pytest.mark.slow
+def test_oversized_pages_sync_in_one_cycle(make_world):
     padding = "<p>" + ("Timeline entry: the cache kept evicting hot keys under load. " * 80) + "</p>"
-    big = table("Postmortem huge", ["Item 0 of the huge page", "Item 1 of the huge page"],
+    big = table_page("Postmortem huge", ["Item 0 of the huge page", "Item 1 of the huge page"],
                 before="<h2>Timeline</h2>" + padding * (5 * 1024 * 1024 // len(padding) + 1))
     assert len(big.encode()) > 5 * 1024 * 1024
-    (seed / "huge.xml").write_text(big)
-    (seed / "rows.xml").write_text(table("Postmortem rows", [f"Row {i} of the long table" for i in range(2000)]))
-    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
-        world = World(sb, tmp_path)
-        started = time.monotonic()
-        result = world.cycle(force=True)  # 2,002 creates exceed the per-cycle safety limit
-        elapsed = time.monotonic() - started
-        assert len(world.managed()) == 2002
-        assert world.body("Postmortem huge").count(KEY_PARAMETER) == 2
-        assert world.body("Postmortem rows").count(KEY_PARAMETER) == 2000
-        assert len(world.body("Postmortem huge").encode()) > 5 * 1024 * 1024  # nothing of the page lost
-        assert result.metrics.total == 2002
-        assert elapsed < 120, elapsed
-        assert world.cycle().plan.is_empty
+    rows = table_page("Postmortem rows", [f"Row {i} of the long table" for i in range(2000)])
+    world = make_world({"huge.xml": big, "rows.xml": rows}, **EVERY_CYCLE_FULL)
+    started = time.monotonic()
+    result = world.cycle(force=True)  # 2,002 creates exceed the per-cycle safety limit
+    elapsed = time.monotonic() - started
+    assert len(world.managed()) == 2002
+    assert world.body("Postmortem huge").count(KEY_PARAMETER) == 2
+    assert world.body("Postmortem rows").count(KEY_PARAMETER) == 2000
+    assert len(world.body("Postmortem huge").encode()) > 5 * 1024 * 1024  # nothing of the page lost
+    assert result.metrics.total == 2002
+    assert elapsed < 120, elapsed
+    assert world.cycle().plan.is_empty
 
 
-def test_a_user_editing_the_page_through_every_write_back_attempt_loses_nothing(tmp_path):
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    (seed / "users.json").write_text(USERS.read_text())
-    (seed / "0.xml").write_text(table("Postmortem busy", [f"Item {i} of the busy page" for i in range(3)]))
-    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
-        world = World(sb, tmp_path)
-        page_id = world.page_id("Postmortem busy")
-        real_update, edits = world.confluence.update_page, []
+def test_a_user_editing_the_page_through_every_write_back_attempt_loses_nothing(make_world):
+    world = make_world({"0.xml": table_page("Postmortem busy", [f"Item {i} of the busy page" for i in range(3)])},
+                       **EVERY_CYCLE_FULL)
+    page_id = world.page_id("Postmortem busy")
+    real_update, edits = world.daemon.confluence.update_page, []
 
-        def user_saves_first(page, body, **kwargs):  # the user saves just before each of our attempts
-            if page.id != page_id:
-                return real_update(page, body, **kwargs)
-            current = world.wiki.get(f"rest/api/content/{page_id}", params={"expand": "body.storage,version"})
-            note = f"<p>User note {len(edits)}</p>"
-            world.wiki.put(f"rest/api/content/{page_id}", data={
-                "id": page_id, "type": "page", "title": current["title"],
-                "version": {"number": current["version"]["number"] + 1},
-                "body": {"storage": {"value": current["body"]["storage"]["value"] + note, "representation": "storage"}}})
-            edits.append(note)
+    def user_saves_first(page, body, **kwargs):  # the user saves just before each of our attempts
+        if page.id != page_id:
             return real_update(page, body, **kwargs)
+        current = world.confluence_client.get(f"rest/api/content/{page_id}", params={"expand": "body.storage,version"})
+        note = f"<p>User note {len(edits)}</p>"
+        world.confluence_client.put(f"rest/api/content/{page_id}", data={
+            "id": page_id, "type": "page", "title": current["title"],
+            "version": {"number": current["version"]["number"] + 1},
+            "body": {"storage": {"value": current["body"]["storage"]["value"] + note, "representation": "storage"}}})
+        edits.append(note)
+        return real_update(page, body, **kwargs)
 
-        world.confluence.update_page = user_saves_first
-        busy = run_cycle(world.settings, world.jira, world.confluence, world.state)
-        assert Problem(ProblemKind.WRITE_BACK_GAVE_UP, page_id) in busy.problems
-        assert len(edits) == 4  # 409 on every attempt
-        assert world.body("Postmortem busy").count(KEY_PARAMETER) == 0 and all(n in world.body("Postmortem busy") for n in edits)
-        world.confluence.update_page = real_update  # the user stops typing
-        calm = world.cycle()
-        body = world.body("Postmortem busy")
-        assert body.count(KEY_PARAMETER) == 3 and all(note in body for note in edits)  # keys once, notes kept
-        assert len(world.managed()) == 3 and calm.plan.creates == ()
+    world.daemon.confluence.update_page = user_saves_first
+    busy = run_cycle(world.settings, world.daemon.jira, world.daemon.confluence, world.state)
+    assert Problem(ProblemKind.WRITE_BACK_GAVE_UP, page_id) in busy.problems
+    assert len(edits) == 4  # 409 on every attempt
+    assert world.body("Postmortem busy").count(KEY_PARAMETER) == 0 and all(n in world.body("Postmortem busy") for n in edits)
+    world.daemon.confluence.update_page = real_update  # the user stops typing
+    calm = world.cycle()
+    body = world.body("Postmortem busy")
+    assert body.count(KEY_PARAMETER) == 3 and all(note in body for note in edits)  # keys once, notes kept
+    assert len(world.managed()) == 3 and calm.plan.creates == ()

@@ -10,12 +10,11 @@ import pytest
 import requests
 import responses
 import structlog
-from adapter_helpers import CLOUD, DC_JIRA, DC_WIKI, PAT, TOKEN, adapters, content, issue, settings
 
 from sync.atlassian import make_adapters
 from sync.logs import configure_logging
 from sync.ports import AtlassianError, AuthFailed, NotFound, PermissionDenied, RateLimited, VersionConflict
-
+from tests.adapters.adapter_helpers import CLOUD, DC_JIRA, DC_WIKI, PAT, TOKEN, adapters, content, issue, settings
 
 # --- construction and deployment -------------------------------------------------------------------
 

@@ -6,13 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 import responses
-from adapter_helpers import DC_WIKI, WIKI, adapters, body, content, query
 
 from sync.atlassian.confluence import page_from_json
 from sync.models import Page
 from sync.ports import AtlassianError, NotFound, VersionConflict
 from sync.query import cql_quote
-
+from tests.adapters.adapter_helpers import DC_WIKI, WIKI, adapters, body, content, query
 
 # --- Confluence --------------------------------------------------------------------------------------
 

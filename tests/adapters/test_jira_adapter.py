@@ -8,13 +8,12 @@ from datetime import date, datetime, timezone
 
 import pytest
 import responses
-from adapter_helpers import CLOUD, DC_JIRA, WIKI, adapters, body, issue, query
 
 from sync.atlassian.jira_json import wiki_text
 from sync.models import IssueFields, Owner
 from sync.ports import CreateInterrupted, NotFound
 from sync.query import jql_quote
-
+from tests.adapters.adapter_helpers import CLOUD, DC_JIRA, WIKI, adapters, body, issue, query
 
 # --- Jira search -----------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ def served_routes() -> set[tuple[str, str]]:
 
 def trimmed(name: str) -> dict:
     path = OUT / f"{name}.json"
-    assert path.is_file(), f"missing trimmed spec {path}: run tests/contracts/trim_specs.py"
+    assert path.is_file(), f"missing trimmed spec {path}: run python -m tests.contracts.trim_specs"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -35,7 +35,7 @@ def test_every_route_the_sandbox_serves_is_in_a_trimmed_spec():
         key = spec_key(template.removeprefix(source.strip), paths)
         if key is None or method not in paths[key]:
             missing.append(f"{method.upper()} {template}")
-    assert not missing, f"re-run tests/contracts/trim_specs.py; not in the trimmed specs: {missing}"
+    assert not missing, f"re-run python -m tests.contracts.trim_specs; not in the trimmed specs: {missing}"
 
 
 def test_the_trimmed_specs_are_well_under_a_megabyte_and_say_where_they_come_from():

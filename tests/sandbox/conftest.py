@@ -3,22 +3,16 @@ every request and response is validated against the official OpenAPI specs as it
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # lets `tests.openapi_contract` import without a tests/conftest.py
-    sys.path.insert(0, str(REPO_ROOT))
-
-from sandbox import Sandbox, running_sandbox  # noqa: E402
-from sandbox_helpers import authorized_session  # noqa: E402
-from tests.openapi_contract import Exchange, recording  # noqa: E402
+from sandbox import Sandbox, running_sandbox
+from tests.openapi_contract import Exchange, recording
+from tests.sandbox.sandbox_helpers import authorized_session
 
 
 @dataclass

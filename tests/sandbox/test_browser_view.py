@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import html as lxml_html
-from sandbox_helpers import new_task
 
 from sandbox.browser.render import IssueInfo, RenderContext, render_storage
+from tests.sandbox.sandbox_helpers import new_task
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from requests import HTTPError
-from sandbox_helpers import follow_cql, query_of
 
 from sandbox import BUNDLED_SEED_DIR
 from sandbox.seed import read_seed_pages
+from tests.sandbox.sandbox_helpers import follow_cql, query_of
 
 POSTMORTEMS = 'type = page AND space = "PM" AND label = "postmortem"'
 

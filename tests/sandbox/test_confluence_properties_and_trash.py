@@ -8,7 +8,8 @@ import threading
 import pytest
 from atlassian.errors import ApiConflictError, ApiError, ApiValueError
 from requests import HTTPError
-from sandbox_helpers import follow_cql
+
+from tests.sandbox.sandbox_helpers import follow_cql
 
 LEASE = "pmsync-lease"
 RACERS = 8

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import requests
 from requests import HTTPError
-from sandbox_helpers import new_task
 
 from sandbox.jira.catalog import TASK
+from tests.sandbox.sandbox_helpers import new_task
 
 DUE = "2026-05-01"
 OFF_SCREEN = "Field 'duedate' cannot be set. It is not on the appropriate screen, or unknown."

@@ -7,7 +7,8 @@ import time
 
 import pytest
 from requests import HTTPError
-from sandbox_helpers import adf, new_task
+
+from tests.sandbox.sandbox_helpers import adf, new_task
 
 
 def test_server_info_names_the_deployment(sandbox, connect):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from requests import HTTPError
-from sandbox_helpers import new_task
 
 from sandbox.jira.store import ISSUE_NOT_FOUND
+from tests.sandbox.sandbox_helpers import new_task
 
 
 def _create(jira, summary: str = "Rotate the TLS certificate", labels: tuple[str, ...] = ("pmsync",)) -> str:

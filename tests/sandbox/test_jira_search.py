@@ -7,9 +7,9 @@ import time
 
 import pytest
 from requests import HTTPError
-from sandbox_helpers import new_task, search_url
 
 from sandbox import running_sandbox
+from tests.sandbox.sandbox_helpers import new_task, search_url
 
 
 def _create(clients, count: int, **fields) -> list[str]:

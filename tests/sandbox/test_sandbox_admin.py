@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 from requests import HTTPError
-from sandbox_helpers import new_task, search_url
 
 from sandbox import running_sandbox
+from tests.sandbox.sandbox_helpers import new_task, search_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from sandbox_helpers import authorized_session, new_task
+from tests.sandbox.sandbox_helpers import authorized_session, new_task
 
 THREADS, PER_THREAD = 4, 400
 

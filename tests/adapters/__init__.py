@@ -1,0 +1,1 @@
+"""Tests of the Atlassian adapters at the HTTP boundary (responses)."""
