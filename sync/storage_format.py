@@ -210,9 +210,11 @@ def text_of(element: etree._Element | None, *, skip_task_lists: bool = False) ->
 
 def iter_own(element: etree._Element, tag: str, *, skip_task_lists: bool = False) -> Iterator[etree._Element]:
     """Descendants with `tag` in document order, optionally not entering nested task lists."""
-    if not skip_task_lists:
-        yield from element.iter(tag)
-        return
+    return _iter_outside_task_lists(element, tag) if skip_task_lists else element.iter(tag)
+
+
+def _iter_outside_task_lists(element: etree._Element, tag: str) -> Iterator[etree._Element]:
+    """Descendants with `tag` in document order, not entering task lists below the element."""
     walker = etree.iterwalk(element, events=("start",))
     for _, node in walker:
         if node is not element and node.tag == TASK_LIST:

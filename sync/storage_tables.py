@@ -32,8 +32,11 @@ def row_cells(row: etree._Element) -> list[etree._Element]:
 
 def cell_span(cell: etree._Element, attribute: str) -> int:
     """A cell's colspan/rowspan, clamped to a sane range."""
+    value = cell.get(attribute)
+    if value is None:  # most cells: no parse needed (this runs for every cell of every table)
+        return 1
     try:
-        return min(max(int(cell.get(attribute, "1")), 1), _MAX_SPAN)
+        return min(max(int(value), 1), _MAX_SPAN)
     except ValueError:
         return 1
 
