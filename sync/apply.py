@@ -20,7 +20,8 @@ from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, Summ
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.problems import Problem, ProblemKind
 from sync.state import State
-from sync.storage_format import EditError, edit_items
+from sync.storage_edits import EditError, edit_items
+from sync.templates import DEFAULT_TEMPLATES, TemplateSpec
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +36,7 @@ class ApplyOptions:
     remote_links: bool = False
     page_url: Callable[[str], str | None] = lambda page_id: None
     concurrency: int = 4
+    templates: tuple[TemplateSpec, ...] = DEFAULT_TEMPLATES  # the parser's, so the write-back finds the same items
 
 
 @dataclass
@@ -61,7 +63,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
         # the shared pacer keeps the request rate within the configured burst limit.
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            outcomes = pool.map(lambda write: _write_back(write, keys, confluence, pages), plan.write_backs)
+            outcomes = pool.map(lambda w: _write_back(w, keys, confluence, pages, options.templates), plan.write_backs)
             for written, problems in outcomes:
                 result.written_back += written
                 result.problems += problems
@@ -243,11 +245,12 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
                          partial(jira.add_remote_link, key, url, "Postmortem", global_id))
 
 
-def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> str:
+def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None],
+              templates: Sequence[TemplateSpec] = DEFAULT_TEMPLATES) -> str:
     """The page body with the Jira keys inserted and tasks ticked, in one pass; unknown targets are skipped."""
     links = [(origin, keys[item_key], summary) for origin, item_key, summary in write.keys if keys.get(item_key)]
     try:
-        edited, problems = edit_items(body, links=links, completions=write.complete)
+        edited, problems = edit_items(body, links=links, completions=write.complete, templates=templates)
     except EditError as exc:  # e.g. a body that is not well-formed: never edited
         log.warning("write_back_refused", page_id=write.page_id, error=str(exc))
         return body
@@ -257,7 +260,7 @@ def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None]) -> st
 
 
 def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
-                pages: Mapping[str, Page]) -> tuple[int, list[Problem]]:
+                pages: Mapping[str, Page], templates: Sequence[TemplateSpec]) -> tuple[int, list[Problem]]:
     """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost.
 
     Returns (pages written, problems); safe to run for different pages at once.
@@ -266,7 +269,7 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
     for _ in range(WRITE_BACK_ATTEMPTS):
         try:
             page = page or confluence.get_page(write.page_id)
-            body = edit_body(page.body, write, keys)
+            body = edit_body(page.body, write, keys, templates)
             if body == page.body:
                 return 0, []
             confluence.update_page(page, body, message="postmortem-sync: linked Jira issues", minor_edit=True)

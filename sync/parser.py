@@ -1,4 +1,4 @@
-"""Page -> `Postmortem`: find the action-item sections of a storage-format body and read their items (pure).
+"""Page -> `Postmortem`: read the fields of the action items `sync.item_locator` finds in a storage-format body (pure).
 
 The rules are written down in docs/extraction-rules.md; the vocabulary (headings, column
 words, status words) comes from `sync.templates`. Bad input never raises: it shows up in `problems`.
@@ -9,36 +9,27 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from lxml import etree
 
+from sync.item_locator import LocatedItem, locate_items, macro_keys
 from sync.models import ActionItem, Owner, PageMeta, Postmortem
 from sync.storage_format import (
-    ADF_FALLBACK,
-    HEADINGS,
     MACRO,
-    TASK,
-    TASK_LIST,
-    TableGrid,
     TaskParts,
     collapse_whitespace,
     first_mention,
     first_time,
-    is_group_label,
-    item_table,
-    jira_macro_keys,
     lozenge_or_text,
     macro_name,
     parse_storage,
     reference_key,
-    row_cells,
-    task_parts,
     text_of,
 )
-from sync.templates import DEFAULT_TEMPLATES, ColumnMatch, TemplateSpec, section_template
+from sync.storage_tables import row_cells
+from sync.templates import DEFAULT_TEMPLATES, ColumnField, TemplateSpec
 
 __all__ = ["DEFAULT_TEMPLATES", "find_written_date", "parse_file", "parse_page", "read_page_meta", "render_table",
            "split_title"]
@@ -93,40 +84,18 @@ def _month_number(name: str) -> int:
     return _MONTH_NUMBERS[name[:3].lower()]
 
 
-@dataclass
-class _Section:
-    """The action-item section being read: its heading level, template and nearest sub-heading."""
-
-    level: int
-    template: TemplateSpec
-    sub_heading: str | None = None
-
-    def heading_type(self) -> str | None:
-        """The type given by the nearest sub-heading (Fix, Prevent, ...), if any."""
-        return self.template.type_from_heading(self.sub_heading) if self.sub_heading else None
-
-
-@dataclass
-class _Walk:
-    """What one pass over the page finds: first heading, whether any action section exists, the items."""
-
-    first_heading: str | None = None
-    found_section: bool = False
-    items: list[ActionItem] = field(default_factory=list)
-
-
 def parse_page(body: str, *, title: str | None = None, templates: Sequence[TemplateSpec] | None = None,
                page_id: str | None = None) -> Postmortem:
     """Extract the action items, page meta and problems of a storage-format body; never raises."""
     chosen = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
     parsed = parse_storage(body or "")
-    walk = _walk_page(parsed.root, chosen)
-    items = tuple(walk.items)
+    located = locate_items(parsed.root, chosen)
+    items = tuple([_task_item(item) if item.is_task else _row_item(item) for item in located.items])
     problems = ["malformed"] if parsed.malformed else []
-    if not walk.found_section:
+    if not located.has_action_section:
         problems.append("no-action-section")
     problems += _item_problems(items)
-    page_title = collapse_whitespace(title) if title is not None else (walk.first_heading or "")
+    page_title = collapse_whitespace(title) if title is not None else (located.first_heading or "")
     meta = read_page_meta(parsed.root)
     return Postmortem(title=page_title, items=items, problems=tuple(problems), meta=meta, page_id=page_id)
 
@@ -142,81 +111,21 @@ def _item_problems(items: Sequence[ActionItem]) -> list[str]:
     return problems
 
 
-def _walk_page(root: etree._Element, templates: Sequence[TemplateSpec]) -> _Walk:
-    """One pass in document order: headings open and close sections; tables and task lists give items."""
-    walk, section = _Walk(), None
-    table_numbers = {table: number for number, table in enumerate(root.iter("table"))}
-    walker = etree.iterwalk(root, events=("start",))
-    for _, element in walker:
-        tag = element.tag
-        if tag in HEADINGS:
-            section = _at_heading(walk, section, HEADINGS[tag], text_of(element), templates)
-            walker.skip_subtree()
-        elif tag == ADF_FALLBACK:
-            walker.skip_subtree()
-        elif section is None:
-            continue
-        elif tag == "table":
-            found = item_table(element, templates)
-            if found is not None:
-                walk.items += _table_items(*found, section, table_numbers[element])
-                walker.skip_subtree()
-        elif tag == TASK_LIST:
-            walk.items += _task_list_items(element, section)
-            walker.skip_subtree()
-    return walk
-
-
-def _at_heading(walk: _Walk, section: _Section | None, level: int, text: str,
-                templates: Sequence[TemplateSpec]) -> _Section | None:
-    """The section in force after a heading: it ends the current one, opens a new one or is a sub-heading."""
-    if walk.first_heading is None and text:
-        walk.first_heading = text
-    if section is not None and level > section.level:
-        section.sub_heading = text
-        return section
-    template = section_template(templates, text)
-    if template is None:
-        return None
-    walk.found_section = True
-    return _Section(level, template)
-
-
 # --- tables -----------------------------------------------------------------------------------------
 
 
-def _table_items(grid: TableGrid, match: ColumnMatch, section: _Section,
-                 table_number: int) -> list[ActionItem]:
-    """One item per data row, skipping group-label rows and rows with an empty summary."""
-    width = len(grid.slots[0])
-    items = []
-    for row_number in range(1, len(grid.rows)):
-        if is_group_label(grid.rows[row_number], width):
-            continue
-        item = _row_item(grid.slots[row_number], match, section, f"row:{table_number}:{row_number}")
-        if item is not None:
-            items.append(item)
-    return items
-
-
-def _row_item(slots: tuple[etree._Element | None, ...], match: ColumnMatch, section: _Section,
-              origin: str) -> ActionItem | None:
-    """The item of one table row, or None when its summary cell is empty."""
-    cells = {name: slots[column] if column < len(slots) else None for name, column in match.columns.items()}
-    summary = text_of(cells["summary"])
-    if not summary:
-        return None
-    template = match.template
-    checkbox = task_parts(next(cells["summary"].iter(TASK), None))
+def _row_item(item: LocatedItem) -> ActionItem:
+    """The fields of a table row: its cells, else the checkbox in its summary cell, else the sub-heading's type."""
+    cells, template, checkbox = item.columns, item.template, item.parts
     return ActionItem(
-        summary=summary,
+        summary=item.summary,
         owner=_cell_owner(cells["owner"], template) if "owner" in cells else first_mention(checkbox.body),
         due=_cell_due(cells["due"]) if "due" in cells else first_time(checkbox.body),
-        type=_cell_value(cells["type"]) if "type" in cells else section.heading_type(),
+        type=_cell_value(cells["type"]) if "type" in cells else item.heading_type,
         priority=_cell_value(cells.get("priority")),
-        jira_key=_row_jira_key(slots, cells.get("jira")),
+        jira_key=next(macro_keys(item), None) or reference_key(cells.get("jira")),
         done=_row_done(cells, template, checkbox),
-        origin=origin,
+        origin=item.origin,
         task_uuid=checkbox.uuid,
     )
 
@@ -240,16 +149,7 @@ def _cell_value(cell: etree._Element | None) -> str | None:
     return (lozenge_or_text(cell) or None) if cell is not None else None
 
 
-def _row_jira_key(slots: tuple[etree._Element | None, ...], jira_cell: etree._Element | None) -> str | None:
-    """A Jira macro key anywhere in the row, else a browse link or plain key in the Jira column."""
-    for cell in dict.fromkeys(cell for cell in slots if cell is not None):
-        keys = jira_macro_keys(cell)
-        if keys:
-            return keys[0]
-    return reference_key(jira_cell)
-
-
-def _row_done(cells: dict[str, etree._Element | None], template: TemplateSpec,
+def _row_done(cells: dict[ColumnField, etree._Element | None], template: TemplateSpec,
               checkbox: TaskParts) -> bool | None:
     """Status column word, else the summary cell's checkbox, else (no status column) a trailing DONE/TODO."""
     if "done" in cells:
@@ -267,27 +167,17 @@ def _row_done(cells: dict[str, etree._Element | None], template: TemplateSpec,
 # --- task lists -------------------------------------------------------------------------------------
 
 
-def _task_list_items(task_list: etree._Element, section: _Section) -> list[ActionItem]:
-    """Every task of the list in document order; a nested list's tasks follow their parent."""
-    items = [_task_item(task, section) for task in task_list.iter(TASK)]
-    return [item for item in items if item is not None]
-
-
-def _task_item(task: etree._Element, section: _Section) -> ActionItem | None:
-    """The item of one task (nested task lists excluded), or None when its body is empty."""
-    task_id, task_uuid, status, body = task_parts(task)
-    summary = text_of(body, skip_task_lists=True)
-    if not summary:
-        return None
-    keys = jira_macro_keys(body, skip_task_lists=True)
+def _task_item(item: LocatedItem) -> ActionItem:
+    """The fields of one task, read from its body outside nested task lists."""
+    _, task_uuid, status, body = item.parts
     return ActionItem(
-        summary=summary,
+        summary=item.summary,
         owner=first_mention(body, skip_task_lists=True),
         due=first_time(body, skip_task_lists=True),
-        type=section.heading_type(),
-        jira_key=keys[0] if keys else None,
+        type=item.heading_type,
+        jira_key=next(macro_keys(item), None),
         done=_TASK_STATES.get(status or ""),
-        origin=f"task:{task_id}",
+        origin=item.origin,
         task_uuid=task_uuid,
     )
 

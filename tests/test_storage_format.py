@@ -7,22 +7,20 @@ from datetime import date
 import pytest
 
 from sync.models import Owner
+from sync.storage_edits import scan_elements
 from sync.storage_format import (
     RI_USER,
     first_mention,
     first_time,
-    is_header_row,
     jira_macro_keys,
     parse_storage,
     read_mention,
     reference_key,
-    scan_elements,
     status_title,
-    table_grid,
-    table_rows,
     task_parts,
     text_of,
 )
+from sync.storage_tables import is_header_row, table_grid, table_rows
 
 CLOUD_USER = '<ac:link><ri:user ri:account-id="557058:abc" /></ac:link>'
 JIRA = ('<ac:structured-macro ac:name="jira" ac:schema-version="1"><ac:parameter ac:name="server">System Jira'

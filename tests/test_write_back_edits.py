@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sync.parser import parse_page, split_title
-from sync.storage_format import (
+from sync.storage_edits import (
     EditConflict,
     EditError,
     EditTargetNotFound,

@@ -1,0 +1,37 @@
+# One command per chore. `make help` lists them.
+PYTHON ?= python
+SPECS ?=
+
+.PHONY: help install lint format type test-fast test docs specs check
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install:  ## editable install with the test and dev extras
+	$(PYTHON) -m pip install -e '.[test,dev]'
+
+lint:  ## ruff: lint and formatting check
+	ruff check .
+	ruff format --check .
+
+format:  ## ruff: apply formatting and safe fixes
+	ruff format .
+	ruff check --fix .
+
+type:  ## mypy: strict on sync/, lenient on sandbox/
+	mypy
+
+test-fast:  ## every test but the slow scenarios (under a minute)
+	$(PYTHON) -m pytest -q -m "not slow"
+
+test:  ## the whole suite, as CI and the README run it
+	$(PYTHON) -m pytest -q
+
+docs:  ## regenerate docs/configuration.md from the settings model
+	$(PYTHON) -m sync.settings > docs/configuration.md
+
+specs:  ## re-trim the OpenAPI specs: make specs SPECS=/path/to/official/specs
+	@test -n "$(SPECS)" || { echo "usage: make specs SPECS=<folder of Atlassian's official spec files>"; exit 2; }
+	$(PYTHON) tests/contracts/trim_specs.py $(SPECS)
+
+check: lint type test  ## everything CI checks
