@@ -67,6 +67,10 @@ class State:
     def close(self) -> None:
         self._db.close()
 
+    def integrity(self) -> list[str]:
+        """SQLite's quick check of the file: ["ok"], or what is wrong with it (or sqlite3.DatabaseError)."""
+        return [row[0] for row in self._db.execute("PRAGMA quick_check")]
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
