@@ -87,7 +87,7 @@ def _load(args: argparse.Namespace):
     from sync.atlassian import make_adapters
     from sync.logs import configure_logging
     from sync.settings import load_settings
-    from sync.state_file import open_state
+    from sync.state_file import open_state, scope_of, site_of
 
     settings = load_settings(args.config)
     # The daemon's events go to stdout (where container runtimes collect them); the commands that
@@ -96,7 +96,7 @@ def _load(args: argparse.Namespace):
     configure_logging(log_format=settings.daemon.log_format, level=settings.daemon.log_level,
                       secrets=settings.secret_values(), stream=stream)
     jira, confluence = make_adapters(settings)
-    state = open_state(settings.sync.state_path)
+    state = open_state(settings.sync.state_path, site=site_of(settings), scope=scope_of(settings))
     return settings, jira, confluence, state
 
 

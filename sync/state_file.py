@@ -1,21 +1,30 @@
-"""The state file on disk: opened and checked, set aside when it cannot be trusted.
+"""The state file on disk: opened for one site and scope, set aside when it cannot be trusted.
 
 The state is a cache (identity lives in Jira labels and in the keys written back into pages), so a
-file that cannot be trusted is never fatal: a corrupt file (garbage, truncated) is moved aside with
-a warning and the state is rebuilt.
+file that cannot be trusted is never fatal:
+- a corrupt file (garbage, truncated) is moved aside with a warning and the state is rebuilt;
+- a state recorded for another site (other Jira or Confluence URLs) is moved aside with a warning
+  and rebuilt: its pages, issues and watermarks describe that site, and trusting them would flag
+  or edit unrelated issues and skip pages by a watermark that never applied here;
+- a changed scope (the spaces, labels, parent pages or CQL that select postmortems, the Jira
+  project, the templates) keeps the cache but drops the page watermark, so the next cycle is a full
+  reconcile that reads everything the new scope selects.
 A location where no state can be written (a read-only folder, a path under a file) is a
 configuration error that names `sync.state_path`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
-from sync.settings import ConfigError
+from sync.settings import ConfigError, Settings
 from sync.state import State
 
 log = structlog.get_logger(__name__)
@@ -29,11 +38,42 @@ class _Corrupt(Exception):
     """The file is not a sound SQLite database of ours."""
 
 
-def open_state(path: str | Path) -> State:
-    """The state at `path`, rebuilt when the file is corrupt; ConfigError when no state can be written there."""
+def site_of(settings: Settings) -> str:
+    """Which Atlassian site a state describes: the Jira and Confluence base URLs, normalised."""
+    return f"jira={_url(str(settings.jira.url))} confluence={_url(str(settings.confluence.url))}"
+
+
+def _url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def scope_of(settings: Settings) -> str:
+    """A fingerprint of what a cycle selects and how it reads it: pages (spaces, labels, parents, CQL),
+    the Jira project and the templates."""
+    selection = {
+        "confluence": settings.confluence.model_dump(mode="json", include={"spaces", "labels", "parent_pages", "cql"}),
+        "project": settings.jira.project,
+        "templates": settings.model_dump(mode="json", include={"templates"})["templates"],
+    }
+    return hashlib.sha256(json.dumps(selection, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def open_state(path: str | Path, *, site: str, scope: str) -> State:
+    """The state for this site and scope: rebuilt when corrupt or of another site; full reconcile when the scope
+    changed. ConfigError when no state can be written at `path`."""
     if str(path) == ":memory:":
-        return State.open(path)
-    return _open_sound(Path(path))
+        state = State.open(path)
+    else:
+        state = _open_sound(Path(path))
+        recorded = state.meta().get("site")
+        if recorded is not None and recorded != site:
+            state.close()
+            _set_aside(Path(path), "other-site", recorded_site=recorded, site=site)
+            state = _open_sound(Path(path))
+    _check_scope(state, scope)
+    state.set_meta(site=site)
+    return state
 
 
 def _open_sound(path: Path) -> State:
@@ -90,3 +130,13 @@ def _set_aside(path: Path, reason: str, **detail: str) -> None:
     except OSError as exc:
         raise _unusable(path, f"cannot move the {reason} state aside: {exc.strerror or exc}") from None
     log.warning("state_set_aside", reason=reason, path=str(path), moved_to=str(target), **detail)
+
+
+def _check_scope(state: State, scope: str) -> None:
+    """Record the scope; when it changed, drop the page watermark so that the next cycle reads everything."""
+    meta = state.meta()
+    if meta.get("scope") == scope:
+        return
+    if "confluence_since" in meta:
+        log.warning("scope_changed", previous=meta.get("scope"), scope=scope, next_cycle="full reconcile")
+    state.set_meta(scope=scope, confluence_since=None)
