@@ -153,6 +153,10 @@ class State:
             "INSERT OR IGNORE INTO intents VALUES (?, ?)", [(k, now.isoformat()) for k in item_keys]
         )
 
+    def intents(self) -> dict[str, datetime]:
+        """Item key -> when its create was journalled, for every create whose outcome is still unknown."""
+        return {k: datetime.fromisoformat(t) for k, t in self._db.execute("SELECT item_key, started_at FROM intents")}
+
     def clear_intents(self, item_keys: Iterable[str]) -> None:
         self._db.executemany("DELETE FROM intents WHERE item_key = ?", [(k,) for k in item_keys])
 
