@@ -136,10 +136,12 @@ def _progress(message: str) -> None:
 
 
 def _cmd_once(args, settings, jira, confluence, state) -> int:
-    """One cycle; exit 1 when it failed."""
+    """One cycle; exit 1 when it failed. SIGTERM/SIGINT let the cycle finish, then the lease is released."""
     from sync.cycle import run_cycle
+    from sync.daemon import defer_shutdown
     from sync.lease import release
 
+    defer_shutdown()
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
     release(confluence, state, datetime.now(timezone.utc))
