@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -162,7 +163,7 @@ class _Server(HTTPServer):
         self._refused_logged_at = -self.BUSY_LOG_EVERY_S
         super().__init__(address, _Handler)
 
-    def process_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
             self._note_refused()
             self.shutdown_request(request)
@@ -171,7 +172,7 @@ class _Server(HTTPServer):
         threading.Thread(target=self._serve, args=(request, client_address), name="pmsync-health-conn",
                          daemon=True).start()
 
-    def _serve(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def _serve(self, request: Any, client_address: Any) -> None:
         try:
             self.finish_request(request, client_address)
         except Exception:  # noqa: BLE001 - a broken connection is an event, not a crash
@@ -180,7 +181,7 @@ class _Server(HTTPServer):
             self.shutdown_request(request)
             self._slots.release()
 
-    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """Log the failed connection as an event (socketserver would print a traceback to stderr)."""
         exc = sys.exc_info()[1]
         log.warning("health_connection_failed", client=str(client_address[0]), error=f"{type(exc).__name__}: {exc}")
@@ -199,8 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "postmortem-sync"
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout_s  # StreamRequestHandler applies it to every read and write
         super().setup()
+        self.connection.settimeout(self.server.idle_timeout_s)  # every read and write; an idle client is dropped
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path

@@ -94,24 +94,30 @@ def _open_checked(path: Path) -> State:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _unusable(path, f"cannot create the folder {path.parent}: {exc.strerror or exc}") from None
-    state = None
     try:
         state = State.open(path)
+    except sqlite3.DatabaseError as exc:
+        raise _classified(path, exc) from None
+    try:
         problems = state.integrity()
         if problems != ["ok"]:
             raise _Corrupt("; ".join(problems[:3]))
         with state.transaction():  # proves the file and its folder (journal files) can be written
             state.set_meta(opened_at=datetime.now(timezone.utc).isoformat())
-        return state
-    except sqlite3.DatabaseError as exc:
-        if state is not None:
-            state.close()
-        if str(getattr(exc, "sqlite_errorname", "")).startswith(_CORRUPT):
-            raise _Corrupt(str(exc)) from None
-        raise _unusable(path, str(exc)) from None
     except _Corrupt:
         state.close()
         raise
+    except sqlite3.DatabaseError as exc:
+        state.close()
+        raise _classified(path, exc) from None
+    return state
+
+
+def _classified(path: Path, exc: sqlite3.DatabaseError) -> Exception:
+    """_Corrupt for a file that is not a sound database, else the configuration error of an unusable location."""
+    if str(getattr(exc, "sqlite_errorname", "")).startswith(_CORRUPT):
+        return _Corrupt(str(exc))
+    return _unusable(path, str(exc))
 
 
 def _unusable(path: Path, reason: str) -> ConfigError:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -110,7 +109,8 @@ def seed(folder: Path, pages: int = PAGES) -> Path:
 
 def table(page: int, items: int) -> str:
     rows = "".join(f"<tr><td>Item {i} of page {page}</td><td>owner</td><td>{DUE}</td></tr>" for i in range(items))
-    return f"<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>"
+    header = "<tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
+    return f"<h2>Action items</h2><table><tbody>{header}{rows}</tbody></table>"
 
 
 @pytest.mark.parametrize("flavor", ["cloud", "datacenter"])

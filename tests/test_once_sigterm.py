@@ -46,6 +46,18 @@ def events_of(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
+def add_item(sb, page_title: str, text: str) -> None:
+    """A user adds an action item (a table row) to a page, through the REST API."""
+    wiki = sb.confluence_client()
+    page = wiki.get("rest/api/content/search", params={"cql": f'title = "{page_title}"',
+                                                       "expand": "body.storage,version"})["results"][0]
+    body = page["body"]["storage"]["value"].replace("</tbody>", f"<tr><td>{text}</td><td>x</td><td></td></tr></tbody>")
+    version = {"number": page["version"]["number"] + 1}
+    wiki.put(f"rest/api/content/{page['id']}", data={
+        "id": page["id"], "type": "page", "title": page["title"], "version": version,
+        "body": {"storage": {"value": body, "representation": "storage"}}})
+
+
 def lease_on_summary_page(sb) -> Lease:
     with sb.state.lock:
         page = next(p for p in sb.state.confluence.pages.values() if p.title == SUMMARY_TITLE)
@@ -81,13 +93,7 @@ def test_sigterm_during_once_finishes_the_cycle_releases_the_lease_and_exits_0(t
         # The next run is a new holder (empty state): the lease is free, so it writes at once.
         next_config = write_sandbox_config(tmp_path / "next.toml", sb.url, tmp_path / "b" / "state.sqlite3",
                                            more='[daemon]\nlog_format = "json"\n')
-        wiki = sb.confluence_client()
-        page = wiki.get("rest/api/content/search", params={"cql": 'title = "Postmortem 0"',
-                                                           "expand": "body.storage,version"})["results"][0]
-        body = page["body"]["storage"]["value"].replace("</tbody>", "<tr><td>One more</td><td>x</td><td></td></tr></tbody>")
-        wiki.put(f"rest/api/content/{page['id']}", data={
-            "id": page["id"], "type": "page", "title": page["title"], "version": {"number": page["version"]["number"] + 1},
-            "body": {"storage": {"value": body, "representation": "storage"}}})
+        add_item(sb, "Postmortem 0", "One more")
         following = start_once(next_config)
         out, err = following.communicate(timeout=120)
         assert following.returncode == 0, err

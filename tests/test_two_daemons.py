@@ -113,7 +113,7 @@ def test_two_daemons_starting_together_create_each_issue_once(site):
 
 
 def test_rolling_deploy_hands_over_at_once_after_a_clean_release(site):
-    sb, clock, old, new = site
+    sb, _, old, new = site
     assert old.cycle().applied is not None  # the old version syncs alone
     held = new.cycle()  # the new pod starts while the old one still holds the lease
     assert held.applied is None and any(p.kind is ProblemKind.LEASE_HELD for p in held.problems), held.problems

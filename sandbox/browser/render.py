@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from html.entities import name2codepoint
-from typing import Callable, Union
+from typing import Callable
 
 from lxml import etree
 
@@ -109,7 +109,7 @@ class _Later:
 
 # Each handler returns its output as parts: finished text, or a _Later for what is nested inside it.
 # The walk expands them with a stack of its own, so a page nested thousands deep never recurses.
-Part = Union[str, _Later]
+Part = str | _Later
 
 
 def _wrap(opening: str, inner: _Later, closing: str) -> list[Part]:
