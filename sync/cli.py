@@ -87,7 +87,7 @@ def _load(args: argparse.Namespace):
     from sync.atlassian import make_adapters
     from sync.logs import configure_logging
     from sync.settings import load_settings
-    from sync.state import State
+    from sync.state_file import open_state, scope_of, site_of
 
     settings = load_settings(args.config)
     # The daemon's events go to stdout (where container runtimes collect them); the commands that
@@ -96,7 +96,8 @@ def _load(args: argparse.Namespace):
     configure_logging(log_format=settings.daemon.log_format, level=settings.daemon.log_level,
                       secrets=settings.secret_values(), stream=stream)
     jira, confluence = make_adapters(settings)
-    return settings, jira, confluence, State.open(settings.sync.state_path)
+    state = open_state(settings.sync.state_path, site=site_of(settings), scope=scope_of(settings))
+    return settings, jira, confluence, state
 
 
 def _with_config(handler):
@@ -135,10 +136,12 @@ def _progress(message: str) -> None:
 
 
 def _cmd_once(args, settings, jira, confluence, state) -> int:
-    """One cycle; exit 1 when it failed."""
+    """One cycle; exit 1 when it failed. SIGTERM/SIGINT let the cycle finish, then the lease is released."""
     from sync.cycle import run_cycle
+    from sync.daemon import defer_shutdown
     from sync.lease import release
 
+    defer_shutdown()
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
     release(confluence, state, datetime.now(timezone.utc))

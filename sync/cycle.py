@@ -93,6 +93,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         if writes and (not plan.is_empty or plan.records):
             result.applied = _apply(plan, settings, jira, confluence, state, read.pages, started)
             result.report(*result.applied.problems)
+            lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
         result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date())
         if writes:

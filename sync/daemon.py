@@ -1,7 +1,8 @@
 """The long-running daemon: a `schedule` loop around `run_cycle`, graceful shutdown, health endpoint.
 
 SIGTERM and SIGINT only set a flag: the cycle under way finishes (its writes and state stay
-consistent) and the loop exits before starting another.
+consistent) and the loop exits before starting another. `once` defers them the same way
+(`defer_shutdown`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,24 @@ class CycleOutcome:
     items: dict[str, int]
     completion_ratio: float | None
     pages: int
+
+
+def defer_shutdown() -> threading.Event:
+    """From now on SIGTERM/SIGINT only set the returned event (and log it once): the work under way finishes.
+
+    For `once`, which runs one cycle in the main thread: a CronJob past its deadline gets SIGTERM, and the
+    cycle then ends as `run`'s would, its lease released, instead of stopping wherever it was.
+    """
+    requested = threading.Event()
+
+    def request(*_: object) -> None:
+        if not requested.is_set():
+            log.info("shutdown_requested")
+        requested.set()
+
+    signal.signal(signal.SIGTERM, request)
+    signal.signal(signal.SIGINT, request)
+    return requested
 
 
 class Daemon:

@@ -2,7 +2,10 @@
 
 `HealthState` is what the daemon feeds (one call when a cycle starts, one when it ends); it owns a
 dedicated `CollectorRegistry`, so several can coexist in one process (tests). `HealthServer`
-serves one `HealthState` from a stdlib `ThreadingHTTPServer` in a daemon thread.
+serves one `HealthState` from a stdlib `HTTPServer` in a daemon thread, one short-lived thread per
+connection but never more than `workers` at once, and drops a connection idle for `idle_timeout_s`:
+a flood of half-sent requests costs a bounded number of threads, and a probe gets through again
+as soon as it stops. Broken connections are logged as events, never as tracebacks on stderr.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import json
 import math
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -142,19 +147,61 @@ class HealthState:
         return False, f"last cycle failed; last success {now - last_success_at:.0f}s ago"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stuck scrape must never block shutdown
+class _Server(HTTPServer):
+    """A thread per connection, at most `workers` at a time; a connection beyond them is closed at once."""
 
-    def __init__(self, address: tuple[str, int], state: HealthState) -> None:
+    BUSY_LOG_EVERY_S = 60.0
+    request_queue_size = 128  # the listen backlog: a burst waits to be accepted (and refused) rather than retrying SYNs
+
+    def __init__(self, address: tuple[str, int], state: HealthState, *, workers: int, idle_timeout_s: float) -> None:
         if ":" in address[0]:  # an IPv6 literal such as "::"
             self.address_family = socket.AF_INET6
         self.state = state
+        self.idle_timeout_s = idle_timeout_s
+        self._slots = threading.BoundedSemaphore(workers)
+        self._refused = 0
+        self._refused_logged_at = -self.BUSY_LOG_EVERY_S
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._note_refused()
+            self.shutdown_request(request)
+            return
+        # A daemon thread: a stuck scrape must never block shutdown.
+        threading.Thread(target=self._serve, args=(request, client_address), name="pmsync-health-conn",
+                         daemon=True).start()
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - a broken connection is an event, not a crash
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log the failed connection as an event (socketserver would print a traceback to stderr)."""
+        exc = sys.exc_info()[1]
+        log.warning("health_connection_failed", client=str(client_address[0]), error=f"{type(exc).__name__}: {exc}")
+
+    def _note_refused(self) -> None:
+        """Count a connection closed for want of a worker; say so at most once a minute (a flood is one event)."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= self.BUSY_LOG_EVERY_S:
+            log.warning("health_server_busy", refused=self._refused, workers_busy=True)
+            self._refused, self._refused_logged_at = 0, now
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "postmortem-sync"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout_s)  # every read and write; an idle client is dropped
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -182,13 +229,24 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # probes and scrapes every few seconds would drown the event log
 
+    def log_error(self, format: str, *args: object) -> None:
+        # A malformed or timed-out request: an event in the JSON log, not a line on stderr.
+        log.info("health_request_refused", client=self.client_address[0], reason=format % args)
+
 
 class HealthServer:
-    """Serves a `HealthState` on host:port from a daemon thread; port 0 picks a free port."""
+    """Serves a `HealthState` on host:port from a daemon thread; port 0 picks a free port.
 
-    def __init__(self, state: HealthState, host: str = "127.0.0.1", port: int = 9464) -> None:
+    At most `workers` connections are served at once (more are closed at once), and a connection
+    that sends nothing for `idle_timeout_s` is dropped.
+    """
+
+    def __init__(self, state: HealthState, host: str = "127.0.0.1", port: int = 9464, *, workers: int = 8,
+                 idle_timeout_s: float = 5.0) -> None:
         self.state = state
         self.host = host
+        self.workers = workers
+        self.idle_timeout_s = idle_timeout_s
         self._port = port
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -202,7 +260,8 @@ class HealthServer:
         """Bind and start serving; raises OSError if the port is taken."""
         if self._httpd is not None:
             raise RuntimeError("health server already started")
-        self._httpd = _Server((self.host, self._port), self.state)
+        self._httpd = _Server((self.host, self._port), self.state, workers=self.workers,
+                              idle_timeout_s=self.idle_timeout_s)
         # The poll interval bounds how long stop() waits; 0.1 s of idle wake-ups costs nothing.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="pmsync-health", daemon=True

@@ -6,9 +6,15 @@ same issues. Before a cycle writes, it holds the lease: a small JSON document in
 compare-and-swap: of two daemons writing the same version, exactly one succeeds.
 
 - A live lease of another holder blocks every write; the cycle only reads and reports `lease-held`.
-- A holder that takes over from another one (released, or expired after a crash) first waits for
-  the search-lag grace: its reads must start after the previous holder's last write is searchable,
-  else it could miss issues just created and create them again.
+- A holder that takes over from another one may have to wait for the search-lag grace: its reads
+  must start after the previous holder's creates are searchable, else it could miss issues just
+  created and create them again. That matters only for a create a successor can find by search
+  alone: one whose outcome its holder never learnt (an intent left in the journal), or whose key did
+  not reach its page. So a holder that releases the lease cleanly records in it when it last sent
+  such a create (`last_write`; NEVER: none), and the next holder waits until that write plus the
+  grace, which is usually long past: a CronJob's pods, each a new holder, write at once. A holder
+  that died (its lease expired, never released) may have written just now: the next one waits the
+  grace from when it takes over.
 - The first holder ever (no property yet) writes at once: nobody wrote before it.
 - A holder renews only when less than half its term is left, so most cycles send no lease request.
 
@@ -16,7 +22,8 @@ The holder's identity lives in the local state, so a restarted daemon (same stat
 holder and never waits for itself. Clocks of the instances are assumed to agree within a minute.
 
 The rules are pure functions (`claim`, `may_write`, `needs_renewal`, `released`); `hold` and
-`release` do the lease's I/O beside them, through the ConfluencePort and the state's meta table.
+`release` do the lease's I/O beside them, through the ConfluencePort and the state's meta table,
+where `note_creates` keeps what `release` records.
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ from datetime import datetime, timedelta, timezone
 
 import structlog
 
-from sync.apply import summary_page_id
-from sync.models import SummaryPage
+from sync.apply import ApplyResult, summary_page_id
+from sync.models import Plan, SummaryPage
 from sync.ports import AtlassianError, ConfluencePort, NotFound, PermissionDenied, VersionConflict
 from sync.problems import Problem, ProblemKind
 from sync.state import State
@@ -46,11 +53,15 @@ DENIED = ("the account cannot edit the summary page, which holds the write lease
 @dataclass(frozen=True)
 class Lease:
     holder: str
-    since: datetime  # when this holder's tenure began (NEVER: it was the first holder)
+    since: datetime  # this holder's writes wait until `since` + the grace (NEVER: they need not wait)
     expires: datetime
+    # Set by a clean release: when the holder last sent a create a successor can find only by search
+    # (NEVER: none). None: not released cleanly (or by a version that did not say).
+    last_write: datetime | None = None
 
     def to_json(self) -> dict:
-        return {"holder": self.holder, "since": self.since.isoformat(), "expires": self.expires.isoformat()}
+        doc = {"holder": self.holder, "since": self.since.isoformat(), "expires": self.expires.isoformat()}
+        return doc | ({"last_write": self.last_write.isoformat()} if self.last_write is not None else {})
 
     @classmethod
     def from_json(cls, doc: object) -> Lease | None:
@@ -61,8 +72,10 @@ class Lease:
             except ValueError:
                 return None
         try:
-            return cls(str(doc["holder"]), datetime.fromisoformat(doc["since"]), datetime.fromisoformat(doc["expires"]))
-        except (TypeError, KeyError, ValueError):
+            last_write = datetime.fromisoformat(doc["last_write"]) if doc.get("last_write") else None
+            return cls(str(doc["holder"]), datetime.fromisoformat(doc["since"]), datetime.fromisoformat(doc["expires"]),
+                       last_write)
+        except (TypeError, KeyError, ValueError, AttributeError):
             return None
 
 
@@ -75,8 +88,12 @@ def claim(current: Lease | None, me: str, now: datetime, term: timedelta, *, exi
         return None
     if current is not None and current.holder == me:
         since = current.since
+    elif not exists:
+        since = NEVER  # the first holder ever: nobody wrote before it
+    elif current is None or current.last_write is None:
+        since = now  # an unreadable lease, or a holder that died: it may have written just now
     else:
-        since = now if exists else NEVER
+        since = current.last_write  # a clean release says when its last create a search could miss was sent
     return Lease(me, since, now + term)
 
 
@@ -90,9 +107,10 @@ def needs_renewal(lease: Lease | None, me: str, now: datetime, term: timedelta) 
     return lease is None or lease.holder != me or lease.expires - now < term / 2
 
 
-def released(lease: Lease, now: datetime) -> Lease:
-    """The same lease, ended now, so that another instance may take over at once."""
-    return Lease(lease.holder, lease.since, min(lease.expires, now))
+def released(lease: Lease, now: datetime, *, last_write: datetime | None = None) -> Lease:
+    """The same lease, ended now, so that another instance may take over at once; `last_write` as recorded
+    (see Lease); None says nothing, so the next holder waits the grace from when it takes over."""
+    return Lease(lease.holder, lease.since, min(lease.expires, now), last_write)
 
 
 def hold(confluence: ConfluencePort, state: State, where: SummaryPage | None, now: datetime, *,
@@ -160,10 +178,37 @@ def release(confluence: ConfluencePort, state: State, now: datetime) -> None:
         found = confluence.get_property(page_id, LEASE_PROPERTY)
         current = Lease.from_json(found[0]) if found else None
         if found and current and current.holder == meta.get("instance_id"):
-            confluence.set_property(page_id, LEASE_PROPERTY, released(current, now).to_json(), found[1])
+            ended = released(current, now, last_write=_unsettled_write(state, meta, now))
+            confluence.set_property(page_id, LEASE_PROPERTY, ended.to_json(), found[1])
     except AtlassianError as exc:
         log.warning("lease_release_failed", error=str(exc))
     state.set_meta(lease=None)
+
+
+def note_creates(state: State, plan: Plan, applied: ApplyResult, now: datetime, *, write_back: bool) -> None:
+    """After a cycle's writes: remember when creates were last sent, and when last one a successor could find
+    only by search (its key did not reach its page); `now` is taken after the writes, so it bounds them."""
+    if not (plan.creates or plan.epics):
+        return
+    state.set_meta(last_create_at=now.isoformat())
+    unwritten = {ProblemKind.WRITE_BACK_FAILED, ProblemKind.WRITE_BACK_GAVE_UP}
+    if applied.created and (not write_back or any(p.kind in unwritten for p in applied.problems)):
+        state.set_meta(search_only_create_at=now.isoformat())
+
+
+def _unsettled_write(state: State, meta: dict[str, str], now: datetime) -> datetime:
+    """When this instance last sent a create a successor could find only by search; NEVER when none.
+
+    A create whose key is not on its page is noted. An intent still in the journal is a create whose outcome
+    never came back: it was sent by the last noted create, unless it was journalled after that note (its
+    cycle ended before noting): then all we know is that it was sent before now.
+    """
+    times = [datetime.fromisoformat(meta["search_only_create_at"])] if "search_only_create_at" in meta else []
+    intents = state.intents().values()
+    if intents:
+        noted = datetime.fromisoformat(meta["last_create_at"]) if "last_create_at" in meta else NEVER
+        times.append(noted if max(intents) <= noted else now)
+    return max(times, default=NEVER)
 
 
 def _instance_id(state: State, meta: dict[str, str]) -> str:

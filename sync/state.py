@@ -67,6 +67,10 @@ class State:
     def close(self) -> None:
         self._db.close()
 
+    def integrity(self) -> list[str]:
+        """SQLite's quick check of the file: ["ok"], or what is wrong with it (or sqlite3.DatabaseError)."""
+        return [row[0] for row in self._db.execute("PRAGMA quick_check")]
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
@@ -148,6 +152,10 @@ class State:
         self._db.executemany(
             "INSERT OR IGNORE INTO intents VALUES (?, ?)", [(k, now.isoformat()) for k in item_keys]
         )
+
+    def intents(self) -> dict[str, datetime]:
+        """Item key -> when its create was journalled, for every create whose outcome is still unknown."""
+        return {k: datetime.fromisoformat(t) for k, t in self._db.execute("SELECT item_key, started_at FROM intents")}
 
     def clear_intents(self, item_keys: Iterable[str]) -> None:
         self._db.executemany("DELETE FROM intents WHERE item_key = ?", [(k,) for k in item_keys])

@@ -98,6 +98,11 @@ def write_config(path: Path, config: Mapping[str, Any]) -> Path:
     return path
 
 
+def write_site_config(path: Path, url: str, state_path: Path | str, **sections: dict[str, Any]) -> Path:
+    """A CLI config file for the site at `url` (`site_config`), with `sections` merged over it."""
+    return write_config(path, merged(site_config(url, state_path), sections))
+
+
 def _toml_table(name: tuple[str, ...], table: Mapping[str, Any]) -> list[str]:
     lines = [f"[{'.'.join(name)}]"] if name else []
     lines += [f"{key} = {_toml_value(value)}" for key, value in table.items() if not isinstance(value, Mapping)]

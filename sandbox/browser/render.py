@@ -57,10 +57,10 @@ class RenderContext:
 
 
 def render_storage(body: str, context: RenderContext) -> str:
-    """Storage XHTML → an HTML fragment."""
+    """Storage XHTML → an HTML fragment, at any nesting depth (the walk keeps its own stack, not Python's)."""
     root = parse_storage(body)
     headings = list(root.iter("h1", "h2", "h3"))
-    return _Renderer(context, headings).children(root)
+    return _Renderer(context, headings).walk(root)
 
 
 def parse_storage(body: str) -> etree._Element:
@@ -71,7 +71,7 @@ def parse_storage(body: str) -> etree._Element:
     return root if root is not None else etree.Element("root")
 
 
-def _entity(match: re.Match[str]) -> str:
+def _entity(match: re.Match) -> str:
     name = match.group(1)
     if name is None:
         return "&amp;"  # a bare '&' (libxml2's recovery would silently drop later entities)
@@ -95,38 +95,67 @@ def _local(element: etree._Element) -> tuple[str, str]:
     return "html", tag.lower()
 
 
+def _str(value: str | bytes) -> str:
+    """lxml's stubs allow bytes for text and attribute values; storage format parsed from str gives str."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _text(element: etree._Element) -> str:
     return "".join(_str(part) for part in element.itertext())
 
 
-def _str(value: str | bytes) -> str:
-    """lxml gives str for text and attributes on Python 3; its stubs allow bytes, which this decodes."""
-    return value if isinstance(value, str) else value.decode("utf-8")
+@dataclass(frozen=True)
+class _Later:
+    """A part of the output not rendered yet: `render(element)` gives its parts when the walk reaches it."""
+
+    render: Callable[[etree._Element], list[Part]]
+    element: etree._Element
+
+
+# Each handler returns its output as parts: finished text, or a _Later for what is nested inside it.
+# The walk expands them with a stack of its own, so a page nested thousands deep never recurses.
+Part = str | _Later
+
+
+def _wrap(opening: str, inner: _Later, closing: str) -> list[Part]:
+    return [opening, inner, closing]
 
 
 @dataclass
 class _Renderer:
     context: RenderContext
-    headings: list[etree._Element] = field(default_factory=list)
+    headings: list = field(default_factory=list)
 
-    def children(self, element: etree._Element) -> str:
-        out = [_esc(element.text)]
-        for child in element:
-            if isinstance(child.tag, str):
-                out.append(self.element(child))
-            out.append(_esc(child.tail))
+    def walk(self, root: etree._Element) -> str:
+        """The children of `root` rendered to one string, depth first, without recursion."""
+        out: list[str] = []
+        todo: list[Part] = [_Later(self.children, root)]
+        while todo:
+            part = todo.pop()
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                todo.extend(reversed(part.render(part.element)))
         return "".join(out)
 
-    def element(self, element: etree._Element) -> str:
+    def children(self, element: etree._Element) -> list[Part]:
+        out: list[Part] = [_esc(element.text)]
+        for child in element:
+            if isinstance(child.tag, str):
+                out.append(_Later(self.element, child))
+            out.append(_esc(child.tail))
+        return out
+
+    def element(self, element: etree._Element) -> list[Part]:
         kind, name = _local(element)
         if kind == "html":
             return self.html_element(element, name)
         handler = getattr(self, f"ac_{name.replace('-', '_')}", None) if kind == "ac" else None
         return handler(element) if handler else self.children(element)
 
-    def html_element(self, element: etree._Element, name: str) -> str:
+    def html_element(self, element: etree._Element, name: str) -> list[Part]:
         if name == "time":
-            return self.time(element)
+            return [self.time(element)]
         if name not in _PASS_THROUGH:
             return self.children(element)
         attributes = "".join(
@@ -138,8 +167,8 @@ class _Renderer:
         if name in ("h1", "h2", "h3") and element in self.headings:
             attributes += f' id="heading-{self.headings.index(element) + 1}"'
         if name in _VOID:
-            return f"<{name}{attributes}>"
-        return f"<{name}{attributes}>{self.children(element)}</{name}>"
+            return [f"<{name}{attributes}>"]
+        return _wrap(f"<{name}{attributes}>", _Later(self.children, element), f"</{name}>")
 
     def time(self, element: etree._Element) -> str:
         value = element.get("datetime", "")
@@ -149,7 +178,10 @@ class _Renderer:
             shown = value
         return f'<time class="date-lozenge" datetime="{_esc(value)}">{_esc(shown)}</time>'
 
-    def ac_link(self, element: etree._Element) -> str:
+    def ac_link(self, element: etree._Element) -> list[Part]:
+        return [self.link(element)]
+
+    def link(self, element: etree._Element) -> str:
         target = next((child for child in element if _local(child)[0] == "ri"), None)
         bodies = ("plain-text-link-body", "link-body")
         link_body = next((child for child in element if _local(child)[1] in bodies), None)
@@ -171,40 +203,40 @@ class _Renderer:
             return f'<a href="{_esc(target.get(f"{RI}value"))}">{_esc(body_text or target.get(f"{RI}value"))}</a>'
         return _esc(body_text or target.get(f"{RI}filename", ""))
 
-    def ac_task_list(self, element: etree._Element) -> str:
-        items = "".join(self.task(task) for task in element if _local(task)[1] == "task")
-        return f'<ul class="task-list">{items}</ul>'
+    def ac_task_list(self, element: etree._Element) -> list[Part]:
+        items = [_Later(self.task, task) for task in element if _local(task)[1] == "task"]
+        return ['<ul class="task-list">', *items, "</ul>"]
 
-    def task(self, task: etree._Element) -> str:
+    def task(self, task: etree._Element) -> list[Part]:
         done = any(_local(c)[1] == "task-status" and _text(c).strip() == "complete" for c in task)
-        body = "".join(self.children(c) for c in task if _local(c)[1] == "task-body")
-        nested = "".join(self.ac_task_list(c) for c in task if _local(c)[1] == "task-list")
+        body = [_Later(self.children, c) for c in task if _local(c)[1] == "task-body"]
+        nested = [_Later(self.ac_task_list, c) for c in task if _local(c)[1] == "task-list"]
         state = "complete" if done else "incomplete"
         checked = " checked" if done else ""
-        return f'<li class="task {state}"><input type="checkbox" disabled{checked}> {body}{nested}</li>'
+        return [f'<li class="task {state}"><input type="checkbox" disabled{checked}> ', *body, *nested, "</li>"]
 
-    def ac_emoticon(self, element: etree._Element) -> str:
+    def ac_emoticon(self, element: etree._Element) -> list[Part]:
         fallback = element.get(f"{AC}emoji-fallback") or _EMOTICONS.get(element.get(f"{AC}name", ""), "")
-        return f'<span class="emoticon">{_esc(fallback)}</span>'
+        return [f'<span class="emoticon">{_esc(fallback)}</span>']
 
-    def ac_placeholder(self, element: etree._Element) -> str:
-        return ""  # instructional template text is hidden when a page is viewed
+    def ac_placeholder(self, element: etree._Element) -> list[Part]:
+        return []  # instructional template text is hidden when a page is viewed
 
-    def ac_image(self, element: etree._Element) -> str:
+    def ac_image(self, element: etree._Element) -> list[Part]:
         attachment = next((c for c in element if _local(c)[1] == "attachment"), None)
         name = attachment.get(f"{RI}filename", "image") if attachment is not None else "image"
-        return f'<span class="image-placeholder">[image: {_esc(name)}]</span>'
+        return [f'<span class="image-placeholder">[image: {_esc(name)}]</span>']
 
-    def ac_layout(self, element: etree._Element) -> str:
-        return f'<div class="layout">{self.children(element)}</div>'
+    def ac_layout(self, element: etree._Element) -> list[Part]:
+        return _wrap('<div class="layout">', _Later(self.children, element), "</div>")
 
-    def ac_layout_section(self, element: etree._Element) -> str:
-        return f'<div class="layout-section">{self.children(element)}</div>'
+    def ac_layout_section(self, element: etree._Element) -> list[Part]:
+        return _wrap('<div class="layout-section">', _Later(self.children, element), "</div>")
 
-    def ac_layout_cell(self, element: etree._Element) -> str:
-        return f'<div class="layout-cell">{self.children(element)}</div>'
+    def ac_layout_cell(self, element: etree._Element) -> list[Part]:
+        return _wrap('<div class="layout-cell">', _Later(self.children, element), "</div>")
 
-    def ac_structured_macro(self, element: etree._Element) -> str:
+    def ac_structured_macro(self, element: etree._Element) -> list[Part]:
         name = element.get(f"{AC}name", "")
         params = {c.get(f"{AC}name", ""): _text(c).strip() for c in element if _local(c)[1] == "parameter"}
         rich = next((c for c in element if _local(c)[1] == "rich-text-body"), None)
@@ -213,79 +245,81 @@ class _Renderer:
         if render is not None:
             return render(self, name, params, rich, plain)
         if rich is not None:
-            return f'<div class="macro macro-{_esc(name)}">{self.children(rich)}</div>'
-        return f'<span class="macro-placeholder">[{_esc(name)}]</span>'
+            return _wrap(f'<div class="macro macro-{_esc(name)}">', _Later(self.children, rich), "</div>")
+        return [f'<span class="macro-placeholder">[{_esc(name)}]</span>']
 
     ac_macro = ac_structured_macro
 
 
 _Params = dict[str, str]  # a macro's parameters by name
 _Body = etree._Element | None  # a macro's rich-text or plain-text body, when it has one
-_Macro = Callable[[_Renderer, str, _Params, _Body, _Body], str]
+_Macro = Callable[[_Renderer, str, _Params, _Body, _Body], list[Part]]
 
 
-def _status(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
+def _rich(renderer: _Renderer, rich: etree._Element | None) -> list[Part]:
+    """A macro's rich-text body, rendered when the walk reaches it; nothing when there is none."""
+    return [_Later(renderer.children, rich)] if rich is not None else []
+
+
+def _status(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
     colour = params.get("colour", "Grey").lower()
     colour = colour if colour in _STATUS_COLOURS else "grey"
     subtle = " subtle" if params.get("subtle", "").lower() == "true" else ""
-    return f'<span class="status-lozenge status-{colour}{subtle}">{_esc(params.get("title", ""))}</span>'
+    return [f'<span class="status-lozenge status-{colour}{subtle}">{_esc(params.get("title", ""))}</span>']
 
 
-def _jira(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
+def _jira(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
     key = params.get("key", "")
     if not key:
-        return f'<span class="jira-query">Jira query: {_esc(params.get("jqlQuery", ""))}</span>'
+        return [f'<span class="jira-query">Jira query: {_esc(params.get("jqlQuery", ""))}</span>']
     link = f'<a class="jira-issue-key" href="{_esc(renderer.context.jira_prefix)}/browse/{_esc(key)}">{_esc(key)}</a>'
     info = renderer.context.issue(key)
     if info is None:
-        return f'<span class="jira-issue">{link}</span>'
+        return [f'<span class="jira-issue">{link}</span>']
     colour = _CATEGORY_COLOURS.get(info.category, "grey")
     lozenge = f'<span class="status-lozenge status-{colour}">{_esc(info.status)}</span>'
-    return f'<span class="jira-issue">{link} <span class="jira-summary">{_esc(info.summary)}</span> {lozenge}</span>'
+    return [f'<span class="jira-issue">{link} <span class="jira-summary">{_esc(info.summary)}</span> {lozenge}</span>']
 
 
 _CATEGORY_COLOURS = {"new": "grey", "indeterminate": "blue", "done": "green"}
 
 
-def _details(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
-    inner = renderer.children(rich) if rich is not None else ""
-    return f'<div class="page-properties">{inner}</div>'
+def _details(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
+    return ['<div class="page-properties">', *_rich(renderer, rich), "</div>"]
 
 
-def _panel(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
+def _panel(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
     title = f'<p class="panel-title">{_esc(params["title"])}</p>' if params.get("title") else ""
-    inner = renderer.children(rich) if rich is not None else ""
-    return f'<div class="panel panel-{_esc(name)}">{title}{inner}</div>'
+    return [f'<div class="panel panel-{_esc(name)}">{title}', *_rich(renderer, rich), "</div>"]
 
 
-def _expand(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
+def _expand(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
     title = params.get("title") or "Click here to expand..."
-    inner = renderer.children(rich) if rich is not None else ""
-    return f"<details><summary>{_esc(title)}</summary>{inner}</details>"
+    return [f"<details><summary>{_esc(title)}</summary>", *_rich(renderer, rich), "</details>"]
 
 
-def _code(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
-    return f'<pre class="code"><code>{_esc(_text(plain) if plain is not None else "")}</code></pre>'
+def _code(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
+    return [f'<pre class="code"><code>{_esc(_text(plain) if plain is not None else "")}</code></pre>']
 
 
-def _toc(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
+def _toc(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
     items = "".join(
         f'<li><a href="#heading-{i}">{_esc(_text(h).strip())}</a></li>' for i, h in enumerate(renderer.headings, 1)
     )
-    return f'<nav class="toc"><ul>{items}</ul></nav>'
+    return [f'<nav class="toc"><ul>{items}</ul></nav>']
 
 
-def _children(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
+def _children(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
     pages = renderer.context.child_pages()
     items = "".join(f'<li><a href="{_esc(href)}">{_esc(title)}</a></li>' for title, href in pages)
-    return f'<ul class="child-pages">{items}</ul>'
+    return [f'<ul class="child-pages">{items}</ul>']
 
 
-def _chart(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> str:
+def _chart(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
     table = next(rich.iter("table"), None) if rich is not None else None
-    data_table = renderer.html_element(table, "table") if table is not None else ""
+    data_table = renderer.html_element(table, "table") if table is not None else []
     svg = bar_chart_svg(_table_rows(table) if table is not None else [], params.get("title", ""))
-    return f'<figure class="chart">{svg}{data_table}</figure>'
+    return [f'<figure class="chart">{svg}', *data_table, "</figure>"]
 
 
 def _table_rows(table: etree._Element) -> list[list[str]]:
