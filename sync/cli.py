@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,14 @@ from sync.parser import parse_file, render_table
 from sync.templates import combine_templates
 
 if TYPE_CHECKING:
+    from sync.atlassian.confluence import ConfluenceAdapter
+    from sync.atlassian.jira import JiraAdapter
+    from sync.cycle import CycleResult
     from sync.models import Plan
+    from sync.settings import Settings
+    from sync.state import State
+
+    Loaded = tuple[Settings, JiraAdapter, ConfluenceAdapter, State]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -29,7 +37,9 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         try:
             templates = combine_templates(load_settings(args.config).templates)
-        except Exception as exc:  # any configuration error is reported, not a traceback
+        # Any configuration error is reported, not a traceback; `parse` works without sync.settings (it is
+        # imported only here), so it cannot name sync.settings.ConfigError.
+        except Exception as exc:  # noqa: BLE001
             print(f"postmortem-sync: cannot load {args.config}: {exc}", file=sys.stderr)
             return EXIT_USAGE
     status = EXIT_OK
@@ -82,7 +92,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> Loaded:
     """Settings, adapters and state for the commands that talk to Atlassian; ConfigError on bad config."""
     from sync.atlassian import make_adapters
     from sync.logs import configure_logging
@@ -100,7 +110,7 @@ def _load(args: argparse.Namespace):
     return settings, jira, confluence, state
 
 
-def _with_config(handler):
+def _with_config(handler: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
     """Run a command that needs configuration; print every configuration problem and exit 2."""
     def run(args: argparse.Namespace) -> int:
         from sync.settings import ConfigError
@@ -114,7 +124,7 @@ def _with_config(handler):
     return run
 
 
-def _log_cycle(result) -> None:
+def _log_cycle(result: CycleResult) -> None:
     import structlog
 
     applied = result.applied
@@ -135,7 +145,8 @@ def _progress(message: str) -> None:
         print(f"postmortem-sync: {message}", file=sys.stderr)
 
 
-def _cmd_once(args, settings, jira, confluence, state) -> int:
+def _cmd_once(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
+              state: State) -> int:
     """One cycle; exit 1 when it failed. SIGTERM/SIGINT let the cycle finish, then the lease is released."""
     from sync.cycle import run_cycle
     from sync.daemon import defer_shutdown
@@ -144,11 +155,12 @@ def _cmd_once(args, settings, jira, confluence, state) -> int:
     defer_shutdown()
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
-    release(confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, datetime.now(UTC))
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _cmd_run(args, settings, jira, confluence, state) -> int:
+def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
+             state: State) -> int:
     """The daemon: a cycle every interval until SIGTERM/SIGINT."""
     from sync.cycle import run_cycle
     from sync.daemon import CycleOutcome, Daemon
@@ -170,11 +182,12 @@ def _cmd_run(args, settings, jira, confluence, state) -> int:
     daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)
     daemon.install_signal_handlers()
     code = daemon.run_forever()
-    release(confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, datetime.now(UTC))
     return code
 
 
-def _cmd_plan(args, settings, jira, confluence, state) -> int:
+def _cmd_plan(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
+              state: State) -> int:
     """Dry run: print what a cycle would change, change nothing."""
     from sync.cycle import run_cycle
 
@@ -204,7 +217,8 @@ def render_plan_table(plan: Plan) -> str:
         return "Nothing to change."
     header = ("ACTION", "PAGE", "ITEM", "ISSUE", "DETAILS")
     widths = [max(len(header[i]), *(min(60, len(str(r[i]))) for r in rows)) for i in range(5)]
-    line = lambda cells: "  ".join(str(c)[:60].ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line: Callable[[Sequence[object]], str] = lambda cells: "  ".join(  # noqa: E731
+        str(c)[:60].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
     out = [line(header)] + [line(r) for r in rows]
     out += [f"problem: {p}" for p in plan.problems]
     if plan.unsafe_reason:
@@ -212,7 +226,8 @@ def render_plan_table(plan: Plan) -> str:
     return "\n".join(out)
 
 
-def _cmd_report(args, settings, jira, confluence, state) -> int:
+def _cmd_report(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
+                state: State) -> int:
     """Print the completion metrics without writing anything."""
     from sync.cycle import run_cycle
     from sync.report import metrics_to_json, render_report_table
@@ -225,7 +240,8 @@ def _cmd_report(args, settings, jira, confluence, state) -> int:
     return EXIT_OK
 
 
-def _cmd_check(args, settings, jira, confluence, state) -> int:
+def _cmd_check(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
+               state: State) -> int:
     """Configuration (already valid here), connectivity and permissions, in words a user can act on."""
     from sync.checks import run_checks
 
@@ -279,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_sandbox_command(commands) -> None:
+def _add_sandbox_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `sandbox` command and its options."""
     sandbox = commands.add_parser("sandbox", help="serve a local Jira + Confluence stand-in")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -293,7 +309,8 @@ def _add_sandbox_command(commands) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ class Daemon:
         """Serve health, run a cycle at once and then on schedule; return the exit code."""
         if self._health_server is not None:
             self._health_server.start()
-        self._scheduler.every(self._interval_s).seconds.do(self._run_one)
+        # schedule annotates the interval as int, but it builds a timedelta from it: fractional seconds work.
+        self._scheduler.every(self._interval_s).seconds.do(self._run_one)  # type: ignore[arg-type]
         try:
             self._run_one()
             while not self._stop.is_set():

@@ -6,8 +6,12 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from sync.models import ActionItem
+from sync.models import ActionItem, ItemRecord
+
+if TYPE_CHECKING:
+    from sync.state import IssueLink
 
 MANAGED_LABEL = "pmsync"
 REMOVED_LABEL = "pmsync-removed"
@@ -54,7 +58,7 @@ def page_item_keys(page_id: str, items: Iterable[ActionItem],
     return keys
 
 
-def tracked_by_issue(records: Iterable) -> dict[tuple[str, str], str]:
+def tracked_by_issue(records: Iterable[ItemRecord | IssueLink]) -> dict[tuple[str, str], str]:
     """(page id, issue key) -> item key of every tracked item (records as in sync.state.ItemRecord)."""
     return {(r.page_id, r.issue_key): r.item_key for r in records if r.issue_key}
 

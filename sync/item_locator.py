@@ -151,8 +151,7 @@ def _row_item(grid: TableGrid, row_number: int, match: ColumnMatch, section: _Se
         return None
     checkbox = next(summary_cell.iter(TASK), None)
     distinct = dict.fromkeys(slots)  # a cell spanning columns fills several slots; an empty slot is None
-    distinct.pop(None, None)
-    cells = tuple(distinct)
+    cells = tuple(cell for cell in distinct if cell is not None)
     return LocatedItem(origin, False, summary, grid.rows[row_number], checkbox, task_parts(checkbox), columns, cells,
                        match.template, section.heading_type)
 

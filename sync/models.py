@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sync.problems import Problem
 
@@ -26,7 +26,7 @@ class Owner:
     def is_mention(self) -> bool:
         return bool(self.account_id or self.userkey or self.username)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "account_id": self.account_id,
             "userkey": self.userkey,
@@ -55,7 +55,7 @@ class ActionItem:
     origin: str = ""
     task_uuid: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The `parse --json` shape of one item."""
         return {
             "summary": self.summary,
@@ -93,7 +93,7 @@ class Postmortem:
     url: str | None = None
     space: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The exact `parse --json` shape."""
         return {
             "page_title": self.title,

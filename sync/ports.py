@@ -8,7 +8,7 @@ and the planner-facing code depend only on this module. Error messages never con
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from sync.models import CreateResult, IssueFields, IssueSnapshot, Page
 
@@ -156,7 +156,7 @@ class JiraProbe(Protocol):
     @property
     def deployment(self) -> DeploymentKind: ...
 
-    def server_info(self) -> dict:
+    def server_info(self) -> dict[str, Any]:
         """Jira's serverInfo document."""
         ...
 

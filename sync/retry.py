@@ -55,11 +55,12 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff for the given attempt (1-based), half of it jittered, up to the cap."""
-        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1))
+        ceiling = min(self.cap_seconds, self.base_seconds * 2.0 ** (attempt - 1))
         return ceiling / 2 + self.jitter() * ceiling / 2
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        hint = server_wait_hint(state.outcome.exception(), now=self.clock())  # type: ignore[union-attr]
+        assert state.outcome is not None  # tenacity asks how long to wait only after an attempt ended
+        hint = server_wait_hint(state.outcome.exception(), now=self.clock())
         if hint is None:
             return self.backoff(state.attempt_number)
         return max(hint, MIN_SERVER_WAIT_SECONDS) + self.jitter()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sync.models import ActionItem, IssueSnapshot, ItemRecord, Owner, PageMeta, Postmortem
 
@@ -167,24 +167,24 @@ def _json_default(value: object) -> str:
     raise TypeError(type(value).__name__)
 
 
-def postmortem_to_json(pm: Postmortem) -> dict:
+def postmortem_to_json(pm: Postmortem) -> dict[str, Any]:
     """Everything of a parsed page the summary needs, as JSON-able data."""
-    return json.loads(json.dumps({
+    return cast("dict[str, Any]", json.loads(json.dumps({
         "title": pm.title, "page_id": pm.page_id, "version": pm.version, "url": pm.url, "space": pm.space,
         "problems": list(pm.problems), "meta": asdict(pm.meta),
         "items": [asdict(item) for item in pm.items],
-    }, default=_json_default))
+    }, default=_json_default)))
 
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _owner(doc: dict | None) -> Owner | None:
+def _owner(doc: dict[str, Any] | None) -> Owner | None:
     return Owner(**doc) if doc else None
 
 
-def postmortem_from_json(doc: dict) -> Postmortem:
+def postmortem_from_json(doc: dict[str, Any]) -> Postmortem:
     meta = dict(doc["meta"])
     meta["incident_date"] = _date(meta.get("incident_date"))
     meta["owner"] = _owner(meta.get("owner"))
@@ -197,11 +197,11 @@ def postmortem_from_json(doc: dict) -> Postmortem:
     )
 
 
-def snapshot_to_json(snapshot: IssueSnapshot) -> dict:
-    return json.loads(json.dumps(asdict(snapshot), default=_json_default))
+def snapshot_to_json(snapshot: IssueSnapshot) -> dict[str, Any]:
+    return cast("dict[str, Any]", json.loads(json.dumps(asdict(snapshot), default=_json_default)))
 
 
-def snapshot_from_json(doc: dict) -> IssueSnapshot:
+def snapshot_from_json(doc: dict[str, Any]) -> IssueSnapshot:
     times = {name: datetime.fromisoformat(doc[name]) if doc.get(name) else None
              for name in ("created", "updated", "resolved")}
     return IssueSnapshot(**{**doc, **times, "labels": tuple(doc["labels"]), "due": _date(doc.get("due"))})

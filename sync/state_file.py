@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -103,7 +103,7 @@ def _open_checked(path: Path) -> State:
         if problems != ["ok"]:
             raise _Corrupt("; ".join(problems[:3]))
         with state.transaction():  # proves the file and its folder (journal files) can be written
-            state.set_meta(opened_at=datetime.now(timezone.utc).isoformat())
+            state.set_meta(opened_at=datetime.now(UTC).isoformat())
     except _Corrupt:
         state.close()
         raise
@@ -126,7 +126,7 @@ def _unusable(path: Path, reason: str) -> ConfigError:
 
 def _set_aside(path: Path, reason: str, **detail: str) -> None:
     """Move the file (and SQLite's side files) to `<name>.<reason>-<time>` beside it, with a warning."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     target = path.with_name(f"{path.name}.{reason}-{stamp}")
     try:
         for suffix in ("", "-wal", "-shm"):

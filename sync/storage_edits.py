@@ -99,7 +99,7 @@ class _SpanIndex:
             spans = self._by_name.get(name, [])
             if len(spans) != len(same_tag):
                 raise EditError(f"cannot locate <{name}> in the page text safely")
-            self._by_tag[element.tag] = (same_tag, dict(zip(same_tag, spans)))
+            self._by_tag[element.tag] = (same_tag, dict(zip(same_tag, spans, strict=True)))
         return self._by_tag[element.tag][1][element]
 
 
@@ -258,6 +258,7 @@ def _complete_splice(body: str, item: LocatedItem, origin: str, spans: _SpanInde
     checkbox = item.task.find(TASK_STATUS) if item.task is not None else None
     if checkbox is None:
         raise EditTargetNotFound(f"the item at {origin} has no task status to complete")
-    if collapse_whitespace("".join(checkbox.itertext())) == "complete":
+    # lxml-stubs type itertext() as str | bytes; lxml yields str for parsed text on Python 3.
+    if collapse_whitespace("".join(checkbox.itertext())) == "complete":  # type: ignore[arg-type]
         return None
     return _content_splice(body, spans.of(checkbox), "complete")

@@ -52,7 +52,10 @@ class Section(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _read_secret_file(cls, value: Any, info: ValidationInfo) -> Any:
-        return read_secret_file(value, info.field_name) if isinstance(value, SecretFile) else value
+        if isinstance(value, SecretFile):
+            assert info.field_name is not None  # a field validator ("*") is always called for a named field
+            return read_secret_file(value, info.field_name)
+        return value
 
 
 def nested_section(annotation: Any) -> type[Section] | None:
