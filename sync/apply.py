@@ -74,12 +74,14 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult)
     """Update, transition, flag and unflag tracked issues; each record is saved once its write landed."""
     for change in plan.updates:
         key = change.record.issue_key
+        assert key is not None  # the planner plans this only for an item that has an issue
         changes = _port_changes(change.changes, add=change.add_labels, remove=change.remove_labels)
         if _attempt(result, ProblemKind.UPDATE_FAILED, key, partial(jira.update_issue, key, changes)):
             state.save_items([change.record])
             result.updated += 1
     for done in plan.transitions:
         key = done.record.issue_key
+        assert key is not None  # the planner plans this only for an item that has an issue
         if _attempt(result, ProblemKind.TRANSITION_FAILED, key, partial(jira.transition_to_done, key)):
             state.save_items([replace(done.record, done=True)])
             result.transitioned += 1
@@ -90,6 +92,7 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult)
             log.info("issue_flagged_removed", issue_key=flag.record.issue_key, page_id=flag.record.page_id)
     for unflag in plan.unflags:
         key = unflag.record.issue_key
+        assert key is not None  # the planner plans this only for an item that has an issue
         if _attempt(result, ProblemKind.UNFLAG_FAILED, key,
                     partial(jira.update_issue, key, _port_changes(remove=[REMOVED_LABEL]))):
             state.save_items([replace(unflag.record, flagged=False)])
@@ -98,6 +101,7 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult)
 def _flag(jira: JiraPort, flag: FlagRemoved) -> None:
     """Label the issue as removed, say why in a comment, and transition it when configured (never delete it)."""
     key = flag.record.issue_key
+    assert key is not None  # the planner flags only items that have an issue
     jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
     jira.add_comment(key, flag.comment)
     if flag.transition:
@@ -135,6 +139,7 @@ def _attempt(result: ApplyResult, kind: ProblemKind, key: str | None, call: Call
 def _adopt(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> None:
     for adopt in plan.adopts:
         key = adopt.record.issue_key
+        assert key is not None  # the planner plans this only for an item that has an issue
         try:
             if adopt.add_labels:
                 jira.update_issue(key, _port_changes(add=adopt.add_labels))
@@ -163,7 +168,7 @@ def _under_epics(plan: Plan, jira: JiraPort, state: State, now: datetime, result
         outcomes = [CreateResult(None, "interrupted")] * len(plan.epics)
     epic_of: dict[str, str] = {}
     unknown: set[str] = set()  # the epic may or may not exist: its issues wait for it
-    for epic, outcome in zip(plan.epics, outcomes):
+    for epic, outcome in zip(plan.epics, outcomes, strict=True):
         if outcome.key:
             epic_of[epic.page_id] = outcome.key
             state.set_meta(**{f"epic:{epic.page_id}": outcome.key})
@@ -196,7 +201,7 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
         return
     outcomes = _without_unknown_users(creates, outcomes, jira, result)
     done_keys = []
-    for change, outcome in zip(creates, outcomes):
+    for change, outcome in zip(creates, outcomes, strict=True):
         item_key = change.record.item_key
         if outcome.key:
             state.save_items([replace(change.record, issue_key=outcome.key)])
@@ -218,13 +223,14 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
 def _without_unknown_users(creates: Sequence[CreateIssue], outcomes: Sequence[CreateResult], jira: JiraPort,
                            result: ApplyResult) -> list[CreateResult]:
     """The outcomes, with the creates Jira refused for their assignee sent again unassigned (and reported)."""
-    refused = [(c, o) for c, o in zip(creates, outcomes) if not o.key and o.error and "assignee" in o.error.lower()]
+    refused = [(c, o) for c, o in zip(creates, outcomes, strict=True)
+               if not o.key and o.error and "assignee" in o.error.lower()]
     if not refused:
         return list(outcomes)
     again = jira.create_issues([replace(c.fields, assignee=None) for c, _ in refused])
-    fixed = {id(c): o for (c, _), o in zip(refused, again)}
+    fixed = {id(c): o for (c, _), o in zip(refused, again, strict=True)}
     result.problems += [Problem(ProblemKind.UNKNOWN_USER, c.record.item_key) for c, _ in refused]
-    return [fixed.get(id(c), o) for c, o in zip(creates, outcomes)]
+    return [fixed.get(id(c), o) for c, o in zip(creates, outcomes, strict=True)]
 
 
 def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: ApplyOptions, result: ApplyResult) -> None:
@@ -234,7 +240,7 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
         if sprint is None:
             result.problems.append(Problem(ProblemKind.NO_ACTIVE_SPRINT, str(options.sprint_board)))
         else:
-            _attempt(result, ProblemKind.SPRINT_FAILED, sprint, lambda: jira.add_to_sprint(sprint, keys))
+            _attempt(result, ProblemKind.SPRINT_FAILED, str(sprint), lambda: jira.add_to_sprint(sprint, keys))
     if options.remote_links:
         for change in creates:
             key = result.created.get(change.record.item_key)
@@ -248,7 +254,7 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
 def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None],
               templates: Sequence[TemplateSpec] = DEFAULT_TEMPLATES) -> str:
     """The page body with the Jira keys inserted and tasks ticked, in one pass; unknown targets are skipped."""
-    links = [(origin, keys[item_key], summary) for origin, item_key, summary in write.keys if keys.get(item_key)]
+    links = [(origin, key, summary) for origin, item_key, summary in write.keys if (key := keys.get(item_key))]
     try:
         edited, problems = edit_items(body, links=links, completions=write.complete, templates=templates)
     except EditError as exc:  # e.g. a body that is not well-formed: never edited

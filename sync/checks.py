@@ -46,7 +46,7 @@ def run_checks(settings: Settings, jira: JiraProbe, confluence: ConfluenceProbe)
             page = confluence.find_page(settings.confluence.summary_space, summary.title)
             yield True, f"summary page space {settings.confluence.summary_space} is readable"
             editable = confluence.can_edit(page.id) if page else None
-            if editable is False:
+            if editable is False and page is not None:  # editable is only known for a page found
                 yield False, (f"the account cannot edit the summary page {summary.title!r} (id {page.id}), which also "
                               "holds the write lease: give it edit permission on that page")
             elif editable:
@@ -61,10 +61,12 @@ def _create_screen_checks(settings: Settings, jira: JiraProbe) -> Iterator[tuple
     try:
         on_screen = jira.create_screen_fields(j.project, j.issue_type)
     except NotFound as exc:
-        yield False, f"Jira project {j.project}, issue type {j.issue_type}: {exc.message} (check jira.project and jira.issue_type)"
+        yield False, (f"Jira project {j.project}, issue type {j.issue_type}: {exc.message} "
+                      "(check jira.project and jira.issue_type)")
         return
     except AtlassianError as exc:
-        yield False, f"Jira create screen of {j.project}/{j.issue_type}: {_explain('Jira', exc)} (Create issues permission)"
+        yield False, (f"Jira create screen of {j.project}/{j.issue_type}: {_explain('Jira', exc)} "
+                      "(Create issues permission)")
         return
     needed = ["summary", "description", "labels", "duedate", "assignee"]
     needed += ["priority"] if j.priority_map or j.default_priority else []

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 import structlog
@@ -73,7 +73,7 @@ def _since(view: StateView, name: str, overlap: timedelta) -> datetime | None:
 
 
 def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, *,
-              apply: bool = True, force: bool = False, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+              apply: bool = True, force: bool = False, now: Callable[[], datetime] = lambda: datetime.now(UTC),
               progress: Callable[[str], None] | None = None) -> CycleResult:
     """Run one cycle; with apply=False it only plans (a dry run) and writes nothing anywhere."""
     started, clock = now(), time.monotonic()
@@ -299,7 +299,7 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
 def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
              today: date) -> Metrics:
     """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
-    parsed = {pm.page_id: pm for pm in read.postmortems}
+    parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id is not None}  # parse_pages always sets it
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
     links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
     return compute_metrics(tracked_items(pages.values(), links, issues), today)

@@ -32,7 +32,7 @@ import json
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -45,7 +45,7 @@ from sync.state import State
 log = structlog.get_logger(__name__)
 
 LEASE_PROPERTY = "pmsync-lease"
-NEVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 DENIED = ("the account cannot edit the summary page, which holds the write lease (HTTP 403): "
           "give it edit permission, or set sync.lease_minutes = 0 if one instance runs")
 
@@ -59,7 +59,7 @@ class Lease:
     # (NEVER: none). None: not released cleanly (or by a version that did not say).
     last_write: datetime | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, str]:
         doc = {"holder": self.holder, "since": self.since.isoformat(), "expires": self.expires.isoformat()}
         return doc | ({"last_write": self.last_write.isoformat()} if self.last_write is not None else {})
 
@@ -71,6 +71,8 @@ class Lease:
                 doc = json.loads(doc)
             except ValueError:
                 return None
+        if not isinstance(doc, dict):
+            return None
         try:
             last_write = datetime.fromisoformat(doc["last_write"]) if doc.get("last_write") else None
             return cls(str(doc["holder"]), datetime.fromisoformat(doc["since"]), datetime.fromisoformat(doc["expires"]),
@@ -132,6 +134,7 @@ def hold(confluence: ConfluencePort, state: State, where: SummaryPage | None, no
                 return held
     except AtlassianError as exc:
         return _forget(state, exc)
+    assert lease is not None  # _take hands back a lease whenever it hands back no problem
     if not may_write(lease, me, now, grace):
         log.info("lease_handover", since=lease.since.isoformat())
         return Problem(ProblemKind.LEASE_HANDOVER, None,
@@ -146,6 +149,7 @@ def _take(confluence: ConfluencePort, state: State, page_id: str, me: str, now: 
     current = Lease.from_json(found[0]) if found else None
     lease = claim(current, me, now, term, exists=found is not None)
     if lease is None:
+        assert current is not None  # claim refuses only while another holder's lease is live
         state.set_meta(lease=None)
         log.warning("lease_held", holder=current.holder, expires=current.expires.isoformat())
         return None, Problem(ProblemKind.LEASE_HELD, current.holder, f"until {current.expires.isoformat()}")

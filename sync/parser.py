@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -196,7 +197,7 @@ _META_KEYS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 def read_page_meta(root: etree._Element) -> PageMeta:
     """Incident date, severity, service(s), team, owner and status from the page-properties macros."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # PageMeta field -> value: a date, a str or an Owner
     for macro in root.iter(MACRO):
         if macro_name(macro) != "details":
             continue
@@ -207,7 +208,7 @@ def read_page_meta(root: etree._Element) -> PageMeta:
     return PageMeta(**values)
 
 
-def _read_meta_row(key: str, cell: etree._Element, values: dict[str, object]) -> None:
+def _read_meta_row(key: str, cell: etree._Element, values: dict[str, Any]) -> None:
     """Record the first value for the meta field a key names."""
     for name, pattern in _META_KEYS:
         if name in values or not pattern.search(key):
@@ -256,6 +257,6 @@ def render_table(postmortem: Postmortem) -> str:
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(_TABLE_HEADER))]
     lines = [postmortem.title or "(untitled page)"]
-    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.append("  problems: " + (", ".join(postmortem.problems) or "none"))
     return "\n".join(lines)

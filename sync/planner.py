@@ -24,9 +24,24 @@ from sync.identity import (
     type_from_labels,
     type_label,
 )
-from sync.models import (ActionItem, AdoptIssue, CreateEpic, CreateIssue, FlagRemoved, IssueFields, IssueSnapshot,
-                         ItemRecord, KeyLink, Plan, Postmortem, TaskTick, TransitionDone, Unflag, UpdateIssue,
-                         WriteBack)
+from sync.models import (
+    ActionItem,
+    AdoptIssue,
+    CreateEpic,
+    CreateIssue,
+    FlagRemoved,
+    IssueFields,
+    IssueSnapshot,
+    ItemRecord,
+    KeyLink,
+    Plan,
+    Postmortem,
+    TaskTick,
+    TransitionDone,
+    Unflag,
+    UpdateIssue,
+    WriteBack,
+)
 from sync.problems import Problem, ProblemKind
 from sync.state import StateView
 
@@ -235,7 +250,7 @@ def _plan_page(pm: Postmortem, given: _Given, acc: _Changes, records: Sequence[I
     keys = page_item_keys(pm.page_id or "", pm.items, given.tracked)
     links: list[KeyLink] = []
     ticks: list[TaskTick] = []
-    for item, key in zip(pm.items, keys):
+    for item, key in zip(pm.items, keys, strict=True):
         planned, snapshot = _plan_item(pm, item, key, given, acc)
         if not planned or not given.options.write_back:
             continue
@@ -307,7 +322,8 @@ def _plan_epic(pm: Postmortem, epic_key: str | None, given: _Given, acc: _Change
             acc.creates = [c for i, c in enumerate(acc.creates) if i not in mine]
             return
         labels = (MANAGED_LABEL, epic_label(page_id), *options.labels)
-        fields = IssueFields(summary=pm.title, description=f"Action items of the postmortem \"{pm.title}\": {pm.url or ''}",
+        fields = IssueFields(summary=pm.title,
+                             description=f"Action items of the postmortem \"{pm.title}\": {pm.url or ''}",
                              project=options.project, issue_type=options.epic_issue_type,
                              labels=tuple(dict.fromkeys(labels)), components=options.components)
         acc.epics.append(CreateEpic(page_id, fields))

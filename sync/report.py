@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
 from xml.sax.saxutils import escape
 
+from sync.identity import page_item_keys, tracked_by_issue
 from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem, SummaryPage, WriteSummary
 from sync.state import IssueLink
-from sync.identity import page_item_keys, tracked_by_issue
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, 10**6, "over 90 days"))
@@ -85,7 +86,7 @@ def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord 
     tracked = tracked_by_issue(records.values())
     names = {s.assignee: s.assignee_display for s in issues.values() if s.assignee and s.assignee_display}
     for pm in pages:
-        for item, key in zip(pm.items, page_item_keys(pm.page_id or "", pm.items, tracked)):
+        for item, key in zip(pm.items, page_item_keys(pm.page_id or "", pm.items, tracked), strict=True):
             record = records.get(key)
             issue_key = item.jira_key or (record.issue_key if record else None)
             issue = issues.get(issue_key) if issue_key else None
@@ -123,7 +124,8 @@ def owner_label(owner: Owner | None, issue: IssueSnapshot | None, names: Mapping
     return owner.display if owner else None
 
 
-def _grouped(rows: Sequence[TrackedItem], key, today: date) -> tuple[tuple[str, Tally], ...]:
+def _grouped(rows: Sequence[TrackedItem], key: Callable[[TrackedItem], str | None],
+             today: date) -> tuple[tuple[str, Tally], ...]:
     groups: dict[str, list[TrackedItem]] = defaultdict(list)
     for row in rows:
         groups[key(row) or "(none)"].append(row)
@@ -145,13 +147,13 @@ def compute_metrics(rows: Sequence[TrackedItem], today: date) -> Metrics:
     open_rows = [r for r in rows if not r.done]
     closed_with_due = [r for r in done if r.due and r.resolved]
     days_to_close = [(r.resolved - r.created).days for r in done if r.resolved and r.created]
-    by_page: dict[tuple, list[TrackedItem]] = defaultdict(list)
+    by_page: dict[tuple[str, str | None, date | None, str | None], list[TrackedItem]] = defaultdict(list)
     for r in rows:
         by_page[(r.page_title, r.page_url, r.incident_date, r.severity)].append(r)
     postmortems = tuple(PostmortemRow(t, u, d, s, _tally(g, today))
                         for (t, u, d, s), g in sorted(by_page.items(), key=lambda kv: (kv[0][2] or date.min, kv[0][0]),
                                                       reverse=True))
-    ages = Counter()
+    ages: Counter[str] = Counter()
     for r in open_rows:
         age = (today - (r.created or r.incident_date or today)).days
         ages[next(label for low, high, label in AGING_BUCKETS if low <= age <= high or (age < 0 and low == 0))] += 1
@@ -161,12 +163,12 @@ def compute_metrics(rows: Sequence[TrackedItem], today: date) -> Metrics:
     attention = [("no owner", r.summary, r.page_title) for r in open_rows if not r.owner]
     attention += [("no due date", r.summary, r.page_title) for r in open_rows if not r.due]
     attention += [(f"overdue since {r.due.isoformat()}", r.summary, r.page_title)
-                  for r in open_rows if _is_overdue(r, today)]
+                  for r in open_rows if r.due is not None and _is_overdue(r, today)]
     return Metrics(
         as_of=today, total=len(rows), done=len(done), open=len(open_rows),
         overdue=sum(_is_overdue(r, today) for r in rows),
         completion_rate=len(done) / len(rows) if rows else None,
-        on_time_rate=(sum(r.resolved <= r.due for r in closed_with_due) / len(closed_with_due)
+        on_time_rate=(sum(r.resolved <= r.due for r in closed_with_due if r.resolved and r.due) / len(closed_with_due)
                       if closed_with_due else None),
         median_days_to_close=float(statistics.median(days_to_close)) if days_to_close else None,
         postmortems=postmortems,
@@ -237,8 +239,8 @@ def render_summary_page(metrics: Metrics) -> str:
     """The summary page body; every user-supplied string escaped; same metrics give the same text."""
     m = metrics
     parts = [
-        f"<p>Completion of postmortem action items as of {m.as_of.isoformat()}, kept up to date by "
-        "postmortem-sync. Edit the postmortems, not this page: it is rewritten when the numbers change.</p>",
+        (f"<p>Completion of postmortem action items as of {m.as_of.isoformat()}, kept up to date by "
+         "postmortem-sync. Edit the postmortems, not this page: it is rewritten when the numbers change.</p>"),
         "<h2>Overview</h2>",
         _table(("Completion", "On time", "Open", "Done", "Overdue", "Median days to close"), [[
             percent(m.completion_rate), percent(m.on_time_rate), str(m.open), str(m.done), str(m.overdue),
@@ -281,7 +283,7 @@ def plan_summary(metrics: Metrics, where: SummaryPage | None, meta: Mapping[str,
 
 
 def _more(count: int, what: str) -> str:
-    """The note under a table cut at TABLE_ROWS rows (a page of 10,000 rows helps nobody and nears Confluence's limits)."""
+    """The note under a table cut at TABLE_ROWS rows (10,000 rows help nobody and near Confluence's limits)."""
     if count <= TABLE_ROWS:
         return ""
     return f"<p>… and {count - TABLE_ROWS} more {_text(what)}: <code>postmortem-sync report</code> lists them all.</p>"
@@ -296,9 +298,9 @@ def _trend_chart(trend: Sequence[tuple[str, int, int]]) -> str:
             f'<ac:rich-text-body>{table}</ac:rich-text-body></ac:structured-macro>')
 
 
-def metrics_to_json(metrics: Metrics) -> dict:
+def metrics_to_json(metrics: Metrics) -> dict[str, Any]:
     """The metrics as JSON-able data for `report --json`."""
-    def convert(value):
+    def convert(value: Any) -> Any:
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, dict):
@@ -306,7 +308,7 @@ def metrics_to_json(metrics: Metrics) -> dict:
         if isinstance(value, (list, tuple)):
             return [convert(v) for v in value]
         return value
-    data = convert(asdict(metrics))
+    data: dict[str, Any] = convert(asdict(metrics))
     for name in ("by_owner", "by_team", "by_type"):
         data[name] = [{"name": n, **t, "rate": Tally(**t).rate} for n, t in data[name]]
     return data
@@ -316,13 +318,14 @@ def render_report_table(metrics: Metrics) -> str:
     """A terminal rendering of the headline numbers and the per-postmortem table."""
     m = metrics
     lines = [
-        f"as of {m.as_of}: {m.done}/{m.total} done ({percent(m.completion_rate)}), on time {percent(m.on_time_rate)}, "
-        f"open {m.open}, overdue {m.overdue}, median days to close "
-        f"{'n/a' if m.median_days_to_close is None else f'{m.median_days_to_close:g}'}",
+        (f"as of {m.as_of}: {m.done}/{m.total} done ({percent(m.completion_rate)}), on time {percent(m.on_time_rate)}, "
+         f"open {m.open}, overdue {m.overdue}, median days to close "
+         f"{'n/a' if m.median_days_to_close is None else f'{m.median_days_to_close:g}'}"),
         "",
     ]
     for p in m.postmortems:
-        lines.append(f"  {p.tally.done:>3}/{p.tally.total:<3} {percent(p.tally.rate):>5}  overdue {p.tally.overdue:<3} {p.title[:70]}")
+        lines.append(f"  {p.tally.done:>3}/{p.tally.total:<3} {percent(p.tally.rate):>5}  "
+                     f"overdue {p.tally.overdue:<3} {p.title[:70]}")
     if m.attention:
         lines += ["", "needs attention:"] + [f"  {r}: {s[:70]} ({t[:40]})" for r, s, t in m.attention]
     return "\n".join(lines)

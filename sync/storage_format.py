@@ -150,7 +150,7 @@ def macro_parameter(macro: etree._Element, name: str) -> str | None:
     """The text of the macro's own `ac:parameter` with that name, or None."""
     for child in macro:
         if child.tag == PARAMETER and child.get(AC + "name") == name:
-            return collapse_whitespace("".join(child.itertext()))
+            return collapse_whitespace("".join(child.itertext()))  # type: ignore[arg-type]  # lxml-stubs: str | bytes; lxml yields str
     return None
 
 
@@ -236,7 +236,7 @@ def read_mention(user: etree._Element) -> Owner | None:
         body = link.find(PLAIN_TEXT_LINK_BODY)
         body = body if body is not None else link.find(LINK_BODY)
         if body is not None:
-            display = collapse_whitespace("".join(body.itertext())) or None
+            display = collapse_whitespace("".join(body.itertext())) or None  # type: ignore[arg-type]  # lxml-stubs: str | bytes; lxml yields str
     return Owner(account_id=account_id, userkey=userkey, username=username, display=display)
 
 
@@ -332,7 +332,7 @@ def task_parts(task: etree._Element | None) -> TaskParts:
 
     def own_text(tag: str) -> str | None:
         child = task.find(tag)
-        return collapse_whitespace("".join(child.itertext())) if child is not None else None
+        return collapse_whitespace("".join(child.itertext())) if child is not None else None  # type: ignore[arg-type]  # lxml-stubs: str | bytes; lxml yields str
 
     return TaskParts(task_id=own_text(TASK_ID) or "", uuid=own_text(TASK_UUID) or None,
                      status=own_text(TASK_STATUS), body=task.find(TASK_BODY))

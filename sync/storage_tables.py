@@ -89,7 +89,7 @@ def is_header_row(row: etree._Element) -> bool:
         return True
     cells = row_cells(row)
     headed = [cell.tag == "th" or _is_bold(cell) for cell in cells]
-    return any(headed) and all(h or not text_of(c) for h, c in zip(headed, cells))
+    return any(headed) and all(h or not text_of(c) for h, c in zip(headed, cells, strict=True))
 
 
 def is_group_label(row: etree._Element, width: int) -> bool:

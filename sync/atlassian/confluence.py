@@ -20,7 +20,7 @@ from sync.ports import AtlassianError, NotFound, VersionConflict
 PAGE_EXPAND = "body.storage,version,space,history.lastUpdated,metadata.labels"
 
 
-def page_from_json(content: dict, *, site: str) -> Page:
+def page_from_json(content: dict[str, Any], *, site: str) -> Page:
     """A Page from a Confluence v1 content document expanded with PAGE_EXPAND."""
     version = content.get("version") or {}
     history = content.get("history") or {}
@@ -135,10 +135,10 @@ class ConfluenceAdapter:
                 raise VersionConflict(exc.message, status=exc.status) from None
             raise
 
-    def _site(self, document: dict | None) -> str:
+    def _site(self, document: dict[str, Any] | None) -> str:
         """The site base for relative links: Confluence's `_links.base` if on our host, else our URL."""
         base = ((document or {}).get("_links") or {}).get("base")
-        if base and urlsplit(base).netloc == urlsplit(self._connection.url).netloc:
+        if isinstance(base, str) and base and urlsplit(base).netloc == urlsplit(self._connection.url).netloc:
             return base.rstrip("/")
         return self._connection.url
 

@@ -46,7 +46,7 @@ class Credentials:
         options = []
         for deployment in (likely, "datacenter" if likely == "cloud" else "cloud"):
             try:
-                auth = self.client_auth(deployment)  # type: ignore[arg-type]
+                auth = self.client_auth(deployment)
             except AuthFailed:
                 continue
             if auth not in options:
@@ -61,13 +61,14 @@ class ClientOptions:
     verify_ssl: bool = True
     timeout: int = 30
 
-    def jira(self, url: str, deployment: DeploymentKind, auth: dict[str, str]) -> Jira:
+    def jira(self, url: str, deployment: DeploymentKind, auth: dict[str, Any]) -> Jira:
         """A Jira client (REST v2 paths are given explicitly by the adapter)."""
         return Jira(url, cloud=deployment == "cloud", **self._common(), **auth)
 
-    def confluence(self, url: str, deployment: DeploymentKind, auth: dict[str, str]) -> ConfluenceServer:
+    def confluence(self, url: str, deployment: DeploymentKind, auth: dict[str, Any]) -> ConfluenceServer:
         """The v1 server client, also on Cloud at <site>/wiki (the Cloud class lacks page methods)."""
-        return ConfluenceServer(url, cloud=deployment == "cloud", **self._common(), **auth)
+        # The library's ConfluenceServer.__init__(url, *args, **kwargs) has no annotations.
+        return ConfluenceServer(url, cloud=deployment == "cloud", **self._common(), **auth)  # type: ignore[no-untyped-call]
 
     def _common(self) -> dict[str, Any]:
         # backoff_and_retry re-sends POSTs; retry_with_header gives up after one 429 (sync.retry decides)

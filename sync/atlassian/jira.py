@@ -50,8 +50,8 @@ class JiraAdapter:
         self._channel = channel
         self._project = project
         self._done_transition = done_transition
-        self._done_transition_seen: dict | None = None
-        self._assignees: dict[tuple[str, str], dict | None] = {}
+        self._done_transition_seen: dict[str, Any] | None = None
+        self._assignees: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._assignees_lock = threading.Lock()
 
     @property
@@ -64,7 +64,7 @@ class JiraAdapter:
         """HTTP requests sent to Jira, retries included."""
         return self._channel.request_count
 
-    def server_info(self) -> dict:
+    def server_info(self) -> dict[str, Any]:
         """Jira's serverInfo document."""
         return self._get("rest/api/2/serverInfo") or {}
 
@@ -137,7 +137,7 @@ class JiraAdapter:
     def _link_epics(self, fields: Sequence[IssueFields], results: Sequence[CreateResult]) -> None:
         """Data Center: move created issues under their epics; a failure is logged, the issues exist."""
         by_epic: dict[str, list[str]] = {}
-        for item, result in zip(fields, results):
+        for item, result in zip(fields, results, strict=True):
             if item.parent_key and result.key:
                 by_epic.setdefault(item.parent_key, []).append(result.key)
         for epic, keys in by_epic.items():
@@ -199,10 +199,10 @@ class JiraAdapter:
         )
         return self._apply_transition(key, chosen)
 
-    def _transitions(self, key: str) -> list[dict]:
+    def _transitions(self, key: str) -> list[dict[str, Any]]:
         return (self._get(f"rest/api/2/issue/{segment(key)}/transitions") or {}).get("transitions") or []
 
-    def _apply_transition(self, key: str, transition: dict | None) -> bool:
+    def _apply_transition(self, key: str, transition: dict[str, Any] | None) -> bool:
         if transition is None:
             return False
         payload = {"transition": {"id": str(transition["id"])}}
@@ -248,7 +248,7 @@ class JiraAdapter:
 
     # users
 
-    def resolve_assignee(self, owner: Owner) -> dict | None:
+    def resolve_assignee(self, owner: Owner) -> dict[str, Any] | None:
         """Cloud `{"accountId"}` / Data Center `{"name"}` for a known user, else None; cached per owner."""
         if self.deployment == "cloud" and owner.account_id:
             # The mention already is Jira's identifier; an unknown or inactive account is reported by
@@ -292,5 +292,5 @@ class JiraAdapter:
         return self._channel.send(client, method, path, body=body, idempotent=idempotent, tolerate=tolerate)
 
 
-def _target_category(transition: dict) -> str | None:
+def _target_category(transition: dict[str, Any]) -> str | None:
     return (((transition.get("to") or {}).get("statusCategory")) or {}).get("key")

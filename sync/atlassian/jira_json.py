@@ -41,7 +41,7 @@ def parse_date(value: str | None) -> date | None:
         return None
 
 
-def issue_from_json(raw: dict, *, cloud: bool) -> IssueSnapshot:
+def issue_from_json(raw: dict[str, Any], *, cloud: bool) -> IssueSnapshot:
     """An IssueSnapshot from a Jira issue document (v2 or v3; only non-ADF fields are read)."""
     fields = raw.get("fields") or {}
     status = fields.get("status") or {}
@@ -66,7 +66,7 @@ def issue_from_json(raw: dict, *, cloud: bool) -> IssueSnapshot:
     )
 
 
-def create_fields(item: IssueFields, *, project: str, assignee: dict | None, cloud: bool) -> dict[str, Any]:
+def create_fields(item: IssueFields, *, project: str, assignee: dict[str, Any] | None, cloud: bool) -> dict[str, Any]:
     """The `fields` of one create: item.project or else project; assignee already resolved for the deployment."""
     fields: dict[str, Any] = {
         "project": {"key": item.project or project},
@@ -127,7 +127,7 @@ def bulk_results(document: Any, count: int) -> list[CreateResult]:
     return results
 
 
-def _element_error(error: dict) -> str:
+def _element_error(error: dict[str, Any]) -> str:
     details = error.get("elementErrors") or {}
     messages = list(details.get("errorMessages") or [])
     messages += [f"{field}: {text}" for field, text in (details.get("errors") or {}).items()]
