@@ -170,7 +170,8 @@ def profile_cycle(recorder: Recorder, run, top: int) -> dict:
     t0 = recorder.marks[0]["time"]
     for m in recorder.marks:
         m["t_s"] = round(m.pop("time") - t0, 1)
-    return {"ok": result.ok, "problems": [str(p) for p in result.problems[:5]], "wall_s": round(time.monotonic() - started, 1),
+    return {"ok": result.ok, "problems": [str(p) for p in result.problems[:5]],
+            "wall_s": round(time.monotonic() - started, 1),
             "marks": recorder.marks, "sizes": recorder.sizes,
             "highest_mark": {"at": label, "traced_mb": round(level, 1)},
             "growth_at_highest_mark": breakdown(base, snapshot, top)}

@@ -134,7 +134,8 @@ def assert_synced_exactly_once(world: World, config: Path, tmp_path: Path) -> No
         assert f"<p>Incident {n}.</p>" in body and all(item_text(n, i) in body for i in range(ITEMS))
     # The summary equals what a brand-new instance computes from Jira and Confluence alone.
     settings = load_settings(config)
-    fresh = settings.model_copy(update={"sync": settings.sync.model_copy(update={"state_path": tmp_path / "fresh.sqlite3"})})
+    fresh_sync = settings.sync.model_copy(update={"state_path": tmp_path / "fresh.sqlite3"})
+    fresh = settings.model_copy(update={"sync": fresh_sync})
     jira, confluence = make_adapters(fresh)
     check = run_cycle(fresh, jira, confluence, State.open(fresh.sync.state_path), apply=False)
     plan = check.plan  # a new instance only records what it finds: every item already has its issue
@@ -154,7 +155,8 @@ def test_sigkill_at_random_points_of_a_first_sync_creates_each_issue_once(site, 
     state = tmp / "state.sqlite3"
     config = write_config(world, tmp / "crash.toml", state)
     for point in points:
-        context = f"seed {SEED}, kill point {point} of {points} ({total} requests), state {'deleted' if lose_state else 'kept'}"
+        context = (f"seed {SEED}, kill point {point} of {points} ({total} requests), "
+                   f"state {'deleted' if lose_state else 'kept'}")
         sb.reset()  # every trial is a first sync from the seed
         forget(tmp)
         assert run_and_kill_at(sb, config, point), f"{context}: the run ended before its kill point"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,13 +36,19 @@ def small_page(flavor: str) -> str:
 <h2>Action items</h2>
 <table><tbody>
 <tr><th>Action</th><th>Owner</th><th>Due</th><th>Type</th><th>Status</th></tr>
-<tr><td>Add request coalescing to the cache client</td><td>{alice}</td><td><time datetime="{FUTURE}" /></td><td>Fix</td><td>Open</td></tr>
-<tr><td>Alert on cache hit ratio below 80%</td><td>{bob}</td><td><time datetime="{PAST}" /></td><td>Detect</td><td>In progress</td></tr>
-<tr><td>Write the stampede runbook</td><td>{alice}</td><td><time datetime="{FUTURE}" /></td><td>Respond</td><td>Done</td></tr>
+<tr><td>Add request coalescing to the cache client</td><td>{alice}</td>\
+<td><time datetime="{FUTURE}" /></td><td>Fix</td><td>Open</td></tr>
+<tr><td>Alert on cache hit ratio below 80%</td><td>{bob}</td>\
+<td><time datetime="{PAST}" /></td><td>Detect</td><td>In progress</td></tr>
+<tr><td>Write the stampede runbook</td><td>{alice}</td>\
+<td><time datetime="{FUTURE}" /></td><td>Respond</td><td>Done</td></tr>
 </tbody></table>
 <h3>Follow-ups</h3>
-<ac:task-list><ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status><ac:task-body>Load test the coalescing path {bob} <time datetime="{FUTURE}" /></ac:task-body></ac:task>
-<ac:task><ac:task-id>2</ac:task-id><ac:task-status>complete</ac:task-status><ac:task-body>Share the timeline with support {alice} <time datetime="{FUTURE}" /></ac:task-body></ac:task></ac:task-list>
+<ac:task-list><ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status>\
+<ac:task-body>Load test the coalescing path {bob} <time datetime="{FUTURE}" /></ac:task-body></ac:task>
+<ac:task><ac:task-id>2</ac:task-id><ac:task-status>complete</ac:task-status>\
+<ac:task-body>Share the timeline with support {alice} <time datetime="{FUTURE}" /></ac:task-body></ac:task>\
+</ac:task-list>
 """
 
 
@@ -112,7 +118,8 @@ def test_page_edits_flow_to_jira_and_jira_edits_survive(world):
     new_due = (date.today() + timedelta(days=60)).isoformat()
 
     def edit(body: str) -> str:
-        body = body.replace("Add request coalescing to the cache client", "Add request coalescing to every cache client")
+        body = body.replace("Add request coalescing to the cache client",
+                            "Add request coalescing to every cache client")
         body = body.replace(mention(world.flavor, BOB, "nkaur") + f'</td><td><time datetime="{PAST}"',
                             mention(world.flavor, ALICE, "hwagner") + f'</td><td><time datetime="{new_due}"')
         removed = re.search(r"<tr><td>Alert on cache hit ratio.*?</tr>", body).group(0)
@@ -126,7 +133,8 @@ def test_page_edits_flow_to_jira_and_jira_edits_survive(world):
     after = by_summary(world)
     assert len(issues_of(world)) == 6  # one created, none deleted
     assert "Add request coalescing to every cache client" in after
-    assert after["Add request coalescing to every cache client"]["key"] == before["Add request coalescing to the cache client"]["key"]
+    assert (after["Add request coalescing to every cache client"]["key"]
+            == before["Add request coalescing to the cache client"]["key"])
     assert "Cap cache fill concurrency per key" in after
     flagged = next(i for i in issues_of(world) if i["key"] == hit_ratio_key)
     assert REMOVED_LABEL in flagged["fields"]["labels"]
@@ -209,7 +217,7 @@ def test_crash_between_create_and_write_back_makes_no_duplicate(world, lose_stat
         # A new instance now: it waits for the dead one's write lease to end, then for the search lag.
         blocked = world.cycle()
         assert blocked.applied is None and any(p.kind is ProblemKind.LEASE_HELD for p in blocked.problems)
-        later = datetime.now(timezone.utc) + timedelta(minutes=16)
+        later = datetime.now(UTC) + timedelta(minutes=16)
         world.cycle(now=lambda: later)
         world.cycle(now=lambda: later + timedelta(minutes=3))
     else:  # the intent journal alone must also hold off a re-create until Jira's index can be asked

@@ -129,7 +129,8 @@ def reference(tmp_path: Path) -> tuple[dict, list[str]]:
 def test_the_reference_scenario_does_what_users_expect(tmp_path):
     outcome, routes = reference(tmp_path)
     summaries = [i[0] for i in outcome["issues"]]
-    items = [f"Item {i} of page {n}" for n in range(2) for i in range(3)] + [f"Task {i} of the task page" for i in range(3)]
+    items = [f"Item {i} of page {n}" for n in range(2) for i in range(3)]
+    items += [f"Task {i} of the task page" for i in range(3)]
     assert sorted(s for s in summaries if s in items) == sorted(items)  # one issue per item
     assert len(summaries) == len(items) + 3  # and one epic per postmortem
     issues = {i[0]: i for i in outcome["issues"]}

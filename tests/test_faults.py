@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -43,7 +43,7 @@ def test_500_on_create_is_not_resent_blindly_and_the_intent_recovers_later(world
     soon = world.attempt()  # within the search-lag grace: the journal holds off a second create
     assert soon.plan.creates == () and any(p.kind is ProblemKind.CREATE_PENDING for p in soon.problems), \
         (soon.pages_seen, soon.problems)
-    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    later = datetime.now(UTC) + timedelta(minutes=5)
     world.attempt(now=lambda: later)  # grace passed and the label search found nothing: now it creates
     assert_exactly_once(world)
 
@@ -78,7 +78,7 @@ def test_hostile_text_reaches_jira_verbatim_and_the_summary_page_escaped(world):
     expected = 'Fix " OR project = X -- <script>alert(1)</script> ]]> \u202egnp.exe\u200b & R&D'
     assert expected in {i.summary for i in world.managed()}
     (summary,) = world.summary_pages()
-    assert "<script>" not in summary and "alert(1)" not in summary or "&lt;script&gt;" in summary
+    assert ("<script>" not in summary and "alert(1)" not in summary) or "&lt;script&gt;" in summary
     assert_exactly_once(world)
     assert world.attempt().plan.is_empty
 

@@ -61,13 +61,13 @@ def ready(server: HealthServer) -> tuple[int, dict]:
 
 
 def finish(state: HealthState, ok: bool, **overrides) -> None:
-    kwargs = dict(
-        duration_s=4.5,
-        requests={"jira": 7, "confluence": 3},
-        items={"open": 5, "done": 12, "overdue": 2, "removed": 1},
-        completion_ratio=12 / 17,
-        pages=9,
-    )
+    kwargs = {
+        "duration_s": 4.5,
+        "requests": {"jira": 7, "confluence": 3},
+        "items": {"open": 5, "done": 12, "overdue": 2, "removed": 1},
+        "completion_ratio": 12 / 17,
+        "pages": 9,
+    }
     kwargs.update(overrides)
     state.cycle_finished(ok, **kwargs)
 

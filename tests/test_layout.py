@@ -86,7 +86,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(module)
         for target in sorted(graph[module]):
             if state.get(target) == "active":
-                return stack[stack.index(target):] + [target]
+                return [*stack[stack.index(target):], target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         stack.pop()
@@ -153,7 +153,7 @@ def test_the_sandbox_reaches_the_daemon_only_from_the_demo() -> None:
     for module, path in files.items():
         if module.split(".")[0] != "sandbox":
             continue
-        for scope, node in imports_by_scope(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        for _scope, node in imports_by_scope(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
             if any(target.split(".")[0] == "sync" for target in imported_modules(node, module, path, set(files))):
                 places.add(module)
     assert places == {"sandbox.demo"}

@@ -3,7 +3,7 @@ drives them over HTTP)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sync.apply import SUMMARY_PLACEHOLDER
 from sync.lease import LEASE_PROPERTY, NEVER, Lease, claim, hold, may_write, needs_renewal, release, released
@@ -12,7 +12,7 @@ from sync.ports import AtlassianError, NotFound, PermissionDenied, VersionConfli
 from sync.problems import ProblemKind
 from sync.state import State
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TERM = timedelta(minutes=15)
 GRACE = timedelta(minutes=2)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from tests.test_lease import WHERE, FakeWiki
 
 REPO = Path(__file__).resolve().parents[1]
 USERS = REPO / "sandbox" / "examples" / "users.json"
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TERM = timedelta(minutes=15)
 GRACE = timedelta(minutes=2)
 DUE = (date.today() + timedelta(days=30)).isoformat()
@@ -95,7 +95,7 @@ class Clock:
         self.offset = timedelta()
 
     def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
 
 def seed(folder: Path, pages: int = PAGES) -> Path:

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,7 +88,7 @@ def test_sigterm_during_once_finishes_the_cycle_releases_the_lease_and_exits_0(t
         assert "shutdown_requested" in names and names.index("shutdown_requested") < names.index("cycle_finished")
         finished = next(e for e in events if e["event"] == "cycle_finished")
         assert finished["ok"] and finished["creates"] == PAGES * ITEMS, finished
-        assert lease_on_summary_page(sb).expires <= datetime.now(timezone.utc)  # released, not left for its term
+        assert lease_on_summary_page(sb).expires <= datetime.now(UTC)  # released, not left for its term
 
         # The next run is a new holder (empty state): the lease is free, so it writes at once.
         next_config = write_site_config(tmp_path / "next.toml", sb.url, tmp_path / "b" / "state.sqlite3",

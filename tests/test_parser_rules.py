@@ -128,13 +128,13 @@ def test_heading_inside_layout_cell_counts_in_document_order():
 
 
 @pytest.mark.parametrize("wrapper", [
-    "<ac:structured-macro ac:name='expand'><ac:parameter ac:name='title'>More</ac:parameter>"
-    "<ac:rich-text-body>{}</ac:rich-text-body></ac:structured-macro>",
+    ("<ac:structured-macro ac:name='expand'><ac:parameter ac:name='title'>More</ac:parameter>"
+     "<ac:rich-text-body>{}</ac:rich-text-body></ac:structured-macro>"),
     "<ac:structured-macro ac:name='info'><ac:rich-text-body>{}</ac:rich-text-body></ac:structured-macro>",
-    "<ac:structured-macro ac:name='panel'><ac:rich-text-body><div>{}</div></ac:rich-text-body>"
-    "</ac:structured-macro>",
-    "<ac:layout><ac:layout-section ac:type='single'><ac:layout-cell>{}</ac:layout-cell></ac:layout-section>"
-    "</ac:layout>",
+    ("<ac:structured-macro ac:name='panel'><ac:rich-text-body><div>{}</div></ac:rich-text-body>"
+     "</ac:structured-macro>"),
+    ("<ac:layout><ac:layout-section ac:type='single'><ac:layout-cell>{}</ac:layout-cell></ac:layout-section>"
+     "</ac:layout>"),
     "<div class='content-wrapper'>{}</div>",
 ])
 def test_items_nested_in_macros_and_layouts(wrapper):
@@ -260,7 +260,8 @@ def test_header_colspan_is_honoured():
     "&nbsp; <br/> &#160;", "<p>" + mention() + time("2026-01-01") + "</p>",
 ])
 def test_rows_with_empty_summary_are_skipped(cell):
-    body = action_page(table(["Action", "Owner"], ["Real item", "ann"], [cell, "<ac:placeholder>@mention</ac:placeholder>"]))
+    body = action_page(table(["Action", "Owner"], ["Real item", "ann"],
+                             [cell, "<ac:placeholder>@mention</ac:placeholder>"]))
     assert summaries(body) == ["Real item"]
 
 
@@ -356,7 +357,8 @@ def test_time_element_wins_over_written_date():
 
 
 def test_task_dates_come_only_from_time_elements():
-    items = parse_page(action_page(task_list(task("1", "Fix by 2026-03-01"), task("2", "Fix " + time("2026-03-02"))))).items
+    tasks = task_list(task("1", "Fix by 2026-03-01"), task("2", "Fix " + time("2026-03-02")))
+    items = parse_page(action_page(tasks)).items
     assert [i.due for i in items] == [None, date(2026, 3, 2)]
 
 
@@ -403,8 +405,8 @@ def test_priority_from_text_or_lozenge():
     (["Fix", "b/99381"], None),
     (["Fix", "n/a"], None),
     (["Fix after OPS-1 ships", ""], None),
-    (["Fix", '<ac:structured-macro ac:name="jira"><ac:parameter ac:name="jqlQuery">project=OPS</ac:parameter>'
-             "</ac:structured-macro>"], None),
+    (["Fix", ('<ac:structured-macro ac:name="jira"><ac:parameter ac:name="jqlQuery">project=OPS</ac:parameter>'
+              "</ac:structured-macro>")], None),
 ])
 def test_jira_key_sources(cells, key):
     assert only_item(action_page(table(["Action", "Ticket"], cells))).jira_key == key
@@ -542,7 +544,8 @@ GERMAN = TemplateSpec(
 
 def test_custom_template_from_configuration():
     body = ("<h2>Maßnahmen</h2><h3>Vorbeugen</h3>"
-            + table(["Aufgabe", "Verantwortlich", "Fällig", "Stand"], ["Backups prüfen", "offen", "2026-05-01", "erledigt"]))
+            + table(["Aufgabe", "Verantwortlich", "Fällig", "Stand"],
+                    ["Backups prüfen", "offen", "2026-05-01", "erledigt"]))
     assert parse_page(body).problems == ("no-action-section",)
     item = only_item(body, templates=combine_templates([GERMAN]))
     assert (item.summary, item.owner, item.due, item.type, item.done) == (
@@ -597,7 +600,8 @@ def test_page_without_details_has_empty_meta():
 
 
 def test_markup_like_text_stays_text():
-    item = only_item(action_page(table(["Action"], ["Escape &lt;ac:task&gt; and &lt;script&gt;alert(1)&lt;/script&gt;"])))
+    text = "Escape &lt;ac:task&gt; and &lt;script&gt;alert(1)&lt;/script&gt;"
+    item = only_item(action_page(table(["Action"], [text])))
     assert item.summary == "Escape <ac:task> and <script>alert(1)</script>"
 
 

@@ -12,7 +12,6 @@ import pytest
 from sync.cli import main
 from sync.parser import parse_file
 from sync.templates import TemplateSpec
-
 from tests.samples import EXPECTED, PAGES, SAMPLES, expected_extraction, expected_file
 
 ITEM_FIELDS = ("summary", "owner", "due", "type", "priority", "jira_key", "done")
@@ -36,7 +35,7 @@ def test_sample_page_matches_expected_extraction(page: Path):
     got_items, want_items = actual["action_items"], expected["action_items"]
     got_summaries = [item["summary"] for item in got_items]
     assert len(got_items) == len(want_items), f"{page.name}: item count; got summaries {got_summaries}"
-    for index, (got, want) in enumerate(zip(got_items, want_items), start=1):
+    for index, (got, want) in enumerate(zip(got_items, want_items, strict=True), start=1):
         for field in ITEM_FIELDS:
             assert got[field] == want[field], (
                 f"{page.name}: item {index} ({want['summary'][:40]!r}) field {field!r}: "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from sync.planner import PlanOptions, page_record, plan_changes
 from sync.problems import Problem, ProblemKind
 from sync.state import StateView
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 OPTIONS = PlanOptions(project="OPS", priority_map={"P1": "High", "Fix": "Medium"}, default_priority="Low")
 ALICE = Owner(account_id="acc-alice", display="Alice")
 BOB = Owner(account_id="acc-bob")
@@ -33,7 +33,7 @@ def page(*items, page_id="100", problems=()) -> Postmortem:
 def synced(pm: Postmortem, keys: list[str], *, options=OPTIONS):
     """State and Jira snapshots as they are right after a successful sync of pm."""
     records, snapshots = {}, {}
-    for it, issue_key in zip(pm.items, keys):
+    for it, issue_key in zip(pm.items, keys, strict=True):
         k = item_key(pm.page_id, it)
         record = page_record(pm.page_id, k, it, issue_key, options)
         records[k] = record

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +13,7 @@ from sync.settings import ConfluenceSettings
 
 # A JQL/CQL string literal as both products lex it: no bare quote, backslash or line break inside.
 LITERAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
-SINCE = datetime(2026, 3, 1, 9, 5, 59, tzinfo=timezone.utc)
+SINCE = datetime(2026, 3, 1, 9, 5, 59, tzinfo=UTC)
 HOSTILE = [
     '" OR project = SECRET OR summary ~ "',
     '\\" or key = "X-1',

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from lxml import etree
 
 from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem, SummaryPage
-from sync.report import (TrackedItem, compute_metrics, metrics_to_json, plan_summary, render_report_table,
-                         render_summary_page, tracked_items)
+from sync.report import (
+    TrackedItem,
+    compute_metrics,
+    metrics_to_json,
+    plan_summary,
+    render_report_table,
+    render_summary_page,
+    tracked_items,
+)
 from sync.state import ItemRecord
 
 TODAY = date(2026, 6, 15)
@@ -43,9 +50,9 @@ def test_breakdowns_aging_trend_and_attention():
     m = compute_metrics(ROWS, TODAY)
     by_page = {p.title: (p.tally.done, p.tally.total, p.tally.overdue) for p in m.postmortems}
     assert by_page == {"PM one": (2, 3, 1), "PM two": (0, 2, 0)}
-    assert dict((n, (t.done, t.total)) for n, t in m.by_type) == {"Fix": (2, 3), "Detect": (0, 2)}
-    assert dict((n, t.total) for n, t in m.by_owner) == {"(none)": 1, "Alice": 4}
-    assert dict((n, t.total) for n, t in m.by_team) == {"(none)": 1, "payments": 4}
+    assert {n: (t.done, t.total) for n, t in m.by_type} == {"Fix": (2, 3), "Detect": (0, 2)}
+    assert {n: t.total for n, t in m.by_owner} == {"(none)": 1, "Alice": 4}
+    assert {n: t.total for n, t in m.by_team} == {"(none)": 1, "payments": 4}
     assert dict(m.aging) == {"0-30 days": 1, "31-60 days": 1, "61-90 days": 0, "over 90 days": 1}
     trend = {month: (c, r) for month, c, r in m.trend}
     assert len(m.trend) == 12 and trend["2026-05"] == (3, 2) and trend["2026-06"] == (1, 0)
@@ -84,12 +91,13 @@ def test_summary_page_is_deterministic_and_has_the_trend_chart():
 
 
 def test_tracked_items_join_pages_records_and_issues():
-    item = ActionItem("Fix it", owner=Owner(account_id="acc-1", display="Alice"), due=date(2026, 7, 1), origin="row:0:1")
+    item = ActionItem("Fix it", owner=Owner(account_id="acc-1", display="Alice"), due=date(2026, 7, 1),
+                      origin="row:0:1")
     pm = Postmortem(title="PM", items=(item, ActionItem("Linked", jira_key="OPS-2", origin="row:0:2")),
                     page_id="7", meta=PageMeta(incident_date=date(2026, 4, 1), team="core"))
     from sync.identity import item_key
     records = {item_key("7", item): ItemRecord(item_key("7", item), "7", "row:0:1", "OPS-1", "Fix it")}
-    created = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    created = datetime(2026, 5, 1, tzinfo=UTC)
     issues = {"OPS-1": IssueSnapshot("OPS-1", "Fix it", "Done", "done", created=created, resolved=created),
               "OPS-2": IssueSnapshot("OPS-2", "Linked", "To Do", "new", assignee_display="Bob")}
     rows = tracked_items([pm], records, issues)
@@ -100,7 +108,8 @@ def test_tracked_items_join_pages_records_and_issues():
 def test_report_renderings():
     m = compute_metrics(ROWS, TODAY)
     data = metrics_to_json(m)
-    assert data["total"] == 5 and data["by_type"][0] == {"name": "Detect", "total": 2, "done": 0, "overdue": 0, "rate": 0.0}
+    assert data["total"] == 5
+    assert data["by_type"][0] == {"name": "Detect", "total": 2, "done": 0, "overdue": 0, "rate": 0.0}
     text = render_report_table(m)
     assert "2/5 done (40%)" in text and "needs attention" in text
 

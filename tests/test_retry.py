@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -13,7 +13,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from sync.retry import Pacer, RetryPolicy, failed_before_sending, is_retryable
 
-NOW = datetime(2026, 2, 11, 9, 12, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 2, 11, 9, 12, tzinfo=UTC).timestamp()
 
 
 class FakeTime:
@@ -83,7 +83,7 @@ def test_retry_after_zero_is_clamped_to_one_second() -> None:
 
 def test_retry_after_as_http_date() -> None:
     fake = FakeTime()
-    when = format_datetime(datetime.fromtimestamp(NOW, timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=30), usegmt=True)
     call, _ = failing(http_error(429, **{"Retry-After": when}))
     call_with_retry(call, idempotent=True, policy=policy(fake))
     assert fake.sleeps[0] >= 30
@@ -91,7 +91,7 @@ def test_retry_after_as_http_date() -> None:
 
 def test_rate_limit_reset_header_is_honoured() -> None:
     fake = FakeTime()
-    reset = (datetime.fromtimestamp(NOW, timezone.utc) + timedelta(seconds=12)).isoformat().replace("+00:00", "Z")
+    reset = (datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=12)).isoformat().replace("+00:00", "Z")
     call, _ = failing(http_error(429, **{"X-RateLimit-Reset": reset, "Retry-After": "3"}))
     call_with_retry(call, idempotent=True, policy=policy(fake))
     assert fake.sleeps[0] >= 12  # the later of the two hints

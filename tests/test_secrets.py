@@ -65,7 +65,8 @@ def everything_written(sb, state_path: Path) -> str:
 def assert_no_secret(text: str, *secrets: str) -> None:
     for secret in secrets:
         for form in forms(secret):
-            assert form not in text, f"a secret form leaked: ...{text[max(0, text.find(form) - 200):text.find(form) + 50]}"
+            at = text.find(form)
+            assert form not in text, f"a secret form leaked: ...{text[max(0, at - 200):at + 50]}"
 
 
 @pytest.fixture(params=FLAVORS)

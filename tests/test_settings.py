@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -208,7 +209,7 @@ def test_cross_field_rules(tmp_path: Path) -> None:
 
 def test_cloud_confluence_url_needs_wiki(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL.format(token=TOKEN).replace("atlassian.net/wiki", "atlassian.net"))
-    with pytest.raises(ConfigError, match="confluence.url: on Cloud it ends with /wiki"):
+    with pytest.raises(ConfigError, match=re.escape("confluence.url: on Cloud it ends with /wiki")):
         load_settings(path)
 
 
@@ -376,11 +377,12 @@ def test_a_secret_and_its_file_in_the_same_source_are_still_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     both = MINIMAL.format(token=TOKEN).replace("[jira]\n", f'[jira]\napi_token_file = "{tmp_path / "t"}"\n')
-    with pytest.raises(ConfigError, match="jira.api_token: set either api_token or api_token_file, not both"):
+    message = "jira.api_token: set either api_token or api_token_file, not both"
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(write(tmp_path, both))
     monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT", PAT)
     monkeypatch.setenv("PMSYNC_CONFLUENCE__PAT_FILE", str(secret_file(tmp_path, "pat", PAT)))
-    with pytest.raises(ConfigError, match="confluence.pat: set either pat or pat_file, not both") as caught:
+    with pytest.raises(ConfigError, match=re.escape("confluence.pat: set either pat or pat_file, not both")) as caught:
         load_settings(minimal(tmp_path))
     assert PAT not in str(caught.value)
 

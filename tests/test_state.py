@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ from sync.identity import (
 from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem
 from sync.state import ItemRecord, State
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -67,9 +67,13 @@ def test_intent_journal(state):
 
 
 def test_a_failed_transaction_writes_nothing(state):
-    with pytest.raises(RuntimeError), state.transaction():
-        state.begin_create(["k1"], NOW)
-        raise RuntimeError("crash")
+    def crash_inside_a_transaction() -> None:
+        with state.transaction():
+            state.begin_create(["k1"], NOW)
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        crash_inside_a_transaction()
     assert state.view().intents == {}
 
 

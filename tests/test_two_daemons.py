@@ -84,7 +84,8 @@ def test_rolling_deploy_hands_over_at_once_after_a_clean_release(site):
     assert not any(p.kind is ProblemKind.LEASE_HANDOVER for p in after.problems)
     assert [c.fields.summary for c in after.plan.creates] == ["Item 5 of page 0"]
     issues = sorted(i.summary for i in world.managed())
-    assert issues == sorted([f"Item {i} of page {n}" for n in range(PAGES) for i in range(ITEMS)] + ["Item 5 of page 0"])
+    expected = [f"Item {i} of page {n}" for n in range(PAGES) for i in range(ITEMS)] + ["Item 5 of page 0"]
+    assert issues == sorted(expected)
 
 
 def test_a_killed_holder_blocks_writes_until_its_lease_expires(site):

@@ -138,7 +138,8 @@ def test_a_user_editing_the_page_through_every_write_back_attempt_loses_nothing(
     busy = run_cycle(world.settings, world.daemon.jira, world.daemon.confluence, world.state)
     assert Problem(ProblemKind.WRITE_BACK_GAVE_UP, page_id) in busy.problems
     assert len(edits) == 4  # 409 on every attempt
-    assert world.body("Postmortem busy").count(KEY_PARAMETER) == 0 and all(n in world.body("Postmortem busy") for n in edits)
+    busy_body = world.body("Postmortem busy")
+    assert busy_body.count(KEY_PARAMETER) == 0 and all(n in busy_body for n in edits)
     world.daemon.confluence.update_page = real_update  # the user stops typing
     calm = world.cycle()
     body = world.body("Postmortem busy")

@@ -17,8 +17,8 @@ from sync.storage_edits import (
     jira_macro_xml,
     mark_task_complete,
 )
-
 from tests.samples import SAMPLES
+
 MACRO = jira_macro_xml("OPS-12")
 
 
@@ -69,7 +69,8 @@ def test_self_closing_jira_cell_is_opened():
 
 
 def test_without_jira_column_macro_goes_to_the_end_of_the_summary_cell():
-    body = "<h2>Action items</h2><table><tr><th>Action</th><th>Owner</th></tr><tr><td><p>Fix</p></td><td>x</td></tr></table>"
+    body = ("<h2>Action items</h2><table><tr><th>Action</th><th>Owner</th></tr>"
+            "<tr><td><p>Fix</p></td><td>x</td></tr></table>")
     edited = insert_jira_macro(body, "row:0:1", "OPS-12")
     assert edited == body.replace("<td><p>Fix</p></td>", f"<td><p>Fix</p>{MACRO}</td>")
     item = parse_page(edited).items[0]

@@ -28,7 +28,7 @@ def test_constructors_do_no_io(http: responses.RequestsMock) -> None:
 def test_auto_deployment_asks_server_info_once_then_uses_cloud_search(http: responses.RequestsMock) -> None:
     http.get(CLOUD + "/rest/api/2/serverInfo", json={"deploymentType": "Cloud", "version": "1001.0.0"})
     http.get(CLOUD + "/rest/api/3/search/jql", json={"issues": [issue("OPS-1")]})
-    jira, confluence = adapters("auto")
+    jira, _confluence = adapters("auto")
     assert [snapshot.key for snapshot in jira.search("project = OPS")] == ["OPS-1"]
     assert jira.deployment == "cloud"
     assert "Authorization" not in http.calls[0].request.headers  # detection sends no credentials first

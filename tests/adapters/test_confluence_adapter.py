@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -33,7 +33,7 @@ def test_find_pages_follows_next_links_with_bodies(http: responses.RequestsMock)
     assert (page.title, page.version, page.body, page.space) == ("DB failover", 3, "<p>page 1</p>", "PM")
     assert page.labels == ("postmortem",)
     assert page.url == WIKI + "/spaces/PM/pages/1"
-    assert page.last_modified == datetime(2026, 2, 11, 9, 12, tzinfo=timezone.utc)
+    assert page.last_modified == datetime(2026, 2, 11, 9, 12, tzinfo=UTC)
     assert confluence.request_count == 2
 
 

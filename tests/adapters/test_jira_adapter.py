@@ -4,7 +4,7 @@ transitions, agile calls and assignees."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import responses
@@ -34,7 +34,7 @@ def test_cloud_search_uses_search_jql_with_next_page_token(http: responses.Reque
     assert done.status_category == "done" and done.is_done
     assert (done.assignee, done.assignee_display) == ("557058:abc", "Ana")
     assert done.due == date(2026, 7, 1)
-    assert done.created == datetime(2026, 2, 11, 9, 12, tzinfo=timezone.utc)
+    assert done.created == datetime(2026, 2, 11, 9, 12, tzinfo=UTC)
     assert done.updated is not None and done.updated.utcoffset().total_seconds() == 3600
     assert (done.priority, done.issue_type, done.project, done.labels) == ("High", "Task", "OPS", ("pmsync-abc",))
     assert jira.request_count == 2

@@ -76,7 +76,8 @@ def test_trimming_keeps_the_wanted_operations_and_every_component_they_reach():
     assert "description" not in result["components"]["schemas"]["A"]
     assert result["components"]["schemas"]["B"] == {"type": "string"}
     assert missing == {("post", "/rest/x/{key}")}
-    assert without_prose({"properties": {"summary": {"type": "string"}}}) == {"properties": {"summary": {"type": "string"}}}
+    kept = {"properties": {"summary": {"type": "string"}}}
+    assert without_prose(kept) == kept
 
 
 def exchange(method: str, url: str, body: object | None, status: int, answer: object | None) -> tuple:

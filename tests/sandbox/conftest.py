@@ -3,9 +3,9 @@ every request and response is validated against the official OpenAPI specs as it
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import pytest
 import requests

@@ -177,7 +177,8 @@ def test_the_legacy_confluence_class_with_cloud_false_is_the_server_client(sandb
 
 
 def test_the_cloud_class_calls_a_path_confluence_does_not_serve(cloud):
-    """docs/atlassian-behaviours.md: Confluence(cloud=True).cql() requests /wiki/content/search; like Cloud, the sandbox 404s."""
+    """docs/atlassian-behaviours.md: Confluence(cloud=True).cql() requests /wiki/content/search; like Cloud,
+    the sandbox 404s."""
     from atlassian import Confluence
 
     confluence = Confluence(url=cloud.confluence_url, cloud=True, retry_with_header=False, **cloud.auth_kwargs())

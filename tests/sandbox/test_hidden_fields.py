@@ -105,7 +105,8 @@ def test_an_edit_that_sets_it_is_refused_and_changes_nothing(sandbox, connect):
     with pytest.raises(HTTPError) as refused:
         clients.jira.update_issue_field(key, {"summary": "After", "duedate": "2026-06-01"})
     assert refused.value.response.status_code == 400 and refused.value.response.json() == REFUSED
-    via_update = clients.http.put(f"{sandbox.url}/rest/api/2/issue/{key}", json={"update": {"duedate": [{"set": None}]}})
+    via_update = clients.http.put(f"{sandbox.url}/rest/api/2/issue/{key}",
+                                  json={"update": {"duedate": [{"set": None}]}})
     assert (via_update.status_code, via_update.json()) == (400, REFUSED)
     after = clients.jira.issue(key)["fields"]
     assert (after["summary"], after["duedate"], after["updated"]) == ("Before", DUE, before["updated"])

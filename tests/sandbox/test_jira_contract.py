@@ -183,7 +183,7 @@ def test_remote_links_are_idempotent_by_global_id(sandbox, connect):
     again = clients.http.post(links, json={"globalId": "pmsync:page=1", "object": {"url": url, "title": "Renamed"}})
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
     links = clients.jira.get_issue_remote_links(key)
-    assert [(l["globalId"], l["object"]["title"]) for l in links] == [("pmsync:page=1", "Renamed")]
+    assert [(link["globalId"], link["object"]["title"]) for link in links] == [("pmsync:page=1", "Renamed")]
     single = clients.jira.get_issue_remote_links(key, global_id="pmsync:page=1")
     assert single["object"]["url"] == url
     clients.jira.create_or_update_issue_remote_links(key, url, "Via library", global_id="pmsync:page=1")

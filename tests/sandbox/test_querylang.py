@@ -74,12 +74,12 @@ def _titles(store, cql):
     ("type = page AND space.key = pm AND creator = currentUser()", ["Postmortems", "DB failover", "TLS expiry"]),
 ])
 def test_cql_fields(pages, cql, expected):
-    store, root, first, second = pages
+    store, root, _first, second = pages
     assert _titles(store, cql.format(root=root.id, second=second.id)) == expected
 
 
 def test_cql_dates_match_the_minute_or_day_given(pages):
-    store, root, first, second = pages
+    store, _root, first, second = pages
     minute = first.created.strftime("%Y-%m-%d %H:%M")
     day = second.created.strftime("%Y/%m/%d")
     assert _titles(store, f'created = "{minute}"') == ["DB failover"]
