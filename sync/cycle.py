@@ -18,7 +18,7 @@ from sync.parser import parse_page
 from sync.planner import PlanOptions, plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
 from sync.problems import Problem, ProblemKind
-from sync.query import keys_jql, managed_jql, postmortem_cql
+from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
 from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
 from sync.settings import Settings
 from sync.state import State, StateView
@@ -186,8 +186,9 @@ def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool,
     fresh = {s.key: s for s in jira.search(jql)}
     issues = fresh if full else {**view.issues, **fresh}
     unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
-    named = sorted({i.jira_key for pm in postmortems for i in pm.items
-                    if i.jira_key and i.jira_key not in issues and i.jira_key not in unresolved})
+    # A key that is not one by Jira's syntax is never sent anywhere; the planner reports it (invalid-key).
+    named = sorted({i.jira_key for pm in postmortems for i in pm.items if i.jira_key and is_issue_key(i.jira_key)
+                    and i.jira_key not in issues and i.jira_key not in unresolved})
     problems: list[Problem] = []
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]

@@ -28,6 +28,7 @@ from sync.models import (ActionItem, AdoptIssue, CreateEpic, CreateIssue, FlagRe
                          ItemRecord, KeyLink, Plan, Postmortem, TaskTick, TransitionDone, Unflag, UpdateIssue,
                          WriteBack)
 from sync.problems import Problem, ProblemKind
+from sync.query import is_issue_key
 from sync.state import StateView
 
 
@@ -253,6 +254,10 @@ def _plan_item(pm: Postmortem, item: ActionItem, key: str, given: _Given,
                acc: _Changes) -> tuple[bool, IssueSnapshot | None]:
     """Plan one item's issue (create, adopt or update it); whether anything was planned, and the issue as read."""
     record = given.state.items.get(key)
+    if item.jira_key and not is_issue_key(item.jira_key):
+        # Page text, not a key: it was never sent to Jira, and nothing is written for the item until it is fixed.
+        acc.problems.append(Problem(ProblemKind.INVALID_KEY, pm.page_id, item.jira_key))
+        return False, None
     issue_key = item.jira_key or (record.issue_key if record else None) or given.labelled.get(key)
     new = page_record(pm.page_id or "", key, item, issue_key, given.options)
     if issue_key is None:

@@ -1,0 +1,51 @@
+"""Page editors cannot reach beyond the managed project (docs/reliability.md §4).
+
+A key on a page that is not one by Jira's syntax never reaches a query; an issue in a project we do
+not manage is shown, never written to; the summary page is only ever one we created; an issue moved
+out of the managed project receives nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.problems import Problem, ProblemKind
+from tests.harness import DUE, FLAVORS, item_pages, table_page
+
+EVERY_CYCLE_FULL = {"sprint": False, "sync": {"full_reconcile_every": 1}}
+INJECTION = "OPS-1) OR project is not EMPTY OR key in (OPS-1, SEC-1"
+
+
+def jira_macro(key: str) -> str:
+    return (f'<ac:structured-macro ac:name="jira"><ac:parameter ac:name="key">{key}</ac:parameter>'
+            "</ac:structured-macro>")
+
+
+def macro_row(summary: str, key: str, owner: str = "owner") -> str:
+    return f"<tr><td>{summary} {jira_macro(key)}</td><td>{owner}</td><td>{DUE}</td></tr>"
+
+
+def spy_on_searches(daemon) -> list[str]:
+    """The JQL of every search the daemon sends from now on."""
+    sent: list[str] = []
+    search = daemon.jira.search
+
+    def recording(jql, **kwargs):
+        sent.append(jql)
+        return search(jql, **kwargs)
+
+    daemon.jira.search = recording
+    return sent
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_key_that_is_no_jira_key_never_reaches_a_query_and_is_reported(make_world, flavor):
+    world = make_world({"0.xml": table_page("Postmortem 0", ["Plain item"], rows=macro_row("Injected", INJECTION))},
+                       flavor=flavor, **EVERY_CYCLE_FULL)
+    sent = spy_on_searches(world.daemon)
+    result = world.cycle()
+    page_id = world.page_id("Postmortem 0")
+    assert Problem(ProblemKind.INVALID_KEY, page_id, INJECTION) in result.problems
+    assert not any("EMPTY" in jql or "SEC-1" in jql for jql in sent), sent
+    assert [c.record.summary for c in result.plan.creates] == ["Plain item"]  # the row is not given a new issue
+    assert world.cycle().plan.is_empty
