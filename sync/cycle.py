@@ -58,7 +58,7 @@ class CycleResult:
 def plan_options(settings: Settings) -> PlanOptions:
     j, s = settings.jira, settings.sync
     return PlanOptions(
-        project=j.project, issue_type=j.issue_type, labels=tuple(j.labels), priority_map=dict(j.priority_map),
+        project=j.project, managed_projects=j.managed, issue_type=j.issue_type, labels=tuple(j.labels), priority_map=dict(j.priority_map),
         default_priority=j.default_priority, components=tuple(j.components), write_back=s.write_back,
         sprint=j.sprint.enabled, epics=j.epic.enabled, epic_issue_type=j.epic.issue_type,
         removed_transition=j.removed_transition,
@@ -94,7 +94,8 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.applied = _apply(plan, settings, jira, confluence, state, read.pages, started)
             result.report(*result.applied.problems)
             issues = _refresh_created(issues, plan, result.applied, started)
-        result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date())
+        result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date(),
+                                  managed=settings.jira.managed)
         if writes:
             summary = plan_summary(result.metrics, summary_page(settings), state.meta())
             failed = write_summary(summary, confluence, state) if summary else None
@@ -297,12 +298,12 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
 
 
 def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
-             today: date) -> Metrics:
+             today: date, managed: tuple[str, ...]) -> Metrics:
     """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
     parsed = {pm.page_id: pm for pm in read.postmortems}
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
     links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
-    return compute_metrics(tracked_items(pages.values(), links, issues), today)
+    return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
 
 
 def _remember(state: State, window: _Window, started: datetime, read: _Reading, issues: dict[str, IssueSnapshot],

@@ -35,6 +35,7 @@ from sync.state import StateView
 @dataclass(frozen=True)
 class PlanOptions:
     project: str
+    managed_projects: tuple[str, ...] = ()  # besides `project`: where issues may be adopted and written to
     issue_type: str = "Task"
     labels: tuple[str, ...] = ()
     priority_map: Mapping[str, str] = field(default_factory=dict)
@@ -176,7 +177,7 @@ def plan_changes(
         if options.epics:
             _plan_epic(pm, epics.get(page_id), given, acc)
     for page_id in sorted(deleted_page_ids):
-        _flag_removed(by_page.get(page_id, []), set(), acc, options.removed_transition, PAGE_DELETED_COMMENT)
+        _flag_removed([r for r in by_page.get(page_id, []) if not given.foreign(r.issue_key)], set(), acc, options.removed_transition, PAGE_DELETED_COMMENT)
     return _checked(acc.plan(), options)
 
 
@@ -199,6 +200,12 @@ class _Given:
     now: datetime
     labelled: Mapping[str, str]  # item key -> the oldest issue carrying its identity label
     tracked: Mapping[tuple[str, str], str]  # (page id, issue key) -> item key
+
+    def foreign(self, issue_key: str | None) -> bool:
+        """Whether the issue, as read, is in a project we do not manage (then nothing is ever written to it)."""
+        snapshot = self.snapshots.get(issue_key) if issue_key else None
+        managed = (self.options.project, *self.options.managed_projects)
+        return snapshot is not None and snapshot.project is not None and snapshot.project not in managed
 
     def pending(self, intent: str) -> bool:
         """Whether that create was sent within the search-lag grace (Jira's index may not show its issue yet)."""
@@ -245,6 +252,7 @@ def _plan_page(pm: Postmortem, given: _Given, acc: _Changes, records: Sequence[I
         if snapshot and snapshot.is_done and item.origin.startswith("task:") and not item.done:
             ticks.append(TaskTick(item.origin, item.summary))
     if trust_removals and "malformed" not in pm.problems:  # a page read in part loses no items
+        records = [r for r in records if not given.foreign(r.issue_key)]
         _flag_removed(records, set(keys), acc, given.options.removed_transition, ROW_REMOVED_COMMENT)
     if links or ticks:
         acc.write_backs.append(WriteBack(pm.page_id or "", tuple(links), tuple(ticks)))
@@ -267,6 +275,9 @@ def _plan_item(pm: Postmortem, item: ActionItem, key: str, given: _Given,
         acc.creates.append(CreateIssue(new, issue_fields(pm, new, item, given.options), mark_done=bool(item.done)))
         return True, None
     snapshot = given.snapshots.get(issue_key)
+    if given.foreign(issue_key):  # shown on the summary page, never adopted or written to
+        acc.problems.append(Problem(ProblemKind.FOREIGN_ISSUE, issue_key, snapshot.project if snapshot else None))
+        return False, snapshot
     if snapshot is None:
         # Never replaced by a new issue: a key we never saw, or a tracked issue that was deleted or
         # moved to another project. Nothing is written for the item until the issue is back.

@@ -31,6 +31,7 @@ class ProblemKind(Enum):
     EPIC_PENDING = "epic-pending"
     ISSUE_GONE = "issue-gone"
     UNKNOWN_ISSUE = "unknown-issue"
+    FOREIGN_ISSUE = "foreign-issue"  # a page names an issue outside the managed projects: never written to
     INVALID_KEY = "invalid-key"  # a page names an issue key that is none by Jira's syntax
     UNSAFE_PLAN = "unsafe-plan"
     # The write lease

@@ -49,3 +49,46 @@ def test_a_key_that_is_no_jira_key_never_reaches_a_query_and_is_reported(make_wo
     assert not any("EMPTY" in jql or "SEC-1" in jql for jql in sent), sent
     assert [c.record.summary for c in result.plan.creates] == ["Plain item"]  # the row is not given a new issue
     assert world.cycle().plan.is_empty
+
+
+def foreign_issue(world, summary: str = "Security's own ticket") -> str:
+    """An issue of project SEC, which the daemon does not manage (made in OPS, then moved: the sandbox's way)."""
+    key = world.jira_client.post("rest/api/2/issue", data={"fields": {
+        "project": {"key": "OPS"}, "summary": summary, "issuetype": {"name": "Task"}}})["key"]
+    return world.sb.move_issue(key, "SEC")
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_an_issue_in_another_project_is_shown_never_adopted_or_written_to(make_world, flavor):
+    world = make_world(item_pages(1, 1), flavor=flavor, **EVERY_CYCLE_FULL)
+    world.cycle()
+    key = foreign_issue(world)
+    before = world.issue("Security's own ticket")
+    labels, comments, assignee = list(before.labels), len(before.comments), before.assignee
+    world.edit_page("Postmortem 0", lambda body: body.replace(
+        "</tbody>", macro_row("Rotate the keys", key) + "</tbody>"))
+    result = world.cycle()
+    assert Problem(ProblemKind.FOREIGN_ISSUE, key, "SEC") in result.problems
+    assert result.plan.adopts == () and result.plan.creates == () and result.plan.updates == ()
+    summary = world.body("Postmortem action items")
+    assert "Issues outside the managed projects" in summary and f'<ac:parameter ac:name="key">{key}<' in summary
+    world.edit_page("Postmortem 0", lambda body: body.replace("Rotate the keys", "Rotate the keys now"))
+    world.cycle()
+    world.edit_page("Postmortem 0", lambda body: body[:body.index("<tr><td>Rotate")] + "</tbody></table>")
+    result = world.cycle()
+    assert result.plan.flags == ()
+    after = world.issue("Security's own ticket")
+    assert (list(after.labels), len(after.comments), after.assignee) == (labels, comments, assignee)
+    assert "pmsync" not in " ".join(after.labels)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_an_issue_in_a_configured_managed_project_is_adopted(make_world, flavor):
+    world = make_world(item_pages(1, 1), flavor=flavor, jira={"managed_projects": ["SEC"]}, **EVERY_CYCLE_FULL)
+    world.cycle()
+    key = foreign_issue(world)
+    world.edit_page("Postmortem 0", lambda body: body.replace(
+        "</tbody>", macro_row("Rotate the keys", key) + "</tbody>"))
+    result = world.cycle()
+    assert [a.record.issue_key for a in result.plan.adopts] == [key]
+    assert "pmsync" in world.issue("Security's own ticket").labels
