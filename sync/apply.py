@@ -37,6 +37,7 @@ class ApplyOptions:
     page_url: Callable[[str], str | None] = lambda page_id: None
     concurrency: int = 4
     templates: tuple[TemplateSpec, ...] = DEFAULT_TEMPLATES  # the parser's, so the write-back finds the same items
+    managed_projects: tuple[str, ...] = ()  # where issues may be written to; empty: not checked by project
 
 
 @dataclass
@@ -57,7 +58,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     state.save_items(plan.records)
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
-    _edit_tracked(plan, jira, state, result)
+    _edit_tracked(plan, jira, state, result, options.managed_projects)
     if options.write_back and plan.write_backs:
         keys = state.issue_keys() | result.created
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
@@ -70,7 +71,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     return result
 
 
-def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> None:
+def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult, managed: Sequence[str]) -> None:
     """Update, transition, flag and unflag tracked issues; each record is saved once its write landed."""
     for change in plan.updates:
         key = change.record.issue_key
@@ -84,10 +85,14 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult)
             state.save_items([replace(done.record, done=True)])
             result.transitioned += 1
     for flag in plan.flags:
-        if _attempt(result, ProblemKind.FLAG_FAILED, flag.record.issue_key, partial(_flag, jira, flag)):
-            state.save_items([flag.record])
-            result.flagged += 1
-            log.info("issue_flagged_removed", issue_key=flag.record.issue_key, page_id=flag.record.page_id)
+        left: list[Problem | None] = []
+        if _attempt(result, ProblemKind.FLAG_FAILED, flag.record.issue_key,
+                    lambda: left.append(_flag(jira, flag, managed))):
+            state.save_items([flag.record])  # an issue that left the project is not asked about again
+            if left[0]:
+                result.problems.append(left[0])
+            else:
+                _flagged(result, flag)
     for unflag in plan.unflags:
         key = unflag.record.issue_key
         if _attempt(result, ProblemKind.UNFLAG_FAILED, key,
@@ -95,13 +100,27 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult)
             state.save_items([replace(unflag.record, flagged=False)])
 
 
-def _flag(jira: JiraPort, flag: FlagRemoved) -> None:
-    """Label the issue as removed, say why in a comment, and transition it when configured (never delete it)."""
+def _flagged(result: ApplyResult, flag: FlagRemoved) -> None:
+    result.flagged += 1
+    log.info("issue_flagged_removed", issue_key=flag.record.issue_key, page_id=flag.record.page_id)
+
+
+def _flag(jira: JiraPort, flag: FlagRemoved, managed: Sequence[str]) -> Problem | None:
+    """Label the issue as removed, say why in a comment, and transition it when configured (never delete it).
+
+    Unless it left the managed projects (Jira answers a moved issue under its new key, and the cached
+    snapshot the plan saw may predate the move): then nothing is written, and `issue-moved` is returned.
+    """
     key = flag.record.issue_key
+    now = jira.get_issue(key)
+    if now.key != key or (managed and now.project not in managed):
+        log.warning("issue_moved", issue_key=key, now=now.key)
+        return Problem(ProblemKind.ISSUE_MOVED, key, now.key)
     jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
     jira.add_comment(key, flag.comment)
     if flag.transition:
         jira.transition(key, flag.transition)
+    return None
 
 
 def _port_changes(fields: Mapping[str, object] | None = None, *, add: Sequence[str] = (),

@@ -274,7 +274,7 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
         sprint_board=settings.jira.sprint.board_id if settings.jira.sprint.enabled else None,
         remote_links=not settings.sync.write_back, concurrency=settings.sync.concurrency,
         page_url=lambda page_id: by_id[page_id].url if page_id in by_id else None,
-        templates=combine_templates(settings.templates),
+        templates=combine_templates(settings.templates), managed_projects=settings.jira.managed,
     )
     return apply_plan(plan, jira, confluence, state, by_id, options, now)
 

@@ -92,3 +92,20 @@ def test_an_issue_in_a_configured_managed_project_is_adopted(make_world, flavor)
     result = world.cycle()
     assert [a.record.issue_key for a in result.plan.adopts] == [key]
     assert "pmsync" in world.issue("Security's own ticket").labels
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full-reconcile"])
+def test_a_moved_issue_gets_nothing_when_its_row_is_removed(make_world, flavor, full):
+    world = make_world(item_pages(1, 3), flavor=flavor, sprint=False,
+                       sync={"full_reconcile_every": 1 if full else 1000})
+    world.cycle()
+    key = world.issue("Item 1 of page 0").key
+    moved = world.sb.move_issue(key, "OTHER")
+    world.edit_page("Postmortem 0", lambda body: body[:body.index("<tr><td>Item 1")]
+                    + body[body.index("<tr><td>Item 2"):])
+    result = world.cycle()
+    assert Problem(ProblemKind.ISSUE_MOVED, key, moved) in result.problems
+    issue = world.issue("Item 1 of page 0")
+    assert issue.key == moved and "pmsync-removed" not in issue.labels and issue.comments == []
+    assert world.cycle().plan.is_empty
