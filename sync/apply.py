@@ -16,7 +16,7 @@ from functools import partial
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, SummaryPage, WriteBack, WriteSummary
+from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, WriteBack
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.problems import Problem, ProblemKind
 from sync.state import State
@@ -26,7 +26,6 @@ from sync.templates import DEFAULT_TEMPLATES, TemplateSpec
 log = structlog.get_logger(__name__)
 
 WRITE_BACK_ATTEMPTS = 4
-SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
 
 
 @dataclass(frozen=True)
@@ -300,36 +299,3 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
         except AtlassianError as exc:
             return 0, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
     return 0, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]
-
-
-def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage) -> str:
-    """The summary page's id: as remembered, else found or created (with a placeholder: the lease lives on it)."""
-    known = state.meta().get("summary_page_id")
-    if known:
-        return known
-    page, _ = find_or_create_summary(confluence, where, SUMMARY_PLACEHOLDER)
-    state.set_meta(summary_page_id=page.id, summary_page_url=page.url)
-    return page.id
-
-
-def write_summary(change: WriteSummary, confluence: ConfluencePort, state: State) -> Problem | None:
-    """Write the summary page and remember its digest; a failure is reported (and logged), never raised."""
-    try:
-        page, created = find_or_create_summary(confluence, change.page, change.body)
-        if not created and page.body != change.body:
-            page = confluence.update_page(page, change.body, message="postmortem-sync: completion update",
-                                          minor_edit=True)
-    except AtlassianError as exc:
-        log.warning("summary_page_failed", error=str(exc))
-        return Problem(ProblemKind.SUMMARY_FAILED, None, str(exc))
-    state.set_meta(summary_digest=change.digest, summary_page_id=page.id, summary_page_url=page.url)
-    log.info("summary_page_written", page_id=page.id)
-    return None
-
-
-def find_or_create_summary(confluence: ConfluencePort, where: SummaryPage, body: str) -> tuple[Page, bool]:
-    """The summary page, created with `body` when it does not exist; and whether it was created now."""
-    page = confluence.find_page(where.space, where.title)
-    if page is not None:
-        return page, False
-    return confluence.create_page(where.space, where.title, body, where.parent_id), True

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import structlog
 
 from sync import lease
-from sync.apply import ApplyOptions, ApplyResult, apply_plan, write_summary
+from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
 from sync.parser import parse_page
 from sync.planner import PlanOptions, plan_changes
@@ -22,6 +22,7 @@ from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
 from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
 from sync.settings import Settings
 from sync.state import State, StateView
+from sync.summary_page import write_summary
 from sync.templates import combine_templates
 
 log = structlog.get_logger(__name__)

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 
 import structlog
 
-from sync.apply import summary_page_id
+from sync.summary_page import ForeignSummaryPage, summary_page_id
 from sync.models import SummaryPage
 from sync.ports import AtlassianError, ConfluencePort, NotFound, PermissionDenied, VersionConflict
 from sync.problems import Problem, ProblemKind
@@ -112,6 +112,8 @@ def hold(confluence: ConfluencePort, state: State, where: SummaryPage | None, no
             lease, held = _take(confluence, state, page_id, me, now, term)
             if held:
                 return held
+    except ForeignSummaryPage as exc:  # never made to hold the lease
+        return exc.problem()
     except AtlassianError as exc:
         return _forget(state, exc)
     if not may_write(lease, me, now, grace):
@@ -139,7 +141,7 @@ def _take(confluence: ConfluencePort, state: State, page_id: str, me: str, now: 
 def _forget(state: State, exc: AtlassianError) -> Problem:
     """After a failed lease read or write: forget what we remember of it (it may be stale) and say why."""
     if isinstance(exc, NotFound):  # the summary page was deleted: the next cycle finds or creates it again
-        state.set_meta(lease=None, summary_page_id=None, summary_digest=None)
+        state.set_meta(lease=None, summary_page_id=None, summary_digest=None, summary_marked=None)
         return Problem(ProblemKind.LEASE_PAGE_MISSING, None, "the summary page is gone; it is created again next cycle")
     state.set_meta(lease=None)
     if isinstance(exc, PermissionDenied):

@@ -59,6 +59,7 @@ class ProblemKind(Enum):
     WRITE_BACK_FAILED = "write-back-failed"
     WRITE_BACK_GAVE_UP = "write-back-gave-up"
     SUMMARY_FAILED = "summary-failed"
+    SUMMARY_NOT_OURS = "summary-not-ours"  # a page titled like the summary page that we did not create
     # The cycle as a whole
     CYCLE_FAILED = "cycle-failed"
 
@@ -73,7 +74,7 @@ _RETRIED = frozenset({
 })
 # The cycle failed (exit 1, readiness degraded): it could not do its job and someone should look.
 _FAILS_CYCLE = frozenset({ProblemKind.UNSAFE_PLAN, ProblemKind.LEASE_DENIED, ProblemKind.LEASE_FAILED,
-                          ProblemKind.CYCLE_FAILED})
+                          ProblemKind.SUMMARY_NOT_OURS, ProblemKind.CYCLE_FAILED})
 
 
 @dataclass(frozen=True)

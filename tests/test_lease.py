@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sync.apply import SUMMARY_PLACEHOLDER
+from sync.summary_page import SUMMARY_PLACEHOLDER
 from sync.lease import LEASE_PROPERTY, NEVER, Lease, claim, hold, may_write, needs_renewal, release, released
 from sync.models import Page, SummaryPage
 from sync.ports import AtlassianError, NotFound, PermissionDenied, VersionConflict

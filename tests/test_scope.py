@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from sync.cli import main
 from sync.problems import Problem, ProblemKind
-from tests.harness import DUE, FLAVORS, item_pages, table_page
+from sync.summary_page import SUMMARY_MARK
+from tests.harness import DUE, FLAVORS, SUMMARY_TITLE, item_pages, table_page
 
 EVERY_CYCLE_FULL = {"sprint": False, "sync": {"full_reconcile_every": 1}}
 INJECTION = "OPS-1) OR project is not EMPTY OR key in (OPS-1, SEC-1"
@@ -109,3 +111,37 @@ def test_a_moved_issue_gets_nothing_when_its_row_is_removed(make_world, flavor, 
     issue = world.issue("Item 1 of page 0")
     assert issue.key == moved and "pmsync-removed" not in issue.labels and issue.comments == []
     assert world.cycle().plan.is_empty
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("lease_minutes", [15, 0], ids=["lease", "no-lease"])
+def test_a_page_titled_like_the_summary_that_we_did_not_create_is_never_taken_over(make_world, tmp_path, capsys,
+                                                                                  flavor, lease_minutes):
+    world = make_world(item_pages(1, 2), flavor=flavor, sprint=False, sync={"lease_minutes": lease_minutes})
+    theirs = world.confluence_client.post("rest/api/content", data={
+        "type": "page", "title": SUMMARY_TITLE, "space": {"key": "PM"},
+        "body": {"storage": {"value": "<p>Our team's own list.</p>", "representation": "storage"}}})
+    code = main(["check", "--config", str(world.write_config(tmp_path / "c.toml"))])
+    failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
+    assert code == 1 and any("not created by postmortem-sync" in line and theirs["id"] in line for line in failed)
+    result = world.attempt()
+    assert not result.ok
+    assert [p.kind for p in result.problems if p.subject == theirs["id"]] == [ProblemKind.SUMMARY_NOT_OURS]
+    with world.sb.state.lock:
+        page = world.sb.state.confluence.pages[theirs["id"]]
+        assert page.body == "<p>Our team's own list.</p>" and len(page.versions) == 1
+    assert world.confluence_client.get(f"rest/api/content/{theirs['id']}/property")["results"] == []
+    assert world.summary_pages() == ["<p>Our team's own list.</p>"]  # no second page, nothing written
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_the_summary_page_we_create_is_marked_and_found_again_by_a_new_instance(make_world, flavor):
+    world = make_world(item_pages(1, 2), flavor=flavor, sprint=False)
+    world.cycle()
+    page_id = world.page_id(SUMMARY_TITLE)
+    mark = world.confluence_client.get(f"rest/api/content/{page_id}/property/{SUMMARY_MARK}")
+    assert mark["value"] == {"created_by": "postmortem-sync"}
+    world.daemon.forget_state()
+    world.edit_page("Postmortem 0", lambda body: body.replace("Item 0 of page 0", "Item 0 of page 0, reworded"))
+    world.cycle()
+    assert len(world.summary_pages()) == 1
