@@ -59,7 +59,8 @@ class CycleResult:
 def plan_options(settings: Settings) -> PlanOptions:
     j, s = settings.jira, settings.sync
     return PlanOptions(
-        project=j.project, managed_projects=j.managed, issue_type=j.issue_type, labels=tuple(j.labels), priority_map=dict(j.priority_map),
+        project=j.project, managed_projects=j.managed, issue_type=j.issue_type, labels=tuple(j.labels),
+        priority_map=dict(j.priority_map),
         default_priority=j.default_priority, components=tuple(j.components), write_back=s.write_back,
         sprint=j.sprint.enabled, epics=j.epic.enabled, epic_issue_type=j.epic.issue_type,
         removed_transition=j.removed_transition,

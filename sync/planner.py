@@ -177,7 +177,7 @@ def plan_changes(
         if options.epics:
             _plan_epic(pm, epics.get(page_id), given, acc)
     for page_id in sorted(deleted_page_ids):
-        _flag_removed([r for r in by_page.get(page_id, []) if not given.foreign(r.issue_key)], set(), acc, options.removed_transition, PAGE_DELETED_COMMENT)
+        _flag_removed(by_page.get(page_id, []), set(), acc, given, PAGE_DELETED_COMMENT)
     return _checked(acc.plan(), options)
 
 
@@ -203,9 +203,8 @@ class _Given:
 
     def foreign(self, issue_key: str | None) -> bool:
         """Whether the issue, as read, is in a project we do not manage (then nothing is ever written to it)."""
-        snapshot = self.snapshots.get(issue_key) if issue_key else None
-        managed = (self.options.project, *self.options.managed_projects)
-        return snapshot is not None and snapshot.project is not None and snapshot.project not in managed
+        project = snapshot.project if (snapshot := self.snapshots.get(issue_key or "")) else None
+        return project is not None and project not in (self.options.project, *self.options.managed_projects)
 
     def pending(self, intent: str) -> bool:
         """Whether that create was sent within the search-lag grace (Jira's index may not show its issue yet)."""
@@ -252,8 +251,7 @@ def _plan_page(pm: Postmortem, given: _Given, acc: _Changes, records: Sequence[I
         if snapshot and snapshot.is_done and item.origin.startswith("task:") and not item.done:
             ticks.append(TaskTick(item.origin, item.summary))
     if trust_removals and "malformed" not in pm.problems:  # a page read in part loses no items
-        records = [r for r in records if not given.foreign(r.issue_key)]
-        _flag_removed(records, set(keys), acc, given.options.removed_transition, ROW_REMOVED_COMMENT)
+        _flag_removed(records, set(keys), acc, given, ROW_REMOVED_COMMENT)
     if links or ticks:
         acc.write_backs.append(WriteBack(pm.page_id or "", tuple(links), tuple(ticks)))
 
@@ -347,11 +345,10 @@ PAGE_DELETED_COMMENT = ("The postmortem page of this action item was deleted. Th
                         "close it if the work is no longer needed. (postmortem-sync, item {item_key})")
 
 
-def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Changes, transition: str | None,
-                  comment: str) -> None:
-    """Flag the tracked issues of a page whose items are no longer on it (never delete them)."""
+def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Changes, given: _Given, comment: str) -> None:
+    """Flag the tracked issues of a page whose items are no longer on it (never delete them, nor touch foreign ones)."""
     for record in records:
-        if record.item_key in seen or record.flagged or not record.issue_key:
+        if record.item_key in seen or record.flagged or not record.issue_key or given.foreign(record.issue_key):
             continue
         acc.flags.append(FlagRemoved(replace(record, flagged=True), comment.format(item_key=record.item_key),
-                                     transition))
+                                     given.options.removed_transition))

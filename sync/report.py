@@ -77,7 +77,7 @@ class Metrics:
     trend: tuple[tuple[str, int, int], ...]  # (YYYY-MM, created, resolved)
     attention: tuple[tuple[str, str, str], ...] = field(default=())  # (reason, summary, page title)
     mentions: tuple[tuple[str, Owner], ...] = field(default=())  # owner label -> the person's mention
-    foreign: tuple[tuple[str, str, str], ...] = field(default=())  # (issue key, summary, page title) outside our projects
+    foreign: tuple[tuple[str, str, str], ...] = field(default=())  # (issue key, summary, page title): not our projects
 
 
 def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord | IssueLink],
@@ -142,8 +142,7 @@ def _months(today: date, count: int = 12) -> list[str]:
 
 
 def compute_metrics(rows: Sequence[TrackedItem], today: date, *, managed: Collection[str] = ()) -> Metrics:
-    """Completion, timeliness, breakdowns, aging and trend of all tracked items; with `managed`, the
-    items whose issue is in another project (shown, never written to)."""
+    """Completion, timeliness, breakdowns, aging and trend of all items (and those outside `managed` projects)."""
     done = [r for r in rows if r.done]
     open_rows = [r for r in rows if not r.done]
     closed_with_due = [r for r in done if r.due and r.resolved]
@@ -180,14 +179,14 @@ def compute_metrics(rows: Sequence[TrackedItem], today: date, *, managed: Collec
         trend=tuple((m, created.get(m, 0), resolved.get(m, 0)) for m in months),
         attention=tuple(sorted(attention)),
         mentions=tuple(sorted({r.owner: r.owner_mention for r in rows if r.owner and r.owner_mention}.items())),
-        foreign=tuple(sorted((r.issue_key, r.summary, r.page_title) for r in rows
-                             if managed and r.issue_key and _foreign(r.issue_key, managed))),
+        foreign=_foreign(rows, managed),
     )
 
 
-def _foreign(issue_key: str, managed: Collection[str]) -> bool:
-    """Whether a well-formed key names an issue outside the managed projects (its key starts with its project)."""
-    return is_issue_key(issue_key) and issue_key.rsplit("-", 1)[0] not in managed
+def _foreign(rows: Sequence[TrackedItem], managed: Collection[str]) -> tuple[tuple[str, str, str], ...]:
+    """Items whose well-formed key names an issue outside the managed projects (a key starts with its project)."""
+    return tuple(sorted((r.issue_key, r.summary, r.page_title) for r in rows if managed and r.issue_key
+                        and is_issue_key(r.issue_key) and r.issue_key.rsplit("-", 1)[0] not in managed))
 
 
 def percent(rate: float | None) -> str:

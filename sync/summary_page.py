@@ -39,7 +39,7 @@ class ForeignSummaryPage(Exception):
 
 
 def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage) -> str:
-    """The summary page's id: as remembered, else found (ours only) or created (with a placeholder: the lease lives on it).
+    """The summary page's id: as remembered, else found (ours only) or created (the lease lives on it).
 
     ForeignSummaryPage when the page with that title is not ours.
     """
