@@ -113,6 +113,11 @@ def test_a_hostile_key_from_a_page_is_no_issue_key(key: str) -> None:
     assert not is_issue_key(key)
     shape, values = skeleton(keys_jql(["OPS-1", key] if key.strip() else ["OPS-1"]))
     assert shape == ("key in (<>, <>)" if key.strip() else "key in (<>)") and values[0] == "OPS-1"
+    # ... and through every other builder, as a project, a space or a label.
+    assert skeleton(managed_jql(key, SINCE)) == ("project = <> and labels = <> and updated >= <> order by key asc",
+                                                 [key, "pmsync", "2026-03-01 09:05"])
+    conf = SimpleNamespace(cql=None, spaces=(key,), labels=(key,), parent_pages=())
+    assert skeleton(postmortem_cql(conf, None))[1] == [key, key]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("key", ["OPS-1", "PLAT-377", "A1-9", "MY_PROJ-12", "AB-1000000"])
