@@ -44,8 +44,12 @@ def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage
     ForeignSummaryPage when the page with that title is not ours.
     """
     meta = state.meta()
-    if meta.get("summary_page_id"):
-        return meta["summary_page_id"]
+    known = meta.get("summary_page_id")
+    if known and not meta.get("summary_marked"):  # remembered from before pages were marked: ours, so mark it
+        _mark(confluence, known)
+        state.set_meta(summary_marked="1")
+    if known:
+        return known
     page = find_or_create_summary(confluence, where, meta)
     state.set_meta(summary_page_id=page.id, summary_page_url=page.url, summary_marked="1")
     return page.id
@@ -84,11 +88,17 @@ def find_or_create_summary(confluence: ConfluencePort, where: SummaryPage, meta:
     known = page.id == meta.get("summary_page_id")
     if known and meta.get("summary_marked"):
         return page
-    if confluence.get_property(page.id, SUMMARY_MARK) is None:
+    if not is_marked(confluence, page.id):
         if not known and page.body != SUMMARY_PLACEHOLDER:
             raise ForeignSummaryPage(page, where)
         confluence.set_property(page.id, SUMMARY_MARK, _MARK_VALUE, None)
     return page
+
+
+def _mark(confluence: ConfluencePort, page_id: str) -> None:
+    """Mark the page as ours, unless it is already."""
+    if not is_marked(confluence, page_id):
+        confluence.set_property(page_id, SUMMARY_MARK, _MARK_VALUE, None)
 
 
 def is_marked(confluence: ConfluencePort, page_id: str) -> bool:

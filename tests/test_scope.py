@@ -7,6 +7,8 @@ out of the managed project receives nothing.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from sync.cli import main
@@ -144,4 +146,18 @@ def test_the_summary_page_we_create_is_marked_and_found_again_by_a_new_instance(
     world.daemon.forget_state()
     world.edit_page("Postmortem 0", lambda body: body.replace("Item 0 of page 0", "Item 0 of page 0, reworded"))
     world.cycle()
+    assert len(world.summary_pages()) == 1
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_summary_page_an_earlier_version_made_is_marked_from_the_state(make_world, flavor):
+    world = make_world(item_pages(1, 2), flavor=flavor, sprint=False)
+    world.cycle()
+    page_id = world.page_id(SUMMARY_TITLE)
+    world.confluence_client.delete(f"rest/api/content/{page_id}/property/{SUMMARY_MARK}")  # as before the mark
+    world.state.set_meta(summary_marked=None)
+    world.clock.offset += timedelta(minutes=30)  # the lease is renewed: the page is used again
+    world.edit_page("Postmortem 0", lambda body: body.replace("Item 0 of page 0", "Item 0 of page 0, reworded"))
+    world.cycle()
+    assert world.confluence_client.get(f"rest/api/content/{page_id}/property/{SUMMARY_MARK}")["value"]
     assert len(world.summary_pages()) == 1
