@@ -1,8 +1,8 @@
-"""Page editors cannot reach beyond the managed project (docs/reliability.md §4).
+"""Page editors cannot reach beyond the managed project (docs/reliability.md §1, §3, §4).
 
 A key on a page that is not one by Jira's syntax never reaches a query; an issue in a project we do
 not manage is shown, never written to; the summary page is only ever one we created; an issue moved
-out of the managed project receives nothing.
+out of the managed project gets no flag when its row is removed.
 """
 
 from __future__ import annotations
