@@ -111,10 +111,10 @@ def _flag(jira: JiraPort, flag: FlagRemoved, managed: Sequence[str]) -> Problem 
     snapshot the plan saw may predate the move): then nothing is written, and `issue-moved` is returned.
     """
     key = flag.record.issue_key
-    now = jira.get_issue(key)
-    if now.key != key or (managed and now.project not in managed):
-        log.warning("issue_moved", issue_key=key, now=now.key)
-        return Problem(ProblemKind.ISSUE_MOVED, key, now.key)
+    current = jira.get_issue(key)
+    if current.key != key or (managed and current.project not in managed):
+        log.warning("issue_moved", issue_key=key, now=current.key)
+        return Problem(ProblemKind.ISSUE_MOVED, key, current.key)
     jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
     jira.add_comment(key, flag.comment)
     if flag.transition:
