@@ -16,7 +16,7 @@ from functools import partial
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, SummaryPage, WriteBack, WriteSummary
+from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, WriteBack
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.problems import Problem, ProblemKind
 from sync.state import State
@@ -26,7 +26,6 @@ from sync.templates import DEFAULT_TEMPLATES, TemplateSpec
 log = structlog.get_logger(__name__)
 
 WRITE_BACK_ATTEMPTS = 4
-SUMMARY_PLACEHOLDER = "<p>postmortem-sync is writing the first summary of the postmortem action items.</p>"
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,7 @@ class ApplyOptions:
     page_url: Callable[[str], str | None] = lambda page_id: None
     concurrency: int = 4
     templates: tuple[TemplateSpec, ...] = DEFAULT_TEMPLATES  # the parser's, so the write-back finds the same items
+    managed_projects: tuple[str, ...] = ()  # where issues may be written to; empty: not checked by project
 
 
 @dataclass
@@ -57,7 +57,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     state.save_items(plan.records)
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
-    _edit_tracked(plan, jira, state, result)
+    _edit_tracked(plan, jira, state, result, options.managed_projects)
     if options.write_back and plan.write_backs:
         keys = state.issue_keys() | result.created
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
@@ -70,7 +70,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     return result
 
 
-def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult) -> None:
+def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult, managed: Sequence[str]) -> None:
     """Update, transition, flag and unflag tracked issues; each record is saved once its write landed."""
     for change in plan.updates:
         key = change.record.issue_key
@@ -86,10 +86,14 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult)
             state.save_items([replace(done.record, done=True)])
             result.transitioned += 1
     for flag in plan.flags:
-        if _attempt(result, ProblemKind.FLAG_FAILED, flag.record.issue_key, partial(_flag, jira, flag)):
-            state.save_items([flag.record])
-            result.flagged += 1
-            log.info("issue_flagged_removed", issue_key=flag.record.issue_key, page_id=flag.record.page_id)
+        left: list[Problem | None] = []  # what _flag found, when it ran
+        if _attempt(result, ProblemKind.FLAG_FAILED, flag.record.issue_key,
+                    partial(_collect, left, partial(_flag, jira, flag, managed))):
+            state.save_items([flag.record])  # an issue that left the project is not asked about again
+            if left[0]:
+                result.problems.append(left[0])
+            else:
+                _flagged(result, flag)
     for unflag in plan.unflags:
         key = unflag.record.issue_key
         assert key is not None  # the planner plans this only for an item that has an issue
@@ -98,14 +102,33 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult)
             state.save_items([replace(unflag.record, flagged=False)])
 
 
-def _flag(jira: JiraPort, flag: FlagRemoved) -> None:
-    """Label the issue as removed, say why in a comment, and transition it when configured (never delete it)."""
+def _flagged(result: ApplyResult, flag: FlagRemoved) -> None:
+    result.flagged += 1
+    log.info("issue_flagged_removed", issue_key=flag.record.issue_key, page_id=flag.record.page_id)
+
+
+def _collect(into: list[Problem | None], call: Callable[[], Problem | None]) -> None:
+    """Run `call` and keep what it returned (for `_attempt`, which reports only what it raised)."""
+    into.append(call())
+
+
+def _flag(jira: JiraPort, flag: FlagRemoved, managed: Sequence[str]) -> Problem | None:
+    """Label the issue as removed, say why in a comment, and transition it when configured (never delete it).
+
+    Unless it left the managed projects (Jira answers a moved issue under its new key, and the cached
+    snapshot the plan saw may predate the move): then nothing is written, and `issue-moved` is returned.
+    """
     key = flag.record.issue_key
     assert key is not None  # the planner flags only items that have an issue
+    current = jira.get_issue(key)
+    if current.key != key or (managed and current.project not in managed):
+        log.warning("issue_moved", issue_key=key, now=current.key)
+        return Problem(ProblemKind.ISSUE_MOVED, key, current.key)
     jira.update_issue(key, _port_changes(add=[REMOVED_LABEL]))
     jira.add_comment(key, flag.comment)
     if flag.transition:
         jira.transition(key, flag.transition)
+    return None
 
 
 def _port_changes(fields: Mapping[str, object] | None = None, *, add: Sequence[str] = (),
@@ -287,36 +310,3 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
         except AtlassianError as exc:
             return 0, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
     return 0, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]
-
-
-def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage) -> str:
-    """The summary page's id: as remembered, else found or created (with a placeholder: the lease lives on it)."""
-    known = state.meta().get("summary_page_id")
-    if known:
-        return known
-    page, _ = find_or_create_summary(confluence, where, SUMMARY_PLACEHOLDER)
-    state.set_meta(summary_page_id=page.id, summary_page_url=page.url)
-    return page.id
-
-
-def write_summary(change: WriteSummary, confluence: ConfluencePort, state: State) -> Problem | None:
-    """Write the summary page and remember its digest; a failure is reported (and logged), never raised."""
-    try:
-        page, created = find_or_create_summary(confluence, change.page, change.body)
-        if not created and page.body != change.body:
-            page = confluence.update_page(page, change.body, message="postmortem-sync: completion update",
-                                          minor_edit=True)
-    except AtlassianError as exc:
-        log.warning("summary_page_failed", error=str(exc))
-        return Problem(ProblemKind.SUMMARY_FAILED, None, str(exc))
-    state.set_meta(summary_digest=change.digest, summary_page_id=page.id, summary_page_url=page.url)
-    log.info("summary_page_written", page_id=page.id)
-    return None
-
-
-def find_or_create_summary(confluence: ConfluencePort, where: SummaryPage, body: str) -> tuple[Page, bool]:
-    """The summary page, created with `body` when it does not exist; and whether it was created now."""
-    page = confluence.find_page(where.space, where.title)
-    if page is not None:
-        return page, False
-    return confluence.create_page(where.space, where.title, body, where.parent_id), True

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from sync.ports import AtlassianError, AuthFailed, ConfluenceProbe, JiraProbe, NotFound, PermissionDenied
 from sync.query import managed_jql, postmortem_cql
 from sync.settings import Settings
+from sync.summary_page import SUMMARY_MARK, is_marked
 
 
 def _explain(service: str, exc: AtlassianError) -> str:
@@ -45,6 +46,10 @@ def run_checks(settings: Settings, jira: JiraProbe, confluence: ConfluenceProbe)
         try:
             page = confluence.find_page(settings.confluence.summary_space, summary.title)
             yield True, f"summary page space {settings.confluence.summary_space} is readable"
+            if page and not is_marked(confluence, page.id):
+                yield False, (f"the page {summary.title!r} (id {page.id}) in space {settings.confluence.summary_space} "
+                              f"was not created by postmortem-sync (no {SUMMARY_MARK} content property): it is never "
+                              "taken over as the summary page; rename or move it, or set summary_page.title")
             editable = confluence.can_edit(page.id) if page else None
             if editable is False and page is not None:  # editable is only known for a page found
                 yield False, (f"the account cannot edit the summary page {summary.title!r} (id {page.id}), which also "

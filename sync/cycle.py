@@ -12,16 +12,17 @@ from typing import NamedTuple
 import structlog
 
 from sync import lease
-from sync.apply import ApplyOptions, ApplyResult, apply_plan, write_summary
+from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
 from sync.parser import parse_page
 from sync.planner import PlanOptions, plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
 from sync.problems import Problem, ProblemKind
-from sync.query import keys_jql, managed_jql, postmortem_cql
+from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
 from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
 from sync.settings import Settings
 from sync.state import State, StateView
+from sync.summary_page import write_summary
 from sync.templates import combine_templates
 
 log = structlog.get_logger(__name__)
@@ -58,7 +59,8 @@ class CycleResult:
 def plan_options(settings: Settings) -> PlanOptions:
     j, s = settings.jira, settings.sync
     return PlanOptions(
-        project=j.project, issue_type=j.issue_type, labels=tuple(j.labels), priority_map=dict(j.priority_map),
+        project=j.project, managed_projects=j.managed, issue_type=j.issue_type, labels=tuple(j.labels),
+        priority_map=dict(j.priority_map),
         default_priority=j.default_priority, components=tuple(j.components), write_back=s.write_back,
         sprint=j.sprint.enabled, epics=j.epic.enabled, epic_issue_type=j.epic.issue_type,
         removed_transition=j.removed_transition,
@@ -95,7 +97,8 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
-        result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date())
+        result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date(),
+                                  managed=settings.jira.managed)
         if writes:
             summary = plan_summary(result.metrics, summary_page(settings), state.meta())
             failed = write_summary(summary, confluence, state) if summary else None
@@ -187,8 +190,9 @@ def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool,
     fresh = {s.key: s for s in jira.search(jql)}
     issues = fresh if full else {**view.issues, **fresh}
     unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
-    named = sorted({i.jira_key for pm in postmortems for i in pm.items
-                    if i.jira_key and i.jira_key not in issues and i.jira_key not in unresolved})
+    # A key that is not one by Jira's syntax is never sent anywhere; the planner reports it (invalid-key).
+    named = sorted({i.jira_key for pm in postmortems for i in pm.items if i.jira_key and is_issue_key(i.jira_key)
+                    and i.jira_key not in issues and i.jira_key not in unresolved})
     problems: list[Problem] = []
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
@@ -273,7 +277,7 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
         sprint_board=settings.jira.sprint.board_id if settings.jira.sprint.enabled else None,
         remote_links=not settings.sync.write_back, concurrency=settings.sync.concurrency,
         page_url=lambda page_id: by_id[page_id].url if page_id in by_id else None,
-        templates=combine_templates(settings.templates),
+        templates=combine_templates(settings.templates), managed_projects=settings.jira.managed,
     )
     return apply_plan(plan, jira, confluence, state, by_id, options, now)
 
@@ -297,12 +301,12 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
 
 
 def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
-             today: date) -> Metrics:
+             today: date, managed: tuple[str, ...]) -> Metrics:
     """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
     parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id is not None}  # parse_pages always sets it
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
     links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
-    return compute_metrics(tracked_items(pages.values(), links, issues), today)
+    return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
 
 
 def _remember(state: State, window: _Window, started: datetime, read: _Reading, issues: dict[str, IssueSnapshot],

@@ -36,11 +36,12 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from sync.apply import ApplyResult, summary_page_id
+from sync.apply import ApplyResult
 from sync.models import Plan, SummaryPage
 from sync.ports import AtlassianError, ConfluencePort, NotFound, PermissionDenied, VersionConflict
 from sync.problems import Problem, ProblemKind
 from sync.state import State
+from sync.summary_page import ForeignSummaryPage, summary_page_id
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +133,8 @@ def hold(confluence: ConfluencePort, state: State, where: SummaryPage | None, no
             lease, held = _take(confluence, state, page_id, me, now, term)
             if held:
                 return held
+    except ForeignSummaryPage as exc:  # never made to hold the lease
+        return exc.problem()
     except AtlassianError as exc:
         return _forget(state, exc)
     assert lease is not None  # _take hands back a lease whenever it hands back no problem
@@ -161,7 +164,7 @@ def _take(confluence: ConfluencePort, state: State, page_id: str, me: str, now: 
 def _forget(state: State, exc: AtlassianError) -> Problem:
     """After a failed lease read or write: forget what we remember of it (it may be stale) and say why."""
     if isinstance(exc, NotFound):  # the summary page was deleted: the next cycle finds or creates it again
-        state.set_meta(lease=None, summary_page_id=None, summary_digest=None)
+        state.set_meta(lease=None, summary_page_id=None, summary_digest=None, summary_marked=None)
         return Problem(ProblemKind.LEASE_PAGE_MISSING, None, "the summary page is gone; it is created again next cycle")
     state.set_meta(lease=None)
     if isinstance(exc, PermissionDenied):

@@ -43,12 +43,14 @@ from sync.models import (
     WriteBack,
 )
 from sync.problems import Problem, ProblemKind
+from sync.query import is_issue_key
 from sync.state import StateView
 
 
 @dataclass(frozen=True)
 class PlanOptions:
     project: str
+    managed_projects: tuple[str, ...] = ()  # besides `project`: where issues may be adopted and written to
     issue_type: str = "Task"
     labels: tuple[str, ...] = ()
     priority_map: Mapping[str, str] = field(default_factory=dict)
@@ -190,7 +192,7 @@ def plan_changes(
         if options.epics:
             _plan_epic(pm, epics.get(page_id), given, acc)
     for page_id in sorted(deleted_page_ids):
-        _flag_removed(by_page.get(page_id, []), set(), acc, options.removed_transition, PAGE_DELETED_COMMENT)
+        _flag_removed(by_page.get(page_id, []), set(), acc, given, PAGE_DELETED_COMMENT)
     return _checked(acc.plan(), options)
 
 
@@ -213,6 +215,11 @@ class _Given:
     now: datetime
     labelled: Mapping[str, str]  # item key -> the oldest issue carrying its identity label
     tracked: Mapping[tuple[str, str], str]  # (page id, issue key) -> item key
+
+    def foreign(self, issue_key: str | None) -> bool:
+        """Whether the issue, as read, is in a project we do not manage (then nothing is ever written to it)."""
+        project = snapshot.project if (snapshot := self.snapshots.get(issue_key or "")) else None
+        return project is not None and project not in (self.options.project, *self.options.managed_projects)
 
     def pending(self, intent: str) -> bool:
         """Whether that create was sent within the search-lag grace (Jira's index may not show its issue yet)."""
@@ -259,7 +266,7 @@ def _plan_page(pm: Postmortem, given: _Given, acc: _Changes, records: Sequence[I
         if snapshot and snapshot.is_done and item.origin.startswith("task:") and not item.done:
             ticks.append(TaskTick(item.origin, item.summary))
     if trust_removals and "malformed" not in pm.problems:  # a page read in part loses no items
-        _flag_removed(records, set(keys), acc, given.options.removed_transition, ROW_REMOVED_COMMENT)
+        _flag_removed(records, set(keys), acc, given, ROW_REMOVED_COMMENT)
     if links or ticks:
         acc.write_backs.append(WriteBack(pm.page_id or "", tuple(links), tuple(ticks)))
 
@@ -268,6 +275,10 @@ def _plan_item(pm: Postmortem, item: ActionItem, key: str, given: _Given,
                acc: _Changes) -> tuple[bool, IssueSnapshot | None]:
     """Plan one item's issue (create, adopt or update it); whether anything was planned, and the issue as read."""
     record = given.state.items.get(key)
+    if item.jira_key and not is_issue_key(item.jira_key):
+        # Page text, not a key: it was never sent to Jira, and nothing is written for the item until it is fixed.
+        acc.problems.append(Problem(ProblemKind.INVALID_KEY, pm.page_id, item.jira_key))
+        return False, None
     issue_key = item.jira_key or (record.issue_key if record else None) or given.labelled.get(key)
     new = page_record(pm.page_id or "", key, item, issue_key, given.options)
     if issue_key is None:
@@ -277,6 +288,9 @@ def _plan_item(pm: Postmortem, item: ActionItem, key: str, given: _Given,
         acc.creates.append(CreateIssue(new, issue_fields(pm, new, item, given.options), mark_done=bool(item.done)))
         return True, None
     snapshot = given.snapshots.get(issue_key)
+    if given.foreign(issue_key):  # shown on the summary page, never adopted or written to
+        acc.problems.append(Problem(ProblemKind.FOREIGN_ISSUE, issue_key, snapshot.project if snapshot else None))
+        return False, snapshot
     if snapshot is None:
         # Never replaced by a new issue: a key we never saw, or a tracked issue that was deleted or
         # moved to another project. Nothing is written for the item until the issue is back.
@@ -347,11 +361,10 @@ PAGE_DELETED_COMMENT = ("The postmortem page of this action item was deleted. Th
                         "close it if the work is no longer needed. (postmortem-sync, item {item_key})")
 
 
-def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Changes, transition: str | None,
-                  comment: str) -> None:
-    """Flag the tracked issues of a page whose items are no longer on it (never delete them)."""
+def _flag_removed(records: Sequence[ItemRecord], seen: set[str], acc: _Changes, given: _Given, comment: str) -> None:
+    """Flag the tracked issues of a page whose items are no longer on it (never delete them, nor touch foreign ones)."""
     for record in records:
-        if record.item_key in seen or record.flagged or not record.issue_key:
+        if record.item_key in seen or record.flagged or not record.issue_key or given.foreign(record.issue_key):
             continue
         acc.flags.append(FlagRemoved(replace(record, flagged=True), comment.format(item_key=record.item_key),
-                                     transition))
+                                     given.options.removed_transition))

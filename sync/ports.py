@@ -183,3 +183,7 @@ class ConfluenceProbe(Protocol):
     def can_edit(self, page_id: str) -> bool | None:
         """Whether we may edit the page (its `operations`); None when Confluence does not say."""
         ...
+
+    def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
+        """A content property's value and version number, or None (as ConfluencePort.get_property)."""
+        ...

@@ -31,6 +31,8 @@ class ProblemKind(Enum):
     EPIC_PENDING = "epic-pending"
     ISSUE_GONE = "issue-gone"
     UNKNOWN_ISSUE = "unknown-issue"
+    FOREIGN_ISSUE = "foreign-issue"  # a page names an issue outside the managed projects: never written to
+    INVALID_KEY = "invalid-key"  # a page names an issue key that is none by Jira's syntax
     UNSAFE_PLAN = "unsafe-plan"
     # The write lease
     LEASE_PAGE_MISSING = "lease-page-missing"
@@ -57,6 +59,7 @@ class ProblemKind(Enum):
     WRITE_BACK_FAILED = "write-back-failed"
     WRITE_BACK_GAVE_UP = "write-back-gave-up"
     SUMMARY_FAILED = "summary-failed"
+    SUMMARY_NOT_OURS = "summary-not-ours"  # a page titled like the summary page that we did not create
     # The cycle as a whole
     CYCLE_FAILED = "cycle-failed"
 
@@ -71,7 +74,7 @@ _RETRIED = frozenset({
 })
 # The cycle failed (exit 1, readiness degraded): it could not do its job and someone should look.
 _FAILS_CYCLE = frozenset({ProblemKind.UNSAFE_PLAN, ProblemKind.LEASE_DENIED, ProblemKind.LEASE_FAILED,
-                          ProblemKind.CYCLE_FAILED})
+                          ProblemKind.SUMMARY_NOT_OURS, ProblemKind.CYCLE_FAILED})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the operator writes on purpose; it is wrapped in parentheses so that our clauses
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 
 # CQL's lastmodified and JQL's updated compare at minute precision (hence sync.overlap_minutes).
 _WATERMARK_FORMAT = "%Y-%m-%d %H:%M"
+# Jira's issue key: the project key (Jira's default project key pattern; upper case, as Jira issues
+# keys) and a positive number. A key read from a page must match before it is used anywhere.
+_ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]+-[1-9][0-9]*")
 _LITERAL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -57,12 +61,16 @@ def managed_jql(project: str, since: datetime | None) -> str:
     return jql + " order by key asc"
 
 
+def is_issue_key(value: object) -> bool:
+    """Whether value is an issue key by Jira's syntax (`OPS-12`), and nothing else."""
+    return isinstance(value, str) and _ISSUE_KEY.fullmatch(value) is not None
+
+
 def keys_jql(keys: Sequence[str]) -> str:
     """The JQL for the issues with these keys, each key a quoted literal; ValueError for no key or a blank one.
 
-    A key is not checked against Jira's key syntax: keys come from pages (a Jira macro's `key` is free
-    text), and one Jira does not know makes it reject the whole query (400), which is what sends the
-    caller to its one-by-one lookup that reports the key as unresolved.
+    Callers pass only keys that pass `is_issue_key` (the cycle drops the others before any query);
+    each is quoted all the same, so a key that slipped through still stays one value.
     """
     if isinstance(keys, str):
         raise ValueError("keys_jql takes a sequence of keys, not one string")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -13,7 +13,9 @@ from xml.sax.saxutils import escape
 
 from sync.identity import page_item_keys, tracked_by_issue
 from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem, SummaryPage, WriteSummary
+from sync.query import is_issue_key
 from sync.state import IssueLink
+from sync.storage_edits import jira_macro_xml
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, 10**6, "over 90 days"))
@@ -77,6 +79,7 @@ class Metrics:
     trend: tuple[tuple[str, int, int], ...]  # (YYYY-MM, created, resolved)
     attention: tuple[tuple[str, str, str], ...] = field(default=())  # (reason, summary, page title)
     mentions: tuple[tuple[str, Owner], ...] = field(default=())  # owner label -> the person's mention
+    foreign: tuple[tuple[str, str, str], ...] = field(default=())  # (issue key, summary, page title): not our projects
 
 
 def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord | IssueLink],
@@ -141,8 +144,8 @@ def _months(today: date, count: int = 12) -> list[str]:
     return out[::-1]
 
 
-def compute_metrics(rows: Sequence[TrackedItem], today: date) -> Metrics:
-    """Completion, timeliness, breakdowns, aging and trend of all tracked items."""
+def compute_metrics(rows: Sequence[TrackedItem], today: date, *, managed: Collection[str] = ()) -> Metrics:
+    """Completion, timeliness, breakdowns, aging and trend of all items (and those outside `managed` projects)."""
     done = [r for r in rows if r.done]
     open_rows = [r for r in rows if not r.done]
     closed_with_due = [r for r in done if r.due and r.resolved]
@@ -179,7 +182,14 @@ def compute_metrics(rows: Sequence[TrackedItem], today: date) -> Metrics:
         trend=tuple((m, created.get(m, 0), resolved.get(m, 0)) for m in months),
         attention=tuple(sorted(attention)),
         mentions=tuple(sorted({r.owner: r.owner_mention for r in rows if r.owner and r.owner_mention}.items())),
+        foreign=_foreign(rows, managed),
     )
+
+
+def _foreign(rows: Sequence[TrackedItem], managed: Collection[str]) -> tuple[tuple[str, str, str], ...]:
+    """Items whose well-formed key names an issue outside the managed projects (a key starts with its project)."""
+    return tuple(sorted((r.issue_key, r.summary, r.page_title) for r in rows if managed and r.issue_key
+                        and is_issue_key(r.issue_key) and r.issue_key.rsplit("-", 1)[0] not in managed))
 
 
 def percent(rate: float | None) -> str:
@@ -267,8 +277,18 @@ def render_summary_page(metrics: Metrics) -> str:
                [[_text(r), _text(s), _text(t)] for r, s, t in m.attention[:TABLE_ROWS]])
         if m.attention else "<p>Nothing: every open item has an owner and a due date, and none is overdue.</p>",
         _more(len(m.attention), "items"),
+        _foreign_issues(m.foreign),
     ]
     return "\n".join(part for part in parts if part)
+
+
+def _foreign_issues(foreign: Sequence[tuple[str, str, str]]) -> str:
+    """The issues pages name outside the managed projects, each a Jira macro (Confluence links it)."""
+    if not foreign:
+        return ""
+    rows = [[jira_macro_xml(key), _text(summary), _text(title)] for key, summary, title in foreign[:TABLE_ROWS]]
+    return ("<h2>Issues outside the managed projects</h2><p>postmortem-sync does not write to these issues.</p>"
+            + _table(("Issue", "Action item", "Postmortem"), rows) + _more(len(foreign), "issues"))
 
 
 def plan_summary(metrics: Metrics, where: SummaryPage | None, meta: Mapping[str, str]) -> WriteSummary | None:

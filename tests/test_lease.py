@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sync.apply import SUMMARY_PLACEHOLDER
 from sync.lease import LEASE_PROPERTY, NEVER, Lease, claim, hold, may_write, needs_renewal, release, released
 from sync.models import Page, SummaryPage
 from sync.ports import AtlassianError, NotFound, PermissionDenied, VersionConflict
 from sync.problems import ProblemKind
 from sync.state import State
+from sync.summary_page import SUMMARY_PLACEHOLDER
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TERM = timedelta(minutes=15)

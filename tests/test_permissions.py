@@ -9,6 +9,7 @@ import pytest
 
 from sync.cli import main
 from sync.problems import ProblemKind
+from sync.summary_page import SUMMARY_MARK
 from tests.harness import FLAVORS, SUMMARY_TITLE, World, item_pages, replaced
 
 
@@ -74,6 +75,9 @@ def test_a_summary_page_the_account_cannot_edit_blocks_writes_and_says_why(world
     page = world.confluence_client.post("rest/api/content", data={
         "type": "page", "title": SUMMARY_TITLE, "space": {"key": "PM"},
         "body": {"storage": {"value": "<p>old</p>", "representation": "storage"}}})
+    # Our summary page (it carries our mark), which the account has since lost the right to edit.
+    world.confluence_client.post(f"rest/api/content/{page['id']}/property", data={
+        "key": SUMMARY_MARK, "value": {"created_by": "postmortem-sync"}})
     sb.restrict_page_edit(page["id"])
     config = write_config(world, tmp_path / "c.toml")
     code, lines = check(config, capsys)

@@ -29,4 +29,4 @@ def test_retried_problems_hold_the_page_window():
 def test_only_some_problems_fail_the_cycle():
     failing = {k for k in ProblemKind if Problem(k).fails_cycle}
     assert failing == {ProblemKind.UNSAFE_PLAN, ProblemKind.LEASE_DENIED, ProblemKind.LEASE_FAILED,
-                       ProblemKind.CYCLE_FAILED}
+                       ProblemKind.SUMMARY_NOT_OURS, ProblemKind.CYCLE_FAILED}

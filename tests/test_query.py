@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sync.query import cql_quote, jql_quote, keys_jql, managed_jql, postmortem_cql
+from sync.query import cql_quote, is_issue_key, jql_quote, keys_jql, managed_jql, postmortem_cql
 from sync.settings import ConfluenceSettings
 
 # A JQL/CQL string literal as both products lex it: no bare quote, backslash or line break inside.
@@ -100,6 +100,29 @@ def test_keys_jql_keeps_a_hostile_key_from_a_page_one_value() -> None:
     shape, values = skeleton(keys_jql(keys))
     assert shape == "key in (<>, <>, <>, <>)"
     assert values == keys
+
+
+PAGE_KEYS = ['OPS-1") or project = "SECRET', "OPS-2, OPS-3", "ops-4 order by key", "OPS-5\\",
+             "OPS-1) OR project is not EMPTY OR key in (OPS-1, SEC-1", "OPS-1\n", " OPS-1", "OPS-0", "O-1",
+             "1OPS-1", "OPS-01", "OPS-", "-1", "OPS_1", "OPS-1-2", "ＯＰＳ-1", "OPS-١"]
+
+
+@pytest.mark.parametrize("key", HOSTILE + PAGE_KEYS)
+def test_a_hostile_key_from_a_page_is_no_issue_key(key: str) -> None:
+    # The cycle drops such keys before any query (tests/test_scope.py); keys_jql would still quote them.
+    assert not is_issue_key(key)
+    shape, values = skeleton(keys_jql(["OPS-1", key] if key.strip() else ["OPS-1"]))
+    assert shape == ("key in (<>, <>)" if key.strip() else "key in (<>)") and values[0] == "OPS-1"
+    # ... and through every other builder, as a project, a space or a label.
+    assert skeleton(managed_jql(key, SINCE)) == ("project = <> and labels = <> and updated >= <> order by key asc",
+                                                 [key, "pmsync", "2026-03-01 09:05"])
+    conf = SimpleNamespace(cql=None, spaces=(key,), labels=(key,), parent_pages=())
+    assert skeleton(postmortem_cql(conf, None))[1] == [key, key]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["OPS-1", "PLAT-377", "A1-9", "MY_PROJ-12", "AB-1000000"])
+def test_jira_keys_are_issue_keys(key: str) -> None:
+    assert is_issue_key(key)
 
 
 @pytest.mark.parametrize("keys", [[], (), "OPS-1", ["OPS-1", ""], ["  "]])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
 
 from sync.settings.credentials import check_credentials
 from sync.settings.section import BaseUrl, Deployment, Label, Section, upper
+
+ProjectKey = Annotated[str, BeforeValidator(upper), Field(pattern=r"^[A-Z][A-Z0-9_]+$")]
 
 
 class EpicSettings(Section):
@@ -46,6 +48,10 @@ class JiraSettings(Section):
         None, validate_default=True, description="Data Center: personal access token (Bearer)."
     )
     project: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$", description="Key of the project issues are created in.")
+    managed_projects: tuple[ProjectKey, ...] = Field(
+        (), description="Keys of the projects whose issues pages may name and the daemon may adopt and write to; "
+        "jira.project is always one of them. Default: [jira.project]. An issue elsewhere is shown, never written to."
+    )
     issue_type: str = Field("Task", description="Issue type name for action-item issues.")
     labels: tuple[Label, ...] = Field((), description="Extra labels put on every created issue.")
     priority_map: dict[str, str] = Field(
@@ -67,6 +73,11 @@ class JiraSettings(Section):
     @classmethod
     def _project_upper(cls, value: Any) -> Any:
         return upper(value)
+
+    @property
+    def managed(self) -> tuple[str, ...]:
+        """The projects whose issues may be adopted and written to: jira.project and managed_projects."""
+        return tuple(dict.fromkeys((self.project, *self.managed_projects)))
 
     @field_validator("pat")
     @classmethod
