@@ -25,6 +25,9 @@ from sandbox.options import SANDBOX_EMAIL, SandboxOptions
 from sandbox.state import SandboxState
 
 _API_PREFIXES = ("/rest/", "/wiki/rest/", "/wiki/api/")
+# Readable without credentials (Jira's spec: serverInfo "can be accessed anonymously"; Data Center alike).
+# Credentials that are sent must still be right: a wrong token gets the 401 here too.
+_ANONYMOUS = frozenset(f"GET /rest/api/{version}/serverInfo" for version in ("2", "3", "latest"))
 
 
 def build_router(is_cloud: bool) -> Router:
@@ -70,7 +73,8 @@ class SandboxApp:
             if fault.status is not None:
                 return fault_reply(product, fault.status, fault.headers)
         authorized, sent_basic = self._check_credentials(request)
-        if not authorized:
+        anonymous = route is not None and route.name in _ANONYMOUS and not request.header("authorization")
+        if not authorized and not anonymous:
             return unauthorized(product, self.options.is_cloud, sent_basic)
         if route is None:
             return _no_route(product, request, allowed)
