@@ -70,7 +70,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     try:
         options = SandboxOptions(
             flavor=args.flavor, seed_dir=args.seed_dir, latency_ms=args.latency_ms,
-            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port,
+            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port, v1_content_gone=args.v1_content_gone,
         )
     except ValueError as exc:
         print(f"postmortem-sync sandbox: {exc}", file=sys.stderr)
@@ -285,6 +285,8 @@ def _add_sandbox_command(commands) -> None:
     sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
     sandbox.add_argument("--latency-ms", type=int, default=0)
     sandbox.add_argument("--search-lag-ms", type=int, default=0)
+    sandbox.add_argument("--v1-content-gone", action="store_true",
+                         help="Cloud: retired Confluence v1 content routes answer 410 Gone through the API gateway")
     sandbox.set_defaults(handler=_cmd_sandbox)
 
 
