@@ -16,6 +16,7 @@ Errors are raised in v1's shape and reshaped to v2's by the pipeline. Lists page
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from sandbox.confluence.inputs import int_param, json_body
@@ -37,7 +38,8 @@ def register(router: Router) -> None:
         ("GET", "/spaces", list_spaces), ("GET", "/pages", list_pages), ("POST", "/pages", create_page),
         ("GET", "/pages/{id}", get_page), ("PUT", "/pages/{id}", update_page), ("DELETE", "/pages/{id}", delete_page),
         ("GET", "/pages/{id}/operations", page_operations),
-        ("GET", "/pages/{page-id}/properties", list_properties), ("POST", "/pages/{page-id}/properties", create_property),
+        ("GET", "/pages/{page-id}/properties", list_properties),
+        ("POST", "/pages/{page-id}/properties", create_property),
         ("GET", "/pages/{page-id}/properties/{property-id}", get_property),
         ("PUT", "/pages/{page-id}/properties/{property-id}", update_property),
         ("DELETE", "/pages/{page-id}/properties/{property-id}", delete_property),
@@ -180,7 +182,7 @@ def update_property(state: SandboxState, request: Request) -> Reply:
     state.confluence.check_editable(page.id, cloud=True)
     data = json_body(request)
     if data.get("key") not in (None, prop.key):
-        raise confluence_error(400, f"The key in the body ({data.get('key')}) does not match the property's ({prop.key})")
+        raise confluence_error(400, f"The key in the body ({data.get('key')}) is not the property's ({prop.key})")
     version = data.get("version")
     if not isinstance(version, dict) or not isinstance(version.get("number"), int) or data.get("value") is None:
         raise confluence_error(400, "Must supply a value and an incremented version when updating a property.")
@@ -243,26 +245,28 @@ def _body_format(request: Request) -> str | None:
     return body_format
 
 
-def _storage_body(data: dict) -> str:
+def _storage_body(data: dict[str, Any]) -> str:
     """The storage value of a write: `{representation, value}` or `{storage: {representation, value}}`."""
     body = data.get("body")
     body = body.get("storage", body) if isinstance(body, dict) else None
     if not isinstance(body, dict) or body.get("representation") != "storage" or not isinstance(body.get("value"), str):
         raise confluence_error(400, f"body with representation storage and a string value is required: {_STORAGE_ONLY}")
-    return body["value"]
+    return str(body["value"])
 
 
-def _window(request: Request, items: list, path: str) -> tuple[list, str | None]:
+def _window(request: Request, items: list[Any], path: str) -> tuple[list[Any], str | None]:
     """One page of items by `limit` (1-250, default 25) and `cursor`; the relative link to the next one."""
     limit = int_param(request, "limit", 25)
     if not 1 <= limit <= 250:
         raise confluence_error(400, "limit must be between 1 and 250")
     signature = urlencode(sorted((k, v) for k, values in request.query.items() for v in values if k != "cursor"))
+    cursor = request.arg("cursor")
     try:
-        start = decode_token(request.arg("cursor"), signature) if request.arg("cursor") else 0
+        start = decode_token(cursor, signature) if cursor else 0
     except ValueError:
-        raise confluence_error(400, f"Invalid cursor: {request.arg('cursor')}") from None
+        raise confluence_error(400, f"Invalid cursor: {cursor}") from None
     if start + limit >= len(items):
         return items[start:], None
     query = [(k, v) for k, values in request.query.items() for v in values if k != "cursor"]
-    return items[start:start + limit], f"{API}{path}?{urlencode([*query, ('cursor', encode_token(start + limit, signature))])}"
+    following = urlencode([*query, ("cursor", encode_token(start + limit, signature))])
+    return items[start:start + limit], f"{API}{path}?{following}"

@@ -17,7 +17,7 @@ from sandbox.timefmt import confluence_time
 API = "/wiki/api/v2"
 
 
-def version_json(version: PageVersion | ContentProperty) -> dict:
+def version_json(version: PageVersion | ContentProperty) -> dict[str, Any]:
     """A page's or a property's version; `minorEdit` is read back as stored (v2 writes never set it)."""
     by = version.by
     return {
@@ -27,7 +27,7 @@ def version_json(version: PageVersion | ContentProperty) -> dict:
 
 
 def page_json(state: SandboxState, page: Page, body_format: str | None, version: PageVersion | None = None,
-              *, single: bool = True) -> dict:
+              *, single: bool = True) -> dict[str, Any]:
     """A page as GET /pages/{id} (single) or GET /pages (bulk) shows it; `body` holds the asked-for format."""
     shown = version or page.current
     space = state.confluence.spaces[page.space_key]
@@ -48,7 +48,7 @@ def page_json(state: SandboxState, page: Page, body_format: str | None, version:
     return data
 
 
-def space_json(state: SandboxState, space: Space) -> dict:
+def space_json(state: SandboxState, space: Space) -> dict[str, Any]:
     """A space as GET /spaces lists it."""
     data: dict[str, Any] = {
         "id": str(space.id), "key": space.key, "name": space.name, "type": "global", "status": "current",
@@ -59,12 +59,12 @@ def space_json(state: SandboxState, space: Space) -> dict:
     return data
 
 
-def property_json(prop: ContentProperty) -> dict:
+def property_json(prop: ContentProperty) -> dict[str, Any]:
     """A content property with its version."""
     return {"id": prop.id, "key": prop.key, "value": prop.value, "version": version_json(prop)}
 
 
-def results(state: SandboxState, items: list[dict], next_link: str | None) -> dict:
+def results(state: SandboxState, items: list[dict[str, Any]], next_link: str | None) -> dict[str, Any]:
     """A MultiEntityResult: the items and `_links` (`next` is relative to the site, /wiki included)."""
     links = {"base": state.wiki}
     if next_link:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from sandbox.http.errors import product_error
+from sandbox.http.errors import Product, product_error
 from sandbox.http.wire import Reply, Request, json_reply
 
 _GATEWAY = re.compile(r"^/ex/(?P<product>jira|confluence)/(?P<cloud_id>[^/]+)(?P<rest>/.*)?$")
@@ -34,7 +34,8 @@ RETIRED_V1_ROUTES = frozenset({
 _GONE = {
     "statusCode": 410,
     "data": {"authorized": True, "valid": True, "errors": [], "successful": True},
-    "message": "com.atlassian.confluence.api.service.exceptions.GoneException: This deprecated endpoint has been removed.",
+    "message": "com.atlassian.confluence.api.service.exceptions.GoneException: "
+               "This deprecated endpoint has been removed.",
 }
 
 
@@ -45,7 +46,7 @@ def is_gateway_path(path: str) -> bool:
 def through_gateway(request: Request, cloud_id: str | None) -> Request | Reply:
     """The request as the product sees it (path without the gateway prefix), or the gateway's 404."""
     found = _GATEWAY.match(request.path)
-    product = "confluence" if request.path.startswith("/ex/confluence/") else "jira"
+    product: Product = "confluence" if request.path.startswith("/ex/confluence/") else "jira"
     if found is None or cloud_id is None or found["cloud_id"] != cloud_id:
         return product_error(product, 404, f"No site with cloud id {found['cloud_id'] if found else '?'}").reply
     rest = found["rest"] or "/"
