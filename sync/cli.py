@@ -95,8 +95,11 @@ def _load(args: argparse.Namespace):
     stream = sys.stdout if args.command in ("run", "once") else sys.stderr
     configure_logging(log_format=settings.daemon.log_format, level=settings.daemon.log_level,
                       secrets=settings.secret_values(), stream=stream)
-    jira, confluence = make_adapters(settings)
-    return settings, jira, confluence, State.open(settings.sync.state_path)
+    state = State.open(settings.sync.state_path)
+    # run and once keep what they learn about the sites (the deployment) in the state for the next run;
+    # check asks afresh, and plan and report leave the state as they found it.
+    jira, confluence = make_adapters(settings, memory=state if args.command in ("run", "once") else None)
+    return settings, jira, confluence, state
 
 
 def _with_config(handler):

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from sync.settings.credentials import check_credentials
-from sync.settings.section import BaseUrl, Deployment, Label, Section, upper
+from sync.settings.section import BaseUrl, Deployment, Label, Section, check_api_url, upper
 
 
 class EpicSettings(Section):
@@ -38,7 +38,14 @@ class JiraSettings(Section):
 
     url: BaseUrl = Field(description="Jira base URL as users know it, e.g. https://acme.atlassian.net.")
     deployment: Deployment = Field(
-        "auto", description="cloud, datacenter, or auto (detected from serverInfo deploymentType)."
+        "auto", description="cloud, datacenter, or auto (detected from serverInfo deploymentType; remembered in "
+                            "the state per URL, asked again when the URL changes or Jira refuses the credentials)."
+    )
+    api_url: BaseUrl | None = Field(
+        None,
+        description="Where REST calls go, when not to url: for a scoped API token, Atlassian's API gateway "
+                    "https://api.atlassian.com/ex/jira/{cloudId} (cloudId: https://<site>.atlassian.net/_edge/"
+                    "tenant_info). Links people click keep using url.",
     )
     email: str | None = Field(None, description="Cloud: account email for basic auth (with api_token).")
     api_token: SecretStr | None = Field(None, description="Cloud: API token for basic auth (with email).")
@@ -67,6 +74,11 @@ class JiraSettings(Section):
     @classmethod
     def _project_upper(cls, value: Any) -> Any:
         return upper(value)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url_fits(cls, api_url: str | None, info: ValidationInfo) -> str | None:
+        return check_api_url(api_url, "jira", info.data.get("deployment"))
 
     @field_validator("pat")
     @classmethod
