@@ -1,4 +1,5 @@
-"""End to end through real HTTP: the daemon's cycles against the sandbox, in both flavours."""
+"""End to end through real HTTP: the daemon's cycles against the sandbox, in both flavours, and on Cloud
+once more as a scoped API token meets it: through the API gateway, with v1 content routes retired."""
 
 from __future__ import annotations
 
@@ -49,22 +50,24 @@ def small_page(flavor: str) -> str:
 """
 
 
-@pytest.fixture(params=["cloud", "datacenter"])
+@pytest.fixture(params=["cloud", "datacenter", "cloud-v1-gone"])
 def env(request, tmp_path):
+    flavor, v1_gone = request.param.removesuffix("-v1-gone"), request.param.endswith("-v1-gone")
     seed = tmp_path / "seed"
     seed.mkdir()
-    (seed / "cache.xml").write_text(small_page(request.param))
+    (seed / "cache.xml").write_text(small_page(flavor))
     (seed / "users.json").write_text((EXAMPLES / "users.json").read_text())
-    with running_sandbox(flavor=request.param, seed_dir=seed, port=0) as sb:
-        yield Env(sb, tmp_path, request.param)
+    with running_sandbox(flavor=flavor, seed_dir=seed, port=0, v1_content_gone=v1_gone) as sb:
+        yield Env(sb, tmp_path, flavor, gateway=v1_gone)
 
 
 class Env:
-    """A sandbox, settings pointing at it, and one daemon's state."""
+    """A sandbox, settings pointing at it, and one daemon's state; `gateway`: the daemon goes through
+    the API gateway form (the users' own clients stay on the site)."""
 
-    def __init__(self, sb, tmp_path: Path, flavor: str) -> None:
-        self.sb, self.flavor = sb, flavor
-        self.settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3")
+    def __init__(self, sb, tmp_path: Path, flavor: str, *, gateway: bool = False) -> None:
+        self.sb, self.flavor, self.gateway = sb, flavor, gateway
+        self.settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3", gateway=gateway)
         self.state = State.open(self.settings.sync.state_path)
         self.jira_client = sb.jira_client()
         self.confluence_client = sb.confluence_client()
@@ -285,7 +288,7 @@ def test_once_with_the_example_config_syncs_the_bundled_examples(tmp_path, monke
 
 
 def test_epic_per_postmortem_and_sprint(env):
-    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), epics=True)
+    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), epics=True, gateway=env.gateway)
     env.jira, env.confluence = make_adapters(env.settings)
     env.cycle()
     epics = env.jira_client.get("rest/api/2/search" if env.flavor == "datacenter" else "rest/api/3/search/jql",
@@ -300,7 +303,8 @@ def test_epic_per_postmortem_and_sprint(env):
 
 
 def test_write_back_off_links_issues_to_the_page_instead(env):
-    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), write_back=False)
+    env.settings = sandbox_settings(env.sb.url, Path(env.settings.sync.state_path), write_back=False,
+                                    gateway=env.gateway)
     env.jira, env.confluence = make_adapters(env.settings)
     env.cycle()
     body = env.page("Postmortem: cache stampede")["body"]["storage"]["value"]

@@ -5,6 +5,8 @@ write lease), then user edits (a due date changed, a row removed, a task ticked 
 issue done in Jira) and a second cycle. The reference run, without faults, records the routes it used;
 each (route, fault) pair then runs the scenario with that fault injected into both cycles, followed
 by recovery cycles, and the final Jira issues, pages and summary are compared with the reference.
+All of it runs twice: against Confluence Cloud with its v1 content routes, and as a scoped API token
+meets it, through the API gateway with v1 content retired (410), each against its own reference.
 """
 
 from __future__ import annotations
@@ -60,11 +62,11 @@ class Clock:
 
 
 class World:
-    """A seeded sandbox and the daemon's settings, adapters and state against it."""
+    """A seeded sandbox and the daemon's settings, adapters and state against it (through the gateway if asked)."""
 
-    def __init__(self, sb, tmp_path: Path) -> None:
+    def __init__(self, sb, tmp_path: Path, *, gateway: bool = False) -> None:
         self.sb = sb
-        settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3", epics=True, sprint=True)
+        settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3", epics=True, sprint=True, gateway=gateway)
         # Short timeouts and backoffs keep the matrix fast; Retry-After is still honoured (>= 1 s).
         self.settings = settings.model_copy(update={
             "sync": settings.sync.model_copy(update={"request_timeout_seconds": 1}),
@@ -152,26 +154,30 @@ def seed(tmp_path):
     return folder
 
 
-def run_world(seed: Path, tmp_path: Path, fault: dict | None = None, route: str | None = None):
-    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
-        world = World(sb, tmp_path)
+def run_world(seed: Path, tmp_path: Path, fault: dict | None = None, route: str | None = None, *,
+              v1_gone: bool = False):
+    with running_sandbox(flavor="cloud", seed_dir=seed, port=0, v1_content_gone=v1_gone) as sb:
+        world = World(sb, tmp_path, gateway=v1_gone)
         sb.reset_stats()
         outcome = scenario(world, fault, route)
         return outcome, sb.stats()["by_route"]
 
 
-REFERENCE: dict = {}
+REFERENCE: dict = {}  # per variant (v1 gone or not): the outcome and the routes used
+VARIANTS = pytest.mark.parametrize("v1_gone", [False, True], ids=["v1 content", "v1 content gone"])
 
 
-def reference(seed: Path, tmp_path: Path) -> tuple[dict, list[str]]:
-    if not REFERENCE:
-        outcome, routes = run_world(seed, tmp_path / "reference")
-        REFERENCE.update(outcome=outcome, routes=sorted(r for r in routes if not r.split(" ")[1].startswith("/_")))
-    return REFERENCE["outcome"], REFERENCE["routes"]
+def reference(seed: Path, tmp_path: Path, v1_gone: bool = False) -> tuple[dict, list[str]]:
+    if v1_gone not in REFERENCE:
+        outcome, routes = run_world(seed, tmp_path / "reference", v1_gone=v1_gone)
+        REFERENCE[v1_gone] = {"outcome": outcome,
+                              "routes": sorted(r for r in routes if not r.split(" ")[1].startswith("/_"))}
+    return REFERENCE[v1_gone]["outcome"], REFERENCE[v1_gone]["routes"]
 
 
-def test_the_reference_scenario_does_what_users_expect(seed, tmp_path):
-    outcome, routes = reference(seed, tmp_path)
+@VARIANTS
+def test_the_reference_scenario_does_what_users_expect(seed, tmp_path, v1_gone):
+    outcome, routes = reference(seed, tmp_path, v1_gone)
     summaries = [i[0] for i in outcome["issues"]]
     items = [f"Item {i} of page {n}" for n in range(2) for i in range(3)] + [f"Task {i} of the task page" for i in range(3)]
     assert sorted(s for s in summaries if s in items) == sorted(items)  # one issue per item
@@ -192,13 +198,14 @@ def test_the_reference_scenario_does_what_users_expect(seed, tmp_path):
     assert len(routes) >= 12, routes
 
 
+@VARIANTS
 @pytest.mark.parametrize("fault_name", sorted(FAULTS))
-def test_every_route_with_a_transient_fault_ends_like_the_reference(seed, tmp_path, fault_name):
-    expected, routes = reference(seed, tmp_path)
+def test_every_route_with_a_transient_fault_ends_like_the_reference(seed, tmp_path, fault_name, v1_gone):
+    expected, routes = reference(seed, tmp_path, v1_gone)
     differences = {}
     for route in routes:
         folder = tmp_path / f"{fault_name}-{routes.index(route)}"
-        got, _ = run_world(seed, folder, FAULTS[fault_name], route)
+        got, _ = run_world(seed, folder, FAULTS[fault_name], route, v1_gone=v1_gone)
         if got != expected:
             differences[route] = got
     assert not differences, {route: (got, expected) for route, got in differences.items()}

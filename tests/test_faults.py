@@ -26,15 +26,17 @@ def page(n: int, summaries: list[str]) -> str:
             f"<tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>")
 
 
-@pytest.fixture
-def world(tmp_path):
+@pytest.fixture(params=["v1 content", "v1 content gone"])
+def world(request, tmp_path):
+    """Confluence Cloud with its v1 content routes, and as a scoped token meets it: gateway, v1 retired."""
+    gone = request.param == "v1 content gone"
     seed = tmp_path / "seed"
     seed.mkdir()
     (seed / "users.json").write_text(USERS.read_text())
     for n in range(3):
         (seed / f"{n}.xml").write_text(page(n, [f"Item {i} of page {n}" for i in range(4)]))
-    with running_sandbox(flavor="cloud", seed_dir=seed, port=0) as sb:
-        settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3", sprint=False)
+    with running_sandbox(flavor="cloud", seed_dir=seed, port=0, v1_content_gone=gone) as sb:
+        settings = sandbox_settings(sb.url, tmp_path / "state.sqlite3", sprint=False, gateway=gone)
         jira, confluence = make_adapters(settings)
         state = State.open(settings.sync.state_path)
         yield sb, lambda **kw: run_cycle(settings, jira, confluence, state, **kw)
@@ -86,6 +88,7 @@ def test_500_on_create_is_not_resent_blindly_and_the_intent_recovers_later(world
     ("GET /rest/api/3/search/jql", 502),
     ("PUT /wiki/rest/api/content/{id}", 503),
     ("POST /wiki/rest/api/content", 500),
+    ("POST /wiki/api/v2/pages", 500),  # the summary page's create on Cloud
 ])
 def test_server_errors_are_retried_or_fail_cleanly_and_the_next_cycle_completes(world, route, status):
     sb, cycle = world
