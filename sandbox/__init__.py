@@ -1,7 +1,10 @@
 """A stateful local Jira + Confluence that answers like the official REST APIs (`postmortem-sync sandbox`).
 
-Confluence lives under ``<url>/wiki`` (REST v1 at ``/wiki/rest/api``), Jira at ``<url>/`` (REST v2,
-v3 on Cloud only, Agile 1.0). Cloud wants basic auth ``sandbox@example.com`` / ``sandbox-token``;
+Confluence lives under ``<url>/wiki`` (REST v1 at ``/wiki/rest/api``, v2 at ``/wiki/api/v2`` on Cloud
+only), Jira at ``<url>/`` (REST v2, v3 on Cloud only, Agile 1.0). On Cloud both are also served in
+Atlassian's API gateway form, ``<url>/ex/jira/{cloudId}`` and ``<url>/ex/confluence/{cloudId}/wiki``
+(``GET <url>/_edge/tenant_info`` names the cloudId); with ``v1_content_gone`` the retired v1 content
+routes answer 410 Gone there. Cloud wants basic auth ``sandbox@example.com`` / ``sandbox-token``;
 Data Center a bearer personal access token ``sandbox-pat``. Admin endpoints sit under
 ``/_sandbox/`` (health, stats, faults, reset, state); a browser view renders pages at
 ``/wiki/spaces/PM/pages/{id}`` and issues at ``/browse/{KEY}``.
@@ -13,6 +16,7 @@ In-process use (tests, benchmarks)::
     with running_sandbox(flavor="cloud", seed_dir=None, latency_ms=0, search_lag_ms=0, port=0) as sb:
         sb.url             # "http://127.0.0.1:PORT" (Jira's base URL; also sb.jira_url)
         sb.confluence_url  # sb.url + "/wiki"
+        sb.gateway_jira_url, sb.gateway_confluence_url  # Cloud: the API gateway form of both
         sb.auth_kwargs()   # {"username", "password"} on Cloud, {"token"} on Data Center
         sb.jira_client()   # atlassian.Jira(url, cloud=…, retry_with_header=False, credentials)
         sb.confluence_client()  # atlassian.confluence.ConfluenceServer(url + "/wiki", cloud=…)

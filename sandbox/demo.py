@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
+from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_CLOUD_ID, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
 from sandbox.runtime import Sandbox
 from sync.settings import Settings
 
@@ -24,14 +24,21 @@ if TYPE_CHECKING:
 
 
 def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_back: bool = True,
-                     sprint: bool = True) -> Settings:
-    """Settings that point every part of the daemon at a sandbox (its documented local credentials)."""
+                     sprint: bool = True, gateway: bool = False) -> Settings:
+    """Settings that point every part of the daemon at a sandbox (its documented local credentials).
+
+    With `gateway`, REST calls go through the API gateway form of a Cloud sandbox, as a scoped API token's
+    do (and meet its retired v1 content routes when it runs with `v1_content_gone`); links stay on `url`.
+    """
+    api = {"jira": f"{url}/ex/jira/{SANDBOX_CLOUD_ID}", "confluence": f"{url}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki"}
     return Settings(
         jira={"url": url, "email": SANDBOX_EMAIL, "api_token": SANDBOX_API_TOKEN, "pat": SANDBOX_PAT,
               "project": "OPS", "priority_map": {"P1": "High", "P2": "Medium", "P3": "Low"},
-              "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics}},
+              "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics},
+              **({"api_url": api["jira"]} if gateway else {})},
         confluence={"url": f"{url}/wiki", "spaces": ["PM"], "labels": ["postmortem"],
-                    "summary_page": {"space": "PM", "title": "Postmortem action items"}},
+                    "summary_page": {"space": "PM", "title": "Postmortem action items"},
+                    **({"api_url": api["confluence"]} if gateway else {})},
         sync={"state_path": str(state_path), "max_requests_per_second": 100, "write_back": write_back},
         daemon={"log_format": "console", "log_level": "WARNING"},
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sandbox.http.app import SandboxApp
 from sandbox.http.controls import Controls
 from sandbox.http.server import SandboxServer
-from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
+from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_CLOUD_ID, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
 from sandbox.state import SandboxState
 
 if TYPE_CHECKING:
@@ -75,6 +75,27 @@ class Sandbox:
     @property
     def confluence_url(self) -> str:
         return self.url + "/wiki"
+
+    @property
+    def cloud_id(self) -> str | None:
+        """The site's cloudId (Cloud only), as GET /_edge/tenant_info answers it."""
+        return SANDBOX_CLOUD_ID if self.options.is_cloud else None
+
+    @property
+    def gateway_jira_url(self) -> str:
+        """Jira through the API gateway form, as scoped API tokens reach it: <url>/ex/jira/{cloudId}."""
+        return f"{self.url}/ex/jira/{self._gateway_cloud_id}"
+
+    @property
+    def gateway_confluence_url(self) -> str:
+        """Confluence through the API gateway form, /wiki included: <url>/ex/confluence/{cloudId}/wiki."""
+        return f"{self.url}/ex/confluence/{self._gateway_cloud_id}/wiki"
+
+    @property
+    def _gateway_cloud_id(self) -> str:
+        if self.cloud_id is None:
+            raise RuntimeError("Data Center has no API gateway")
+        return self.cloud_id
 
     @property
     def flavor(self) -> Flavor:
@@ -165,10 +186,11 @@ class Sandbox:
 def running_sandbox(
     flavor: Flavor = "cloud", seed_dir: Path | str | None = None, latency_ms: int = 0, search_lag_ms: int = 0,
     port: int = 0, host: str = "127.0.0.1", api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
+    v1_content_gone: bool = False,
 ) -> Iterator[Sandbox]:
     """A sandbox serving in a background thread for the duration of the block."""
     options = SandboxOptions(flavor, Path(seed_dir) if seed_dir else None, latency_ms, search_lag_ms, host, port,
-                             api_token, pat)
+                             api_token, pat, v1_content_gone)
     with Sandbox(options) as sandbox:
         yield sandbox
 
@@ -198,6 +220,9 @@ def banner(sandbox: Sandbox) -> str:
         f"  admin:      {sandbox.url}/_sandbox/health, /_sandbox/stats, /_sandbox/faults, /_sandbox/reset",
         f"  options:    latency {options.latency_ms} ms, search lag {options.search_lag_ms} ms",
     ]
+    if options.is_cloud:
+        gone = "; v1 content routes answer 410 Gone there" if options.v1_content_gone else ""
+        lines.insert(4, f"  gateway:    {sandbox.gateway_jira_url}, {sandbox.gateway_confluence_url}{gone}")
     if options.host not in _LOOPBACK:
         public = "" if options.custom_token else "; the credentials are public"
         lines.append(f"  WARNING: bound to {options.host}, reachable beyond this machine{public}.")

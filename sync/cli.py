@@ -80,7 +80,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     try:
         options = SandboxOptions(
             flavor=args.flavor, seed_dir=args.seed_dir, latency_ms=args.latency_ms,
-            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port,
+            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port, v1_content_gone=args.v1_content_gone,
         )
     except ValueError as exc:
         print(f"postmortem-sync sandbox: {exc}", file=sys.stderr)
@@ -105,8 +105,10 @@ def _load(args: argparse.Namespace) -> Loaded:
     stream = sys.stdout if args.command in ("run", "once") else sys.stderr
     configure_logging(log_format=settings.daemon.log_format, level=settings.daemon.log_level,
                       secrets=settings.secret_values(), stream=stream)
-    jira, confluence = make_adapters(settings)
     state = open_state(settings.sync.state_path, site=site_of(settings), scope=scope_of(settings))
+    # run and once keep what they learn about the sites (the deployment) in the state for the next run;
+    # check asks afresh, and plan and report leave the state as they found it.
+    jira, confluence = make_adapters(settings, memory=state if args.command in ("run", "once") else None)
     return settings, jira, confluence, state
 
 
@@ -304,6 +306,8 @@ def _add_sandbox_command(commands: argparse._SubParsersAction[argparse.ArgumentP
     sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
     sandbox.add_argument("--latency-ms", type=int, default=0)
     sandbox.add_argument("--search-lag-ms", type=int, default=0)
+    sandbox.add_argument("--v1-content-gone", action="store_true",
+                         help="Cloud: retired Confluence v1 content routes answer 410 Gone through the API gateway")
     sandbox.set_defaults(handler=_cmd_sandbox)
 
 

@@ -46,6 +46,11 @@ class AuthFailed(AtlassianError):
     """The credentials were rejected or are missing (401)."""
 
 
+class Gone(AtlassianError):
+    """The route is retired (410): for this credential (Confluence Cloud's v1 content through the API
+    gateway) or for everyone (Jira Cloud's old search)."""
+
+
 class RateLimited(AtlassianError):
     """Still rate limited (429) after the retry policy gave up; `retry_after` in seconds if known."""
 

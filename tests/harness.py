@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Sandbox, running_sandbox
+from sandbox.options import SANDBOX_CLOUD_ID
 from sync.atlassian import make_adapters, retry_policy
 from sync.cycle import CycleResult, run_cycle
 from sync.lease import release
@@ -47,23 +48,28 @@ MANAGED = "pmsync"
 
 
 def site_config(url: str, state_path: Path | str, *, token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
-                project: str = "OPS") -> dict[str, Any]:
+                project: str = "OPS", gateway: bool = False) -> dict[str, Any]:
     """What every test daemon needs: Jira and Confluence at `url` with the sandbox's credentials, the
-    postmortems (space PM, label postmortem), the summary page, the state file, no client-side pacing."""
-    return {
+    postmortems (space PM, label postmortem), the summary page, the state file, no client-side pacing;
+    with `gateway`, the daemon's REST calls take the API gateway form (the sandbox serves both)."""
+    config = {
         "jira": {"url": url, "email": SANDBOX_EMAIL, "api_token": token, "pat": pat, "project": project},
         "confluence": {"url": f"{url}/wiki", "spaces": ["PM"], "labels": ["postmortem"],
                        "summary_page": {"space": "PM", "title": SUMMARY_TITLE}},
         "sync": {"state_path": str(state_path), "max_requests_per_second": 100},
     }
+    if gateway:  # REST calls through the API gateway form, as a scoped API token's are; links stay on `url`
+        config["jira"]["api_url"] = f"{url}/ex/jira/{SANDBOX_CLOUD_ID}"
+        config["confluence"]["api_url"] = f"{url}/ex/confluence/{SANDBOX_CLOUD_ID}/wiki"
+    return config
 
 
 def daemon_config(url: str, state_path: Path | str, *, epics: bool = False, write_back: bool = True,
-                  sprint: bool = True, token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
+                  sprint: bool = True, token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT, gateway: bool = False,
                   **sections: dict[str, Any]) -> dict[str, Any]:
     """`site_config` plus what in-process tests run with (priorities, the board's sprint, epics,
     write-back, quiet logs), then `sections` merged over it: daemon_config(..., sync={"lease_minutes": 0})."""
-    config = merged(site_config(url, state_path, token=token, pat=pat), {
+    config = merged(site_config(url, state_path, token=token, pat=pat, gateway=gateway), {
         "jira": {"priority_map": {"P1": "High", "P2": "Medium", "P3": "Low"},
                  "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics}},
         "sync": {"write_back": write_back},
@@ -273,7 +279,8 @@ class World:
     def write_config(self, path: Path, *, state: Path | None = None, **sections: dict[str, Any]) -> Path:
         """A TOML config for the CLI: this site, its credentials and `state` (the world daemon's state
         file by default), then `sections`; `jira={"api_token": ...}` overrides a credential."""
-        base = site_config(self.url, state or self.state_path(), token=self.options["token"], pat=self.options["pat"])
+        base = site_config(self.url, state or self.state_path(), token=self.options["token"], pat=self.options["pat"],
+                           gateway=self.options.get("gateway", False))
         return write_config(path, merged(base, sections))
 
     # --- the users' side: through the API, as people work ---------------------------------------
@@ -347,13 +354,18 @@ class World:
 @contextmanager
 def running_world(folder: Path, pages: Mapping[str, str] | None = None, *, flavor: str = "cloud",
                   latency_ms: int = 0, api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
-                  record_waits: bool = False, **options: Any) -> Iterator[World]:
+                  record_waits: bool = False, v1_content_gone: bool = False, **options: Any) -> Iterator[World]:
     """A world for the block: a sandbox seeded with `pages` (the bundled examples when None) in
-    `folder`, with the sandbox credentials given; `options` are the daemon's (see `daemon_config`)."""
+    `folder`, with the sandbox credentials given; `options` are the daemon's (see `daemon_config`).
+
+    `v1_content_gone`: Confluence Cloud as a scoped API token meets it: v1 content routes answer 410
+    through the API gateway, and the daemon goes through the gateway (`gateway=True` unless given)."""
+    if v1_content_gone:
+        options.setdefault("gateway", True)
     folder.mkdir(parents=True, exist_ok=True)
     seed_dir = seed(folder / "seed", pages) if pages is not None else None
     with running_sandbox(flavor=flavor, seed_dir=seed_dir, latency_ms=latency_ms, port=0, api_token=api_token,
-                         pat=pat) as sb:
+                         pat=pat, v1_content_gone=v1_content_gone) as sb:
         world = World(sb, folder, record_waits=record_waits, **options)
         try:
             yield world

@@ -15,7 +15,9 @@ spec, the operation and what did not match. Paths are matched to specs by prefix
     /wiki/rest/api/   confluence-v1.json
     /wiki/api/v2/     confluence-v2.json
 
-Anything else (/_sandbox/…, browser pages) is not an Atlassian API call and is skipped. Data Center
+A call through Atlassian's API gateway (`…/ex/jira/{cloudId}/rest/…`, `…/ex/confluence/{cloudId}/wiki/…`)
+is checked as the same call on the site (`api_path`). Anything else (/_sandbox/…, /_edge/…, browser pages)
+is not an Atlassian REST call and is skipped. Data Center
 has no published spec: its /rest/api/2 traffic is checked against the Cloud v2 spec, whose issue,
 search and user shapes it shares (users carry name/key instead of accountId; both are in the schema).
 
@@ -30,13 +32,14 @@ sandbox.
 A status the operation does not declare fails, except those Atlassian documents globally instead of
 per operation (401, 429, 5xx) and any the caller allows (`allow_status`). Their bodies, and those of
 error statuses the spec declares without a body, must still be Atlassian error shapes (Jira's
-ErrorCollection, Confluence's statusCode/message object) or a plain-text 401.
+ErrorCollection, Confluence v1's statusCode/message object, v2's `errors` list) or a plain-text 401.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -55,6 +58,7 @@ from tests.contracts.patches import PATCHES
 
 SPEC_DIR = Path(__file__).resolve().parent / "contracts" / "specs"
 GLOBALLY_DOCUMENTED = frozenset({401, 429, 500, 502, 503, 504})
+_GATEWAY = re.compile(r"^/ex/(?:jira|confluence)/[^/]+(?=/)")
 
 
 class ContractViolation(AssertionError):
@@ -89,8 +93,14 @@ class Exchange:
         return f"{self.request.method} {requests.utils.urlparse(self.request.url).path}"
 
 
+def api_path(path: str) -> str:
+    """The product's own path of a URL path: the API gateway prefix /ex/{product}/{cloudId} removed."""
+    return _GATEWAY.sub("", path, count=1)
+
+
 def spec_for_path(path: str) -> SpecInfo | None:
     """Which spec governs a URL path; None for anything that is not an Atlassian REST call."""
+    path = api_path(path)
     return next((spec for spec in SPECS if path.startswith(spec.prefix)), None)
 
 
@@ -116,6 +126,10 @@ def validate_exchange(
     info = spec_for_path(path)
     if info is None:
         return
+    if api_path(path) != path:  # through the gateway: validate it as the same call on the site
+        request = request.copy()
+        request.url = request.url.replace(path, api_path(path), 1)
+        path = api_path(path)
     spec = load_spec(info.name)
     where = f"{request.method} {path} → {response.status_code} ({info.file})"
     openapi_request = RequestsOpenAPIRequest(request)
@@ -162,7 +176,10 @@ def _check_error_body(response: requests.Response, where: str) -> None:
         raise ContractViolation(f"error body is not a JSON object: {where}\n{response.text[:300]}")
     jira_shape = isinstance(body.get("errorMessages"), list) and isinstance(body.get("errors"), dict)
     confluence_shape = isinstance(body.get("statusCode"), int) and isinstance(body.get("message"), str)
-    if not (jira_shape or confluence_shape):
+    errors = body.get("errors")
+    confluence_v2_shape = isinstance(errors, list) and bool(errors) and all(
+        isinstance(e, dict) and isinstance(e.get("status"), int) and isinstance(e.get("title"), str) for e in errors)
+    if not (jira_shape or confluence_shape or confluence_v2_shape):
         raise ContractViolation(f"error body is not an Atlassian error shape: {where}\n{response.text[:300]}")
 
 

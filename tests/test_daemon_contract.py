@@ -1,4 +1,5 @@
-"""The daemon's own HTTP traffic, checked against Atlassian's official OpenAPI specs, in both flavours.
+"""The daemon's own HTTP traffic, checked against Atlassian's official OpenAPI specs, in both flavours,
+and on Cloud once more as a scoped API token meets it: through the API gateway, v1 content retired.
 
 One scripted run per flavour (`drive_every_route`) takes the real adapters through the sandbox: first
 sync with epics, sprint and write-back; page edits; a Jira-side Done; a removed item coming back; a
@@ -6,8 +7,9 @@ deleted page; write-back off (remote links); an over-long JQL; the `check` comma
 Every exchange of every client the adapters build (deployment detection included) is recorded, and:
 
   * no exchange may violate the spec (nor send a query parameter it does not declare), except those
-    listed with a reason in KNOWN_VIOLATIONS;
-  * the routes seen must be exactly EXPECTED_ROUTES for the flavour, so a route the daemon starts or
+    listed with a reason in KNOWN_VIOLATIONS (and, where v1 content is retired, its 410 Gone, which
+    the v1 spec does not declare);
+  * the routes seen must be exactly EXPECTED_ROUTES for the variant, so a route the daemon starts or
     stops using shows up here;
   * every REST path spelt out in sync/atlassian/ must be an expected route or in NOT_EXERCISED, so a
     new adapter call without a scenario shows up too.
@@ -34,7 +36,15 @@ from sync.problems import ProblemKind
 from sync.query import jql_quote, managed_jql
 from sync.settings import Settings
 from tests.harness import ROOT, World, replaced, running_world
-from tests.openapi_contract import ContractViolation, Exchange, load_spec, recording, spec_for_path, validate_exchange
+from tests.openapi_contract import (
+    ContractViolation,
+    Exchange,
+    api_path,
+    load_spec,
+    recording,
+    spec_for_path,
+    validate_exchange,
+)
 
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 LATER = (date.today() + timedelta(days=60)).isoformat()
@@ -45,7 +55,7 @@ MISSING_KEY = "OPS-404"  # named on a page, never created: the daemon looks it u
 MAIN_PAGE, OTHER_PAGE = "Postmortem: cache stampede", "Postmortem: dns blip"
 
 _COMMON_ROUTES = {
-    "GET /rest/api/2/serverInfo",  # deployment detection (anonymous, then each credential) and `check`
+    "GET /rest/api/2/serverInfo",  # deployment detection (anonymous) and `check`
     "GET /rest/api/2/issue/{issueIdOrKey}",  # a key named on a page that the search did not return
     "POST /rest/api/2/issue/bulk",
     "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove
@@ -57,23 +67,43 @@ _COMMON_ROUTES = {
     "POST /rest/api/2/issue/{issueIdOrKey}/remotelink",
     "GET /rest/agile/1.0/board/{boardId}/sprint",
     "POST /rest/agile/1.0/sprint/{sprintId}/issue",
-    "GET /wiki/rest/api/content/search",
+    "GET /wiki/rest/api/content/search",  # CQL: v1 on both deployments (v2 has no CQL)
+    "PUT /wiki/rest/api/content/{id}",  # write-back, ticked tasks, summary page: minor edits (v1 on Cloud too)
+}
+_V1_PAGES = {  # Data Center's page calls
     "GET /wiki/rest/api/content",  # the summary page by title
     "POST /wiki/rest/api/content",
     "GET /wiki/rest/api/content/{id}",  # a page gone from the full search; `check`: may we edit the summary
-    "PUT /wiki/rest/api/content/{id}",  # write-back, ticked tasks, summary page
     "GET /wiki/rest/api/content/{id}/property/{key}",  # the write lease
     "POST /wiki/rest/api/content/{id}/property",
     "PUT /wiki/rest/api/content/{id}/property/{key}",
 }
+_V2_PAGES = {  # Cloud's, where v1 content is deprecated
+    "GET /wiki/api/v2/spaces",  # the summary page's space id, asked once
+    "GET /wiki/api/v2/pages",  # the summary page by title
+    "POST /wiki/api/v2/pages",
+    "GET /wiki/api/v2/pages/{id}",  # a page gone from the full search
+    "GET /wiki/api/v2/pages/{id}/operations",  # `check`: may we edit the summary
+    "GET /wiki/api/v2/pages/{page-id}/properties",  # the write lease, by key
+    "POST /wiki/api/v2/pages/{page-id}/properties",
+    "PUT /wiki/api/v2/pages/{page-id}/properties/{property-id}",
+}
+_CLOUD = _COMMON_ROUTES | _V2_PAGES | {"GET /rest/api/3/search/jql", "POST /rest/api/3/search/jql"}
 EXPECTED_ROUTES = {
-    "cloud": _COMMON_ROUTES | {"GET /rest/api/3/search/jql", "POST /rest/api/3/search/jql"},
-    "datacenter": _COMMON_ROUTES | {
+    "cloud": _CLOUD,
+    # v1's PUT is still tried, and answers 410 once per run
+    # (through the gateway there is no detection, only Cloud is there; serverInfo is `check`'s)
+    "cloud-v1-gone": _CLOUD | {
+        "PUT /wiki/api/v2/pages/{id}",  # minor edits once v1 answered 410: major edits, the only kind v2 has
+    },
+    "datacenter": _COMMON_ROUTES | _V1_PAGES | {
         "GET /rest/api/2/search", "POST /rest/api/2/search",
         "GET /rest/api/2/user",  # a ri:userkey owner (Cloud mentions carry the accountId itself)
         "POST /rest/agile/1.0/epic/{epicIdOrKey}/issue",  # Cloud sets `parent` in the create instead
     },
 }
+# The statuses a variant answers that the spec does not declare, and why they are right.
+ALLOWED_STATUS = {"cloud-v1-gone": (410,)}  # Confluence Cloud's retired v1 routes (docs/atlassian-behaviours.md)
 
 # REST paths in sync/atlassian/ that no scenario reaches, each with the reason.
 NOT_EXERCISED: dict[str, str] = {}
@@ -129,24 +159,25 @@ def other_page(flavor: str) -> str:
 
 @dataclass
 class Traffic:
-    """What one flavour's run sent: every exchange of the daemon's clients, in order."""
+    """What one variant's run sent: every exchange of the daemon's clients, in order."""
 
     flavor: str
     exchanges: list[Exchange]
 
 
 def route_template(exchange: Exchange) -> str:
-    """'METHOD /path/{param}' as the governing spec names it (the most literal matching path)."""
-    method, path = exchange.request.method or "", urlsplit(exchange.request.url).path
+    """'METHOD /path/{param}' as the governing spec names it (the most literal matching path), on the site."""
+    method, path = exchange.request.method or "", api_path(urlsplit(exchange.request.url).path)
     info = spec_for_path(path)
     if info is None:
         return f"{method} {path}"
+    server = info.server.rstrip("/")  # v2's spec keys its paths below /wiki/api/v2
     paths = load_spec(info.name).spec / "paths"
     # SIM118 is wrong here: `paths` is a jsonschema-path SchemaPath, not a dict; iterating it yields child paths.
     matching = [template for template in paths.keys()  # noqa: SIM118
-                if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path)
+                if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(server + template)), path)
                 and method.lower() in (paths / template).keys()]  # noqa: SIM118
-    return f"{method} {min(matching, key=lambda t: t.count('{'))}" if matching else f"{method} {path}"
+    return f"{method} {server}{min(matching, key=lambda t: t.count('{'))}" if matching else f"{method} {path}"
 
 
 def undeclared_query_parameters(exchange: Exchange) -> list[str]:
@@ -155,6 +186,7 @@ def undeclared_query_parameters(exchange: Exchange) -> list[str]:
     info = spec_for_path(url.path)
     method, template = route_template(exchange).split(" ", 1)
     paths = load_spec(info.name).spec / "paths" if info else None
+    template = template.removeprefix(info.server.rstrip("/")) if info else template  # v2: keys below its server
     if paths is None or template not in paths:
         return []  # not an Atlassian call, or a path validate_exchange already reports
     declared = set()
@@ -170,7 +202,7 @@ def violations(traffic: Traffic) -> dict[str, str]:
     found: dict[str, str] = {}
     for exchange in traffic.exchanges:
         try:
-            validate_exchange(exchange.request, exchange.response)
+            validate_exchange(exchange.request, exchange.response, ALLOWED_STATUS.get(traffic.flavor, ()))
         except ContractViolation as exc:
             found.setdefault(route_template(exchange), str(exc))
         undeclared = undeclared_query_parameters(exchange)
@@ -247,18 +279,20 @@ def drive_every_route(world: World) -> None:
     release(confluence, world.state, datetime.now(UTC))
 
 
-@pytest.fixture(scope="module", params=["cloud", "datacenter"])
+@pytest.fixture(scope="module", params=["cloud", "datacenter", "cloud-v1-gone"])
 def traffic(request, tmp_path_factory) -> Iterator[Traffic]:
-    """One scripted run per flavour with every client the adapters build recorded (not yet validated)."""
-    flavor = request.param
+    """One scripted run per variant with every client the adapters build recorded (not yet validated)."""
+    variant = request.param
+    flavor, v1_gone = variant.removesuffix("-v1-gone"), variant.endswith("-v1-gone")
     pages = {"main.xml": main_page(flavor), "other.xml": other_page(flavor)}
     logs: list[list[Exchange]] = []
     with pytest.MonkeyPatch.context() as patch, ExitStack() as stack:
         for name in ("jira", "confluence"):
             patch.setattr(ClientOptions, name, _recorded(getattr(ClientOptions, name), stack, logs))
-        with running_world(tmp_path_factory.mktemp(f"contract-{flavor}"), pages, flavor=flavor, epics=True) as world:
+        with running_world(tmp_path_factory.mktemp(f"contract-{variant}"), pages, flavor=flavor, epics=True,
+                           v1_content_gone=v1_gone) as world:
             drive_every_route(world)
-    return Traffic(flavor, [exchange for log in logs for exchange in log])
+    return Traffic(variant, [exchange for log in logs for exchange in log])
 
 
 def _recorded(build, stack, logs: list[list[Exchange]]):
@@ -293,8 +327,8 @@ def test_the_run_covers_exactly_the_expected_routes(traffic):
 
 def test_every_rest_path_in_the_adapters_is_an_expected_route():
     source = "\n".join(path.read_text() for path in sorted((ROOT / "sync" / "atlassian").glob("*.py")))
-    spelt = {re.sub(r"\{[^}]*\}", "{}", path) for path in re.findall(r'"(rest/[^"]*)"', source)}
-    in_adapters = {("/wiki/" if path.startswith("rest/api/content") else "/") + path for path in spelt}
+    spelt = {re.sub(r"\{[^}]*\}", "{}", path) for path in re.findall(r'"((?:rest|api/v2)/[^"]*)"', source)}
+    in_adapters = {("/wiki/" if path.startswith(("rest/api/content", "api/v2/")) else "/") + path for path in spelt}
     expected = {re.sub(r"\{[^}]*\}", "{}", route.split(" ", 1)[1])
                 for routes in EXPECTED_ROUTES.values() for route in routes}
     assert in_adapters - expected - set(NOT_EXERCISED) == set()

@@ -1,4 +1,5 @@
-"""End to end through real HTTP: the daemon's cycles against the sandbox, in both flavours."""
+"""End to end through real HTTP: the daemon's cycles against the sandbox, in both flavours, and on Cloud
+once more as a scoped API token meets it: through the API gateway, with v1 content routes retired."""
 
 from __future__ import annotations
 
@@ -52,14 +53,15 @@ def small_page(flavor: str) -> str:
 """
 
 
-@pytest.fixture(params=FLAVORS)
-def flavor(request) -> str:
+@pytest.fixture(params=[*FLAVORS, "cloud-v1-gone"])
+def variant(request) -> str:
     return request.param
 
 
 @pytest.fixture
-def world(make_world, flavor):
-    return make_world({"cache.xml": small_page(flavor)}, flavor=flavor)
+def world(make_world, variant):
+    flavor, v1_gone = variant.removesuffix("-v1-gone"), variant.endswith("-v1-gone")
+    return make_world({"cache.xml": small_page(flavor)}, flavor=flavor, v1_content_gone=v1_gone)
 
 
 def issues_of(world) -> list[dict]:

@@ -9,6 +9,9 @@ by recovery cycles, and the final Jira issues, pages and summary are compared wi
 The timeout fault is a request the sandbox never answers nor carries out (while the test runs): the
 daemon gives up after its 1 s timeout, every time, whatever the load. Retry waits are recorded, not
 slept, and checked: after a 429 or a 503 with Retry-After, at least a second.
+
+All of it runs twice: against Confluence Cloud with its v1 content routes, and as a scoped API token
+meets it, through the API gateway with v1 content retired (410), each against its own reference.
 """
 
 from __future__ import annotations
@@ -103,12 +106,13 @@ def scenario(world: World, fault: dict | None, route: str | None) -> dict:
     return outcome(world)
 
 
-def run_world(folder: Path, fault: dict | None = None, route: str | None = None) -> tuple[dict, dict, list[float]]:
+def run_world(folder: Path, fault: dict | None = None, route: str | None = None, *,
+              v1_gone: bool = False) -> tuple[dict, dict, list[float]]:
     """The scenario in a new world: its outcome, the routes it used and the retry waits it asked for.
 
     The waits are recorded, not slept (the request sequence is the same): a Retry-After costs no real time.
     """
-    with running_world(folder, PAGES, epics=True, sprint=True, record_waits=True,
+    with running_world(folder, PAGES, epics=True, sprint=True, record_waits=True, v1_content_gone=v1_gone,
                        sync={"request_timeout_seconds": TIMEOUT_SECONDS},
                        retry={"backoff_cap_seconds": 0.05}) as world:  # short backoffs keep the matrix fast
         world.sb.reset_stats()
@@ -116,18 +120,21 @@ def run_world(folder: Path, fault: dict | None = None, route: str | None = None)
         return result, world.sb.stats()["by_route"], world.daemon.waits
 
 
-REFERENCE: dict = {}
+REFERENCE: dict = {}  # per variant (v1 gone or not): the outcome and the routes used
+VARIANTS = pytest.mark.parametrize("v1_gone", [False, True], ids=["v1 content", "v1 content gone"])
 
 
-def reference(tmp_path: Path) -> tuple[dict, list[str]]:
-    if not REFERENCE:
-        outcome, routes, _ = run_world(tmp_path / "reference")
-        REFERENCE.update(outcome=outcome, routes=sorted(r for r in routes if not r.split(" ")[1].startswith("/_")))
-    return REFERENCE["outcome"], REFERENCE["routes"]
+def reference(tmp_path: Path, v1_gone: bool = False) -> tuple[dict, list[str]]:
+    if v1_gone not in REFERENCE:
+        outcome, routes, _ = run_world(tmp_path / "reference", v1_gone=v1_gone)
+        REFERENCE[v1_gone] = {"outcome": outcome,
+                              "routes": sorted(r for r in routes if not r.split(" ")[1].startswith("/_"))}
+    return REFERENCE[v1_gone]["outcome"], REFERENCE[v1_gone]["routes"]
 
 
-def test_the_reference_scenario_does_what_users_expect(tmp_path):
-    outcome, routes = reference(tmp_path)
+@VARIANTS
+def test_the_reference_scenario_does_what_users_expect(tmp_path, v1_gone):
+    outcome, routes = reference(tmp_path, v1_gone)
     summaries = [i[0] for i in outcome["issues"]]
     items = [f"Item {i} of page {n}" for n in range(2) for i in range(3)]
     items += [f"Task {i} of the task page" for i in range(3)]
@@ -150,13 +157,14 @@ def test_the_reference_scenario_does_what_users_expect(tmp_path):
 
 
 @pytest.mark.slow
+@VARIANTS
 @pytest.mark.parametrize("fault_name", sorted(FAULTS))
-def test_every_route_with_a_transient_fault_ends_like_the_reference(tmp_path, fault_name):
-    expected, routes = reference(tmp_path)
+def test_every_route_with_a_transient_fault_ends_like_the_reference(tmp_path, fault_name, v1_gone):
+    expected, routes = reference(tmp_path, v1_gone)
     differences, waits = {}, {}
     for route in routes:
         folder = tmp_path / f"{fault_name}-{routes.index(route)}"
-        got, _, waits[route] = run_world(folder, FAULTS[fault_name], route)
+        got, _, waits[route] = run_world(folder, FAULTS[fault_name], route, v1_gone=v1_gone)
         if got != expected:
             differences[route] = got
     assert not differences, {route: (got, expected) for route, got in differences.items()}

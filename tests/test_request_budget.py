@@ -65,4 +65,4 @@ def test_an_edit_cycle_costs_requests_for_what_changed_not_for_the_archive(world
     # 1 CQL + 1 JQL + 1 issue update + the summary page (find + update) + renewing the write lease,
     # whose last write is over half a term ago (read + write): nothing scales with the archive
     assert edited["total"] <= 7, edited["by_route"]
-    assert edited["by_route"].get("PUT /wiki/rest/api/content/{id}/property/{key}") == 1
+    assert edited["by_route"].get("PUT /wiki/api/v2/pages/{page-id}/properties/{property-id}") == 1  # Cloud: v2

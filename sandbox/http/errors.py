@@ -1,12 +1,15 @@
 """Error answers shaped as Jira and Confluence send them.
 
 Jira: ``{"errorMessages": [...], "errors": {field: message}}``. Confluence v1:
-``{"statusCode": 409, "data": {...}, "message": "...", "reason": "Conflict"}``. Wrong credentials
+``{"statusCode": 409, "data": {...}, "message": "...", "reason": "Conflict"}``. Confluence v2:
+``{"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found", "detail": null}]}``
+(hunyadi/md2conf#113; a 404 says no more than that). Wrong credentials
 on Cloud get Atlassian's plain-text 401; Data Center answers with its Tomcat error page.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any, Literal
@@ -63,6 +66,21 @@ def confluence_body(status: int, message: str) -> dict[str, Any]:
 def confluence_error(status: int, message: str) -> ApiError:
     """A Confluence v1 error."""
     return ApiError(json_reply(confluence_body(status, message), status))
+
+
+def as_v2_error(reply: Reply) -> Reply:
+    """A Confluence v1 error reply in v2's shape (handlers share the v1 store and raise v1 errors)."""
+    try:
+        body = json.loads(reply.body) if reply.status >= 400 and reply.body else None
+    except ValueError:
+        return reply
+    if not isinstance(body, dict) or not isinstance(body.get("statusCode"), int):
+        return reply  # not a v1 error: a plain-text 401, an empty 405
+    status = body["statusCode"]
+    title = reason(status) if status == 404 else str(body.get("message") or reason(status))
+    code = HTTPStatus(status).name if status in HTTPStatus._value2member_map_ else "ERROR"
+    error = {"status": status, "code": code, "title": title, "detail": None}
+    return json_reply({"errors": [error]}, status, reply.headers)
 
 
 def product_error(product: Product, status: int, message: str) -> ApiError:

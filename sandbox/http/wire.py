@@ -18,13 +18,15 @@ class BadJson(ValueError):
 
 @dataclass
 class Request:
-    """One parsed HTTP request; `params` holds the route's path variables."""
+    """One parsed HTTP request; `params` holds the route's path variables; `via_gateway`: it came through
+    the API gateway form (/ex/{product}/{cloudId}/…), its path is the product's own."""
 
     method: str
     target: str
     headers: dict[str, str]
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
+    via_gateway: bool = False
     path: str = field(init=False)
     query: dict[str, list[str]] = field(init=False)
 

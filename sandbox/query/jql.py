@@ -235,7 +235,7 @@ def _lookup_sprint(text: str, context: JqlContext) -> set[str]:
 
 _SET_FIELDS: dict[str, Callable[[Issue, JqlContext], set[str]]] = {
     "project": lambda i, c: {i.project.key.lower()},
-    "labels": lambda i, c: set(i.labels),
+    "labels": lambda i, c: {label.lower() for label in i.labels},  # stored verbatim, compared case-folded
     "key": lambda i, c: _key_values(i),
     "id": lambda i, c: _key_values(i),
     "status": lambda i, c: {i.status.id},

@@ -1,49 +1,40 @@
-"""The Confluence adapter (`ConfluencePort`, `ConfluenceProbe`) over the v1 REST API, and page JSON -> `Page`.
+"""The Confluence adapter (`ConfluencePort`, `ConfluenceProbe`): which API generation each call uses.
 
-Pages are written with our own `PUT content/{id}` carrying the version we read, never the library's
-`update_page`, which has no optimistic locking and silently overwrites a concurrent user edit
-(docs/atlassian-behaviours.md, "The client library" and "Writes").
+- CQL search is v1 (`content/search`) everywhere: v2 has no CQL, and v1 search is not deprecated.
+- Data Center: v1 for everything (`pages_v1`).
+- Cloud: v2 for pages and page properties (`pages_v2`), as v1 content is deprecated and answers 410 Gone
+  through the API gateway (OAuth, scoped tokens). Except minor edits: v2 cannot suppress notifications,
+  so write-back and the summary page go through v1's update while it works (classic API tokens on the
+  site), and through v2 once v1 answered 410, which is remembered (`memory.SiteMemory`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+
+import structlog
 
 from sync.atlassian.connection import Connection
-from sync.atlassian.transport import RestChannel, is_absolute, parse_time, segment
+from sync.atlassian.memory import SiteMemory
+from sync.atlassian.pages_v1 import PAGE_EXPAND, PagesV1, page_from_json
+from sync.atlassian.pages_v2 import PagesV2
+from sync.atlassian.transport import RestChannel
 from sync.models import Page
-from sync.ports import AtlassianError, NotFound, VersionConflict
+from sync.ports import Gone
 
-PAGE_EXPAND = "body.storage,version,space,history.lastUpdated,metadata.labels"
-
-
-def page_from_json(content: dict[str, Any], *, site: str) -> Page:
-    """A Page from a Confluence v1 content document expanded with PAGE_EXPAND."""
-    version = content.get("version") or {}
-    history = content.get("history") or {}
-    labels = ((content.get("metadata") or {}).get("labels") or {}).get("results") or ()
-    webui = (content.get("_links") or {}).get("webui")
-    return Page(
-        id=str(content["id"]),
-        title=content.get("title") or "",
-        version=int(version.get("number") or 0),
-        body=((content.get("body") or {}).get("storage") or {}).get("value") or "",
-        space=(content.get("space") or {}).get("key"),
-        url=site + webui if webui else None,
-        last_modified=parse_time((history.get("lastUpdated") or {}).get("when") or version.get("when")),
-        labels=tuple(label["name"] for label in labels if label.get("name")),
-    )
+log = structlog.get_logger(__name__)
 
 
 class ConfluenceAdapter:
-    """ConfluencePort over the v1 REST API (`<site>/wiki/rest/api` on Cloud, `/rest/api` on Data Center)."""
+    """ConfluencePort over REST v1 (`<site>/wiki/rest/api`, `/rest/api` on Data Center) and, on Cloud, v2."""
 
-    def __init__(self, connection: Connection, channel: RestChannel) -> None:
+    def __init__(self, connection: Connection, channel: RestChannel, memory: SiteMemory | None = None) -> None:
         self._connection = connection
         self._channel = channel
+        self._memory = memory or SiteMemory()
+        self._v1 = PagesV1(connection, channel)
+        self._v2 = PagesV2(connection, channel)
 
     @property
     def request_count(self) -> int:
@@ -54,103 +45,53 @@ class ConfluenceAdapter:
         """Pages matching CQL with bodies, following `_links.next` (Cloud cursor, Data Center start)."""
         document = self._get("rest/api/content/search", cql=cql, limit=limit, expand=PAGE_EXPAND)
         while document:
-            site = self._site(document)
+            site = self._v1.site(document)
             for content in document.get("results") or ():
                 yield page_from_json(content, site=site)
             next_link = (document.get("_links") or {}).get("next")
-            document = self._get(self._follow(next_link, site)) if next_link else None
+            document = self._get(self._connection.api_link(next_link)) if next_link else None
 
     def get_page(self, page_id: str) -> Page:
         """One page with its storage body; NotFound if absent."""
-        document = self._get(f"rest/api/content/{segment(page_id)}", expand=PAGE_EXPAND)
-        return page_from_json(document, site=self._site(document))
+        return self._pages().get_page(page_id)
 
     def update_page(self, page: Page, body: str, *, message: str, minor_edit: bool = True) -> Page:
-        """Our own PUT with version page.version + 1 (optimistic locking); VersionConflict on 409."""
-        payload = {
-            "id": page.id,
-            "type": "page",
-            "title": page.title,
-            "version": {"number": page.version + 1, "minorEdit": minor_edit, "message": message},
-            "body": {"storage": {"value": body, "representation": "storage"}},
-        }
-        document = self._send("PUT", f"rest/api/content/{segment(page.id)}", payload, idempotent=True) or {}
-        version = document.get("version") or {}
-        return replace(
-            page,
-            version=int(version.get("number") or page.version + 1),
-            body=body,
-            last_modified=parse_time(version.get("when")) or page.last_modified,
-        )
+        """Version page.version + 1; a minor edit on Cloud through v1 while v1 is there, else through v2."""
+        if self._connection.deployment != "cloud":
+            return self._v1.update_page(page, body, message=message, minor_edit=minor_edit)
+        if minor_edit and not self._v1_gone():
+            try:
+                return self._v1.update_page(page, body, message=message, minor_edit=True)
+            except Gone:
+                self._memory.remember(self._connection.url, confluence_v1="gone")
+                log.warning("confluence_v1_gone", detail="page updates go through v2 and notify watchers")
+        return self._v2.update_page(page, body, message=message)
 
     def create_page(self, space: str, title: str, body: str, parent_id: str | None) -> Page:
         """A new page; never retried after the server may have created it."""
-        payload: dict[str, Any] = {
-            "type": "page",
-            "title": title,
-            "space": {"key": space},
-            "body": {"storage": {"value": body, "representation": "storage"}},
-        }
-        if parent_id:
-            payload["ancestors"] = [{"id": str(parent_id)}]
-        document = self._send("POST", "rest/api/content", payload, idempotent=False) or {}
-        page = page_from_json(document, site=self._site(document))
-        return page if page.body else replace(page, body=body)
+        return self._pages().create_page(space, title, body, parent_id)
 
     def find_page(self, space: str, title: str) -> Page | None:
-        """The current page with exactly this title in space, or None."""
-        document = self._get(
-            "rest/api/content", type="page", spaceKey=space, title=title, expand=PAGE_EXPAND, limit=1
-        ) or {}
-        results = document.get("results") or []
-        return page_from_json(results[0], site=self._site(document)) if results else None
+        """The current page with this title in space, or None."""
+        return self._pages().find_page(space, title)
 
     def can_edit(self, page_id: str) -> bool | None:
-        """GET content/{id}?expand=operations: whether `update` is among what we may do."""
-        document = self._get(f"rest/api/content/{segment(page_id)}", expand="operations") or {}
-        operations = document.get("operations")
-        if not isinstance(operations, list):
-            return None
-        return any(isinstance(o, dict) and o.get("operation") == "update" for o in operations)
+        """Whether `update` is among what we may do with the page; None when Confluence does not say."""
+        return self._pages().can_edit(page_id)
 
     def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
-        """GET content/{id}/property/{key}; None on 404."""
-        try:
-            document = self._get(f"rest/api/content/{segment(page_id)}/property/{segment(key)}") or {}
-        except NotFound:
-            return None
-        return document.get("value"), int((document.get("version") or {}).get("number") or 1)
+        """A content (page) property's value and version number; None when the page has no such property."""
+        return self._pages().get_property(page_id, key)
 
     def set_property(self, page_id: str, key: str, value: object, version: int | None) -> None:
-        """POST a new property or PUT version + 1; a lost race (409, or 400 for an existing key) -> VersionConflict."""
-        base = f"rest/api/content/{segment(page_id)}/property"
-        try:
-            if version is None:
-                self._send("POST", base, {"key": key, "value": value}, idempotent=False)
-            else:
-                self._send("PUT", f"{base}/{segment(key)}",
-                           {"key": key, "value": value, "version": {"number": version + 1}}, idempotent=False)
-        except AtlassianError as exc:
-            if exc.status in (400, 409) and not isinstance(exc, VersionConflict):
-                raise VersionConflict(exc.message, status=exc.status) from None
-            raise
+        """Create the property or replace version `version`; VersionConflict when another writer was first."""
+        self._pages().set_property(page_id, key, value, version)
 
-    def _site(self, document: dict[str, Any] | None) -> str:
-        """The site base for relative links: Confluence's `_links.base` if on our host, else our URL."""
-        base = ((document or {}).get("_links") or {}).get("base")
-        if isinstance(base, str) and base and urlsplit(base).netloc == urlsplit(self._connection.url).netloc:
-            return base.rstrip("/")
-        return self._connection.url
+    def _pages(self) -> PagesV1 | PagesV2:
+        return self._v2 if self._connection.deployment == "cloud" else self._v1
 
-    def _follow(self, link: str, site: str) -> str:
-        if not is_absolute(link):
-            return site + "/" + link.lstrip("/")
-        if urlsplit(link).netloc != urlsplit(self._connection.url).netloc:
-            raise AtlassianError("Confluence returned a next link to another host; refusing to follow it")
-        return link
+    def _v1_gone(self) -> bool:
+        return self._memory.recall(self._connection.url).get("confluence_v1") == "gone"
 
     def _get(self, path: str, **params: Any) -> Any:
         return self._channel.send(self._connection.client, "GET", path, params=params or None, idempotent=True)
-
-    def _send(self, method: str, path: str, body: Any, *, idempotent: bool) -> Any:
-        return self._channel.send(self._connection.client, method, path, body=body, idempotent=idempotent)

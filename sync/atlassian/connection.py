@@ -18,8 +18,9 @@ from atlassian.confluence import ConfluenceServer
 from atlassian.rest_client import AtlassianRestAPI
 from pydantic import SecretStr
 
-from sync.atlassian.transport import RestChannel
-from sync.ports import AuthFailed, DeploymentKind, PermissionDenied
+from sync.atlassian.memory import SiteMemory
+from sync.atlassian.transport import RestChannel, is_absolute
+from sync.ports import AtlassianError, AuthFailed, DeploymentKind, PermissionDenied
 
 log = structlog.get_logger(__name__)
 
@@ -81,15 +82,22 @@ class ClientOptions:
 
 
 class Connection:
-    """A library client built on first use, once the deployment is known; constructing it does no I/O."""
+    """A library client built on first use, once the deployment is known; constructing it does no I/O.
+
+    `url` is where REST calls go (the site, or Atlassian's API gateway for a scoped token); `site` is
+    the site as people open it in a browser, which every link we write points at.
+    """
 
     def __init__(
         self,
         url: str,
         deployment: DeploymentKind | Callable[[], DeploymentKind],
         build: Callable[[str, DeploymentKind], AtlassianRestAPI],
+        *,
+        site: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.site = (site or url).rstrip("/")
         self._deployment = deployment
         self._build = build
         self._client: AtlassianRestAPI | None = None
@@ -110,6 +118,33 @@ class Connection:
             if self._client is None:
                 self._client = self._build(self.url, self.deployment)
             return self._client
+
+    def browse_base(self, announced: str | None) -> str:
+        """Where links people click start: the base an answer announces when it is on the site, else the site."""
+        if announced and urlsplit(announced).netloc == urlsplit(self.site).netloc:
+            return announced.rstrip("/")
+        return self.site
+
+    def api_link(self, link: str) -> str:
+        """A next link as a URL on our REST base: relative ones appended, the site's moved onto the gateway."""
+        if not is_absolute(link):
+            return self.url + "/" + link.lstrip("/")
+        if link.startswith(self.site + "/") and self.site != self.url:
+            return self.url + link[len(self.site):]
+        if urlsplit(link).netloc != urlsplit(self.url).netloc:
+            raise AtlassianError("Confluence returned a next link to another host; refusing to follow it")
+        return link
+
+
+def remembered_deployment(memory: SiteMemory, url: str, detect: Callable[[], DeploymentKind]) -> DeploymentKind:
+    """The deployment remembered for url, else detected now and remembered."""
+    known = memory.recall(url).get("deployment")
+    if known in ("cloud", "datacenter"):
+        log.info("deployment_remembered", deployment=known)
+        return known  # type: ignore[return-value]
+    deployment = detect()
+    memory.remember(url, deployment=deployment)
+    return deployment
 
 
 def detect_deployment(

@@ -9,7 +9,7 @@ after one 429 or re-send a POST, creating an issue twice.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -17,19 +17,23 @@ from urllib.parse import quote, urlsplit
 import requests
 from atlassian.rest_client import AtlassianRestAPI
 
-from sync.ports import AtlassianError, AuthFailed, NotFound, PermissionDenied, RateLimited, VersionConflict
+from sync.ports import AtlassianError, AuthFailed, Gone, NotFound, PermissionDenied, RateLimited, VersionConflict
 from sync.retry import Pacer, RetryPolicy, server_wait_hint, status_of
 
 _ERRORS_BY_STATUS: dict[int, type[AtlassianError]] = {
-    401: AuthFailed, 403: PermissionDenied, 404: NotFound, 409: VersionConflict,
+    401: AuthFailed, 403: PermissionDenied, 404: NotFound, 409: VersionConflict, 410: Gone,
 }
+# Told of each failure before it is raised, with the operation ("GET rest/api/3/search/jql").
+FailureHook = Callable[[AtlassianError, str], None]
 
 
 class RestChannel:
     """Sends calls through the pacer and the retry policy, counts attempts and maps failures."""
 
-    def __init__(self, *, pacer: Pacer, policy: RetryPolicy, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, *, pacer: Pacer, policy: RetryPolicy, secrets: Sequence[str] = (),
+                 on_failure: FailureHook | None = None) -> None:
         self._pacer, self._policy = pacer, policy
+        self._on_failure = on_failure
         self._secrets = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
         self._count = 0
         self._lock = threading.Lock()
@@ -68,15 +72,22 @@ class RestChannel:
         try:
             return self._policy.call(attempt, idempotent=idempotent, operation=operation)
         except requests.HTTPError as exc:
-            raise self._http_error(exc, operation) from None
+            raise self._told(self._http_error(exc, operation), operation) from None
         except requests.RequestException as exc:
-            raise AtlassianError(self.scrub(f"{operation} failed: {type(exc).__name__}: {exc}")) from None
+            error = AtlassianError(self.scrub(f"{operation} failed: {type(exc).__name__}: {exc}"))
+            raise self._told(error, operation) from None
 
     def scrub(self, text: str) -> str:
         """Text with every configured secret replaced."""
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
         return text
+
+    def _told(self, error: AtlassianError, operation: str) -> AtlassianError:
+        """The error, once the failure hook has heard of it."""
+        if self._on_failure is not None:
+            self._on_failure(error, operation)
+        return error
 
     def _http_error(self, exc: requests.HTTPError, operation: str) -> AtlassianError:
         status = status_of(exc)

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from sync.settings.section import BaseUrl, Deployment, Label, PageId, Section
+from sync.settings.section import BaseUrl, Deployment, Label, PageId, Section, check_api_url, gateway_product
 
 _QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""", re.DOTALL)
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
@@ -33,6 +33,12 @@ class ConfluenceSettings(Section):
     deployment: Deployment = Field("auto", description="cloud, datacenter, or auto (follow Jira's).")
     url: BaseUrl = Field(
         description="Confluence base URL: https://acme.atlassian.net/wiki on Cloud, the base URL on Data Center."
+    )
+    api_url: BaseUrl | None = Field(
+        None,
+        description="Where REST calls go, when not to url: for a scoped API token, Atlassian's API gateway "
+                    "https://api.atlassian.com/ex/confluence/{cloudId} (/wiki is added). Links on the summary page "
+                    "and in Jira keep using url.",
     )
     email: str | None = Field(None, description="Cloud basic-auth email; default: jira.email.")
     api_token: SecretStr | None = Field(None, description="Cloud API token; default: jira.api_token.")
@@ -61,6 +67,16 @@ class ConfluenceSettings(Section):
         if is_cloud and not parts.path.endswith("/wiki"):
             raise ValueError("on Cloud it ends with /wiki, e.g. https://acme.atlassian.net/wiki")
         return url
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url_fits(cls, api_url: str | None, info: ValidationInfo) -> str | None:
+        if api_url is None:
+            return None
+        check_api_url(api_url, "confluence", info.data.get("deployment"))
+        if gateway_product(api_url) and not urlsplit(api_url).path.endswith("/wiki"):
+            return api_url + "/wiki"  # Atlassian documents the gateway base without it; our paths are below /wiki
+        return cls._cloud_url_has_wiki(api_url, info)
 
     @field_validator("cql")
     @classmethod

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
 
 from sync.settings.credentials import check_credentials
-from sync.settings.section import BaseUrl, Deployment, Label, Section, upper
+from sync.settings.section import BaseUrl, Deployment, Label, Section, check_api_url, upper
 
 ProjectKey = Annotated[str, BeforeValidator(upper), Field(pattern=r"^[A-Z][A-Z0-9_]+$")]
 
@@ -40,7 +40,14 @@ class JiraSettings(Section):
 
     url: BaseUrl = Field(description="Jira base URL as users know it, e.g. https://acme.atlassian.net.")
     deployment: Deployment = Field(
-        "auto", description="cloud, datacenter, or auto (detected from serverInfo deploymentType)."
+        "auto", description="cloud, datacenter, or auto (detected from serverInfo deploymentType; remembered in "
+                            "the state per URL, asked again when the URL changes or Jira refuses the credentials)."
+    )
+    api_url: BaseUrl | None = Field(
+        None,
+        description="Where REST calls go, when not to url: for a scoped API token, Atlassian's API gateway "
+                    "https://api.atlassian.com/ex/jira/{cloudId} (cloudId: https://<site>.atlassian.net/_edge/"
+                    "tenant_info). Links people click keep using url.",
     )
     email: str | None = Field(None, description="Cloud: account email for basic auth (with api_token).")
     api_token: SecretStr | None = Field(None, description="Cloud: API token for basic auth (with email).")
@@ -78,6 +85,11 @@ class JiraSettings(Section):
     def managed(self) -> tuple[str, ...]:
         """The projects whose issues may be adopted and written to: jira.project and managed_projects."""
         return tuple(dict.fromkeys((self.project, *self.managed_projects)))
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url_fits(cls, api_url: str | None, info: ValidationInfo) -> str | None:
+        return check_api_url(api_url, "jira", info.data.get("deployment"))
 
     @field_validator("pat")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -22,6 +23,27 @@ def base_url(value: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError("must not contain a query or fragment")
     return value.strip().rstrip("/")
+
+
+# Atlassian's API gateway form: https://api.atlassian.com/ex/{product}/{cloudId} (Confluence's with /wiki here).
+_GATEWAY_PATH = re.compile(r"^/ex/(?P<product>jira|confluence)/[^/]+(?:/wiki)?$")
+
+
+def gateway_product(url: str | None) -> str | None:
+    """"jira" or "confluence" when url is the API gateway form of that product, else None."""
+    found = _GATEWAY_PATH.match(urlsplit(url or "").path)
+    return found["product"] if found else None
+
+
+def check_api_url(url: str | None, product: str, deployment: Any) -> str | None:
+    """An api_url as given; ValueError when it is another product's gateway URL or a gateway for Data Center."""
+    other = gateway_product(url)
+    if other is not None and other != product:
+        raise ValueError(f"this is {other.title()}'s gateway URL; {product.title()}'s is "
+                         f"https://api.atlassian.com/ex/{product}/{{cloudId}}")
+    if other is not None and deployment == "datacenter":
+        raise ValueError("the API gateway serves Cloud sites only; with deployment datacenter leave it unset")
+    return url
 
 
 def upper(value: Any) -> Any:

@@ -1,4 +1,7 @@
-"""The Confluence adapter at the HTTP boundary (`responses`): CQL paging by next links, page writes with versions."""
+"""The Confluence adapter at the HTTP boundary (`responses`): CQL paging by next links, page writes with versions.
+
+Page reads and creates here are v1's (Data Center); Cloud's v2 calls are in test_confluence_v2_adapter.py.
+"""
 
 from __future__ import annotations
 
@@ -78,25 +81,29 @@ def test_update_page_conflict_raises_version_conflict(http: responses.RequestsMo
     assert len(http.calls) == 1
 
 
-def test_get_page_not_found(http: responses.RequestsMock) -> None:
-    http.get(WIKI + "/rest/api/content/404", status=404, json={"statusCode": 404, "message": "No content found"})
-    _, confluence = adapters("cloud")
+@pytest.mark.parametrize("deployment, url, error", [
+    ("datacenter", DC_WIKI + "/rest/api/content/404", {"statusCode": 404, "message": "No content found"}),
+    ("cloud", WIKI + "/api/v2/pages/404", {"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found"}]}),
+])
+def test_get_page_not_found(http: responses.RequestsMock, deployment: str, url: str, error: dict) -> None:
+    http.get(url, status=404, json=error)
+    _, confluence = adapters(deployment)
     with pytest.raises(NotFound):
         confluence.get_page("404")
 
 
 def test_create_find_label_and_url(http: responses.RequestsMock) -> None:
-    http.post(WIKI + "/rest/api/content", json={"id": "77", "title": "Postmortem action items",
+    http.post(DC_WIKI + "/rest/api/content", json={"id": "77", "title": "Postmortem action items",
               "version": {"number": 1}, "space": {"key": "PM"}, "_links": {"webui": "/spaces/PM/pages/77"}})
-    http.get(WIKI + "/rest/api/content", json={"results": [], "_links": {"base": WIKI}})
-    http.post(WIKI + "/rest/api/content/77/label", json={"results": []})
-    _, confluence = adapters("cloud")
+    http.get(DC_WIKI + "/rest/api/content", json={"results": [], "_links": {"base": DC_WIKI}})
+    http.post(DC_WIKI + "/rest/api/content/77/label", json={"results": []})
+    _, confluence = adapters("datacenter")
     created = confluence.create_page("PM", "Postmortem action items", "<p>hi</p>", "5")
     assert body(http.calls[0]) == {
         "type": "page", "title": "Postmortem action items", "space": {"key": "PM"},
         "body": {"storage": {"value": "<p>hi</p>", "representation": "storage"}}, "ancestors": [{"id": "5"}]}
     assert (created.id, created.version, created.body) == ("77", 1, "<p>hi</p>")
-    assert created.url == WIKI + "/spaces/PM/pages/77"  # Confluence's webui link on its own site
+    assert created.url == DC_WIKI + "/spaces/PM/pages/77"  # Confluence's webui link on its own site
     assert page_from_json({"id": "9", "title": "t"}, site=WIKI).url is None  # no webui link: no URL is made up
     assert confluence.find_page("PM", 'Say "hi"') is None
     assert query(http.calls[1])["title"] == 'Say "hi"' and query(http.calls[1])["spaceKey"] == "PM"

@@ -54,14 +54,21 @@ def array_enums_on_items(node: Any) -> None:
 
 
 def page_update_body_any_of(raw: dict[str, Any]) -> None:
-    """Confluence v2: PageUpdateRequest.body is a `oneOf` whose two branches both match any body.
+    """Confluence v2: the page create and update bodies' `body` is a `oneOf` whose two branches both match.
 
-    `{"representation": "storage", "value": …}` satisfies both, so `oneOf` rejects every valid update.
+    `{"representation": "storage", "value": …}` satisfies both PageBodyWrite and PageNestedBodyWrite (no
+    required properties, extra ones allowed), so `oneOf` rejects every valid create and update. The
+    official file has them under `components.requestBodies`; older copies under `components.schemas`.
     """
-    schema = raw.get("components", {}).get("schemas", {}).get("PageUpdateRequest")
-    body = schema["properties"]["body"] if schema else {}
-    if "oneOf" in body:
-        body["anyOf"] = body.pop("oneOf")
+    components = raw.get("components", {})
+    for name in ("PageCreateRequest", "PageUpdateRequest"):
+        schema = components.get("schemas", {}).get(name)
+        request_body = components.get("requestBodies", {}).get(name)
+        if request_body is not None:
+            schema = request_body["content"]["application/json"]["schema"]
+        body = schema["properties"]["body"] if schema else {}
+        if "oneOf" in body:
+            body["anyOf"] = body.pop("oneOf")
 
 
 def no_body_on_204(raw: dict[str, Any]) -> None:
