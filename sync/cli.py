@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.parser import parse_file, render_table
-from sync.templates import combine_templates
+from sync.templates import TemplateSpec, combine_templates
 
 if TYPE_CHECKING:
     from sync.atlassian.confluence import ConfluenceAdapter
@@ -30,17 +30,8 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     """Print the action items of storage-format files; 2 when a file (or --config) could not be read."""
     templates = None
     if args.config is not None:
-        try:
-            from sync.settings import load_settings  # only needed with --config
-        except ImportError:
-            print("postmortem-sync: --config needs sync.settings, which is not available", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            templates = combine_templates(load_settings(args.config).templates)
-        # Any configuration error is reported, not a traceback; `parse` works without sync.settings (it is
-        # imported only here), so it cannot name sync.settings.ConfigError.
-        except Exception as exc:  # noqa: BLE001
-            print(f"postmortem-sync: cannot load {args.config}: {exc}", file=sys.stderr)
+        templates = _parse_templates(args.config)
+        if templates is None:
             return EXIT_USAGE
     status = EXIT_OK
     files: list[Path] = []
@@ -68,6 +59,22 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     elif pages:
         print("\n\n".join(render_table(page) for page in pages))
     return status
+
+
+def _parse_templates(config: Path) -> tuple[TemplateSpec, ...] | None:
+    """The templates `parse --config` reads with, or None after saying why they could not be loaded."""
+    try:
+        from sync.settings import load_settings  # only needed with --config
+    except ImportError:
+        print("postmortem-sync: --config needs sync.settings, which is not available", file=sys.stderr)
+        return None
+    try:
+        return combine_templates(load_settings(config).templates)
+    # Any configuration error is reported, not a traceback; `parse` works without sync.settings (it is
+    # imported only here), so it cannot name sync.settings.ConfigError.
+    except Exception as exc:  # noqa: BLE001
+        print(f"postmortem-sync: cannot load {config}: {exc}", file=sys.stderr)
+        return None
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:

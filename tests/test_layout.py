@@ -170,3 +170,49 @@ def test_importing_the_daemon_imports_no_sandbox_module() -> None:
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- sizes: modules a reader can hold in their head ------------------------------------------------
+
+MAX_MODULE_LINES = 300  # lines of code: not blank, not only a comment (docstrings count)
+MAX_FUNCTION_LINES = 40  # from `def` to the function's last line, docstring included
+
+
+def code_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def long_functions(path: Path) -> list[tuple[str, int]]:
+    """(qualified name, lines) of every function in the module longer than MAX_FUNCTION_LINES."""
+    found = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = f"{prefix}{getattr(child, 'name', '')}"
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (child.end_lineno or child.lineno) - child.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    found.append((name, length))
+            visit(child, f"{name}." if isinstance(child, ast.ClassDef | ast.FunctionDef) else prefix)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), "")
+    return found
+
+
+def test_no_daemon_module_is_over_the_size_limit() -> None:
+    sizes = {name: code_lines(path.read_text(encoding="utf-8")) for name, path in module_files().items()
+             if name.split(".")[0] == "sync"}
+    assert len(sizes) > 20, sizes
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_no_daemon_function_is_over_the_size_limit() -> None:
+    found = {name: long_functions(path) for name, path in module_files().items() if name.split(".")[0] == "sync"}
+    assert {name: functions for name, functions in found.items() if functions} == {}
+
+
+def test_the_size_checks_can_fail(tmp_path: Path) -> None:
+    long = tmp_path / "long.py"
+    long.write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + "\n\nclass C:\n    def g(self):\n        pass\n")
+    assert long_functions(long) == [("f", MAX_FUNCTION_LINES + 1)]
+    assert code_lines("# a comment\n\nx = 1\n'''doc'''\n") == 2
