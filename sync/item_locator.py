@@ -24,7 +24,11 @@ from sync.storage_format import (
     task_parts,
     text_of,
 )
-from sync.storage_tables import TableGrid, is_group_label, is_header_row, table_grid
+from sync.storage_tables import MAX_TABLE_SLOTS, TableGrid, is_group_label, is_header_row, table_grid, table_rows
+
+# The grid slots all item tables of one page may take together: with `MAX_TABLE_SLOTS` per table, this bounds the
+# layout work of any page whatever its number of tables.
+MAX_PAGE_SLOTS = 500_000
 from sync.templates import ColumnField, ColumnMatch, TemplateSpec, best_column_match, section_template
 
 
@@ -53,6 +57,7 @@ class PageItems(NamedTuple):
     items: tuple[LocatedItem, ...]
     has_action_section: bool
     first_heading: str | None
+    table_too_large: bool = False  # a table hit a layout cap: some of its rows (or later tables) were not read
 
     def at(self, origin: str) -> LocatedItem | None:
         """The first item with that origin, or None."""
@@ -75,6 +80,8 @@ class _Walk:
     first_heading: str | None = None
     found_section: bool = False
     items: list[LocatedItem] = field(default_factory=list)
+    slots_left: int = MAX_PAGE_SLOTS  # the grid slots the page's item tables may still take
+    table_too_large: bool = False
 
 
 def locate_items(root: etree._Element, templates: Sequence[TemplateSpec]) -> PageItems:
@@ -92,14 +99,24 @@ def locate_items(root: etree._Element, templates: Sequence[TemplateSpec]) -> Pag
         elif section is None:
             continue
         elif tag == "table":
-            found = item_table(element, templates)
+            found = _budgeted_item_table(walk, element, templates)
             if found is not None:
                 walk.items += _row_items(*found, section, table_numbers[element])
                 walker.skip_subtree()
         elif tag == TASK_LIST:
             walk.items += _task_items(element, section)
             walker.skip_subtree()
-    return PageItems(tuple(walk.items), walk.found_section, walk.first_heading)
+    return PageItems(tuple(walk.items), walk.found_section, walk.first_heading, walk.table_too_large)
+
+
+def _budgeted_item_table(walk: _Walk, table: etree._Element,
+                         templates: Sequence[TemplateSpec]) -> tuple[TableGrid, ColumnMatch] | None:
+    """`item_table` within what is left of the page's slot budget, noting a table that hit a cap."""
+    found = item_table(table, templates, max_slots=min(walk.slots_left, MAX_TABLE_SLOTS))
+    if found is not None:
+        walk.slots_left -= sum(len(line) + 1 for line in found[0].slots)
+        walk.table_too_large |= found[0].clipped
+    return found
 
 
 def _at_heading(walk: _Walk, section: _Section | None, level: int, text: str,
@@ -117,13 +134,17 @@ def _at_heading(walk: _Walk, section: _Section | None, level: int, text: str,
     return _Section(level, template)
 
 
-def item_table(table: etree._Element,
-               templates: Sequence[TemplateSpec]) -> tuple[TableGrid, ColumnMatch] | None:
+def item_table(table: etree._Element, templates: Sequence[TemplateSpec], *,
+               max_slots: int = MAX_TABLE_SLOTS) -> tuple[TableGrid, ColumnMatch] | None:
     """The grid and column mapping of an action-item table (header row with a summary column)."""
-    grid = table_grid(table)
-    if not grid.rows or not is_header_row(grid.rows[0]):
+    rows = table_rows(table)
+    if not rows or not is_header_row(rows[0]):  # checked before the layout: most tables are not item tables
         return None
-    match = best_column_match(templates, [text_of(cell) for cell in grid.slots[0]])
+    grid = table_grid(table, max_slots=max_slots, rows=rows)
+    if not grid.slots:
+        return None
+    texts = {cell: text_of(cell) for cell in dict.fromkeys(grid.slots[0])}  # a spanning header is read once
+    match = best_column_match(templates, [texts[cell] for cell in grid.slots[0]])
     return (grid, match) if match is not None else None
 
 

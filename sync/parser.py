@@ -94,6 +94,8 @@ def parse_page(body: str, *, title: str | None = None, templates: Sequence[Templ
     problems = ["malformed"] if parsed.malformed else []
     if not located.has_action_section:
         problems.append("no-action-section")
+    if located.table_too_large:
+        problems.append("table-too-large")
     problems += _item_problems(items)
     page_title = collapse_whitespace(title) if title is not None else (located.first_heading or "")
     meta = read_page_meta(parsed.root)

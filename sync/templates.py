@@ -141,8 +141,9 @@ class TemplateSpec(BaseModel):
     def map_columns(self, headers: Sequence[str]) -> dict[ColumnField, int]:
         """Field -> column index for a header row; the first column naming a field wins."""
         mapping: dict[ColumnField, int] = {}
+        known: dict[str, ColumnField | None] = {}  # a header spanning columns repeats: normalise it once
         for index, header in enumerate(headers):
-            column_field = self.column_field(header)
+            column_field = known[header] if header in known else known.setdefault(header, self.column_field(header))
             if column_field is not None:
                 mapping.setdefault(column_field, index)
         return mapping
