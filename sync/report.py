@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 
 from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem, SummaryPage, WriteSummary
 from sync.state import IssueLink
+from sync.storage_format import strip_forbidden
 from sync.identity import page_item_keys, tracked_by_issue
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
@@ -185,12 +186,13 @@ def percent(rate: float | None) -> str:
 
 
 def _text(value: object) -> str:
-    return escape("" if value is None else str(value))
+    """XML-escaped text without the characters XML forbids (one would make the whole page ill-formed)."""
+    return escape(strip_forbidden("" if value is None else str(value)))
 
 
 def _attr(value: str) -> str:
-    """A double-quoted XML attribute value, every special character escaped."""
-    return '"' + escape(value, {'"': "&quot;"}) + '"'
+    """A double-quoted XML attribute value, every special character escaped, forbidden characters dropped."""
+    return '"' + escape(strip_forbidden(value), {'"': "&quot;"}) + '"'
 
 
 def _lozenge(title: str, colour: str) -> str:
