@@ -152,25 +152,29 @@ def _row_items(grid: TableGrid, match: ColumnMatch, section: _Section, table_num
     """One item per data row, skipping group-label rows and rows with an empty summary."""
     width = len(grid.slots[0])
     items = []
+    summaries: dict[etree._Element, tuple[str, etree._Element | None]] = {}  # a rowspan summary cell is read once
     for row_number in range(1, len(grid.rows)):
         if is_group_label(grid.rows[row_number], width):
             continue
-        item = _row_item(grid, row_number, match, section, f"row:{table_number}:{row_number}")
+        item = _row_item(grid, row_number, match, section, f"row:{table_number}:{row_number}", summaries)
         if item is not None:
             items.append(item)
     return items
 
 
-def _row_item(grid: TableGrid, row_number: int, match: ColumnMatch, section: _Section,
-              origin: str) -> LocatedItem | None:
+def _row_item(grid: TableGrid, row_number: int, match: ColumnMatch, section: _Section, origin: str,
+              summaries: dict[etree._Element, tuple[str, etree._Element | None]]) -> LocatedItem | None:
     """The item of one table row, or None when its summary cell is empty."""
     slots = grid.slots[row_number]
     columns = {name: slots[column] if column < len(slots) else None for name, column in match.columns.items()}
     summary_cell = columns["summary"]
-    summary = text_of(summary_cell)
-    if summary_cell is None or not summary:
+    if summary_cell is None:
         return None
-    checkbox = next(summary_cell.iter(TASK), None)
+    if summary_cell not in summaries:
+        summaries[summary_cell] = (text_of(summary_cell), next(summary_cell.iter(TASK), None))
+    summary, checkbox = summaries[summary_cell]
+    if not summary:
+        return None
     distinct = dict.fromkeys(slots)  # a cell spanning columns fills several slots; an empty slot is None
     distinct.pop(None, None)
     cells = tuple(distinct)
