@@ -19,9 +19,16 @@ SECTION = "<h2>Action items</h2>"
 HEADER = "<tr><th>Summary</th><th>Owner</th><th>Due</th><th>Status</th></tr>"
 
 
+WORST: dict[str, object] = {}  # the slowest and the hungriest parse so far (`-s` prints each new worst)
+
+
 def within_budget(body: str, *, expect: str | None = None) -> None:
     """Parse the body and assert it did not raise and stayed within the budget (and reported `expect`)."""
     cost = measure_parse(body)
+    for name, value in (("seconds", cost.seconds), ("growth_mb", cost.growth_mb)):
+        if value > getattr(WORST.get(name), name, -1.0):
+            WORST[name] = cost
+            print(f"worst {name}: {cost.size} bytes, {cost.seconds:.3f} s, {cost.growth_mb:.1f} MB, {body[:120]!r}")
     assert cost.error is None, cost.error
     assert cost.seconds < SECONDS, f"{cost.size} bytes took {cost.seconds:.2f} s"
     assert cost.growth_mb < MEGABYTES, f"{cost.size} bytes took {cost.growth_mb:.0f} MB"
