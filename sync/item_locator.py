@@ -82,6 +82,7 @@ class _Walk:
     items: list[LocatedItem] = field(default_factory=list)
     slots_left: int = MAX_PAGE_SLOTS  # the grid slots the page's item tables may still take
     table_too_large: bool = False
+    sections: dict[str, TemplateSpec | None] = field(default_factory=dict)  # heading text -> its template
 
 
 def locate_items(root: etree._Element, templates: Sequence[TemplateSpec]) -> PageItems:
@@ -127,7 +128,9 @@ def _at_heading(walk: _Walk, section: _Section | None, level: int, text: str,
     if section is not None and level > section.level:
         section.heading_type = section.template.type_from_heading(text) if text else None
         return section
-    template = section_template(templates, text)
+    if text not in walk.sections:  # a page may repeat a heading many times; its vocabulary match is made once
+        walk.sections[text] = section_template(templates, text)
+    template = walk.sections[text]
     if template is None:
         return None
     walk.found_section = True

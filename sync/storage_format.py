@@ -210,6 +210,8 @@ def text_of(element: etree._Element | None, *, skip_task_lists: bool = False) ->
     """Plain text per the extraction rules: blocks are whitespace, silent elements contribute nothing."""
     if element is None:
         return ""
+    if not len(element) and element.tag != LINK:  # a leaf (most cells and headings): no walk needed
+        return collapse_whitespace(element.text or "")
     parts: list[str] = []
     walker = etree.iterwalk(element, events=("start", "end", "comment", "pi"))
     for event, node in walker:
