@@ -8,6 +8,8 @@ normal pages parse at over 1,000 pages/s.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +31,9 @@ def within_budget(body: str, *, expect: str | None = None) -> None:
         if value > getattr(WORST.get(name), name, -1.0):
             WORST[name] = cost
             print(f"worst {name}: {cost.size} bytes, {cost.seconds:.3f} s, {cost.growth_mb:.1f} MB, {body[:120]!r}")
+    if (cost.error or cost.seconds >= SECONDS or cost.growth_mb >= MEGABYTES) and os.environ.get("PARSE_BUDGET_DUMP"):
+        with open(os.environ["PARSE_BUDGET_DUMP"], "w", encoding="utf-8", errors="surrogatepass") as dump:
+            dump.write(body)  # the page over budget, to reproduce it outside Hypothesis
     assert cost.error is None, cost.error
     assert cost.seconds < SECONDS, f"{cost.size} bytes took {cost.seconds:.2f} s"
     assert cost.growth_mb < MEGABYTES, f"{cost.size} bytes took {cost.growth_mb:.0f} MB"
