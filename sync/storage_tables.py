@@ -71,8 +71,11 @@ def table_grid(table: etree._Element, *, max_slots: int = MAX_TABLE_SLOTS,
     slots: list[tuple[etree._Element | None, ...]] = []
     budget, clipped = max_slots, False
     for number, row in enumerate(rows):
-        line = [cell if count else None for cell, count in zip(above, left)]
-        left = [count - 1 if count else 0 for count in left]
+        if any(left):
+            line = [cell if count else None for cell, count in zip(above, left)]
+            left = [count - 1 if count else 0 for count in left]
+        else:  # no rowspan from above (most rows): start empty
+            line = []
         clipped |= _place_cells(row, line, above, left, len(rows) - number)
         while line and line[-1] is None:
             line.pop()
@@ -95,15 +98,26 @@ def _place_cells(row: etree._Element, line: list[etree._Element | None], above: 
         width = min(cell_span(cell, "colspan"), MAX_COLUMNS - column)
         height = min(cell_span(cell, "rowspan"), rows_to_end)
         end = column + width
-        for grown in (line, above):
-            grown.extend([None] * (end - len(grown)))
-        left.extend([0] * (end - len(left)))
-        line[column:end] = [cell] * width
+        if end > len(line):
+            line.extend([None] * (end - len(line)))
+        if width == 1:  # most cells: one slot, no slicing
+            line[column] = cell
+        else:
+            line[column:end] = [cell] * width
         if height > 1:
-            above[column:end] = [cell] * width
-            left[column:end] = [height - 1] * width
+            _carry(above, left, column, end, cell, height - 1)
         column = end
     return False
+
+
+def _carry(above: list[etree._Element | None], left: list[int], column: int, end: int, cell: etree._Element,
+           rows: int) -> None:
+    """Carry the cell down `rows` more rows in columns column..end-1."""
+    if end > len(above):
+        above.extend([None] * (end - len(above)))
+        left.extend([0] * (end - len(left)))
+    above[column:end] = [cell] * (end - column)
+    left[column:end] = [rows] * (end - column)
 
 
 def _is_bold(cell: etree._Element) -> bool:
