@@ -24,8 +24,12 @@ from sync.storage_format import (
     task_parts,
     text_of,
 )
-from sync.storage_tables import TableGrid, is_group_label, is_header_row, table_grid
+from sync.storage_tables import MAX_TABLE_SLOTS, TableGrid, is_group_label, is_header_row, table_grid, table_rows
 from sync.templates import ColumnField, ColumnMatch, TemplateSpec, best_column_match, section_template
+
+# The grid slots all item tables of one page may take together: with `MAX_TABLE_SLOTS` per table, this bounds the
+# layout work of any page whatever its number of tables.
+MAX_PAGE_SLOTS = 500_000
 
 
 class LocatedItem(NamedTuple):
@@ -53,6 +57,7 @@ class PageItems(NamedTuple):
     items: tuple[LocatedItem, ...]
     has_action_section: bool
     first_heading: str | None
+    table_too_large: bool = False  # a table hit a layout cap: some of its rows (or later tables) were not read
 
     def at(self, origin: str) -> LocatedItem | None:
         """The first item with that origin, or None."""
@@ -75,6 +80,9 @@ class _Walk:
     first_heading: str | None = None
     found_section: bool = False
     items: list[LocatedItem] = field(default_factory=list)
+    slots_left: int = MAX_PAGE_SLOTS  # the grid slots the page's item tables may still take
+    table_too_large: bool = False
+    sections: dict[str, TemplateSpec | None] = field(default_factory=dict)  # heading text -> its template
 
 
 def locate_items(root: etree._Element, templates: Sequence[TemplateSpec]) -> PageItems:
@@ -92,14 +100,24 @@ def locate_items(root: etree._Element, templates: Sequence[TemplateSpec]) -> Pag
         elif section is None:
             continue
         elif tag == "table":
-            found = item_table(element, templates)
+            found = _budgeted_item_table(walk, element, templates)
             if found is not None:
                 walk.items += _row_items(*found, section, table_numbers[element])
                 walker.skip_subtree()
         elif tag == TASK_LIST:
             walk.items += _task_items(element, section)
             walker.skip_subtree()
-    return PageItems(tuple(walk.items), walk.found_section, walk.first_heading)
+    return PageItems(tuple(walk.items), walk.found_section, walk.first_heading, walk.table_too_large)
+
+
+def _budgeted_item_table(walk: _Walk, table: etree._Element,
+                         templates: Sequence[TemplateSpec]) -> tuple[TableGrid, ColumnMatch] | None:
+    """`item_table` within what is left of the page's slot budget, noting a table that hit a cap."""
+    found = item_table(table, templates, max_slots=min(walk.slots_left, MAX_TABLE_SLOTS))
+    if found is not None:
+        walk.slots_left -= sum(len(line) + 1 for line in found[0].slots)
+        walk.table_too_large |= found[0].clipped
+    return found
 
 
 def _at_heading(walk: _Walk, section: _Section | None, level: int, text: str,
@@ -110,20 +128,26 @@ def _at_heading(walk: _Walk, section: _Section | None, level: int, text: str,
     if section is not None and level > section.level:
         section.heading_type = section.template.type_from_heading(text) if text else None
         return section
-    template = section_template(templates, text)
+    if text not in walk.sections:  # a page may repeat a heading many times; its vocabulary match is made once
+        walk.sections[text] = section_template(templates, text)
+    template = walk.sections[text]
     if template is None:
         return None
     walk.found_section = True
     return _Section(level, template)
 
 
-def item_table(table: etree._Element,
-               templates: Sequence[TemplateSpec]) -> tuple[TableGrid, ColumnMatch] | None:
+def item_table(table: etree._Element, templates: Sequence[TemplateSpec], *,
+               max_slots: int = MAX_TABLE_SLOTS) -> tuple[TableGrid, ColumnMatch] | None:
     """The grid and column mapping of an action-item table (header row with a summary column)."""
-    grid = table_grid(table)
-    if not grid.rows or not is_header_row(grid.rows[0]):
+    rows = table_rows(table)
+    if not rows or not is_header_row(rows[0]):  # checked before the layout: most tables are not item tables
         return None
-    match = best_column_match(templates, [text_of(cell) for cell in grid.slots[0]])
+    grid = table_grid(table, max_slots=max_slots, rows=rows)
+    if not grid.slots:
+        return None
+    texts = {cell: text_of(cell) for cell in dict.fromkeys(grid.slots[0])}  # a spanning header is read once
+    match = best_column_match(templates, [texts[cell] for cell in grid.slots[0]])
     return (grid, match) if match is not None else None
 
 
@@ -131,25 +155,29 @@ def _row_items(grid: TableGrid, match: ColumnMatch, section: _Section, table_num
     """One item per data row, skipping group-label rows and rows with an empty summary."""
     width = len(grid.slots[0])
     items = []
+    summaries: dict[etree._Element, tuple[str, etree._Element | None]] = {}  # a rowspan summary cell is read once
     for row_number in range(1, len(grid.rows)):
         if is_group_label(grid.rows[row_number], width):
             continue
-        item = _row_item(grid, row_number, match, section, f"row:{table_number}:{row_number}")
+        item = _row_item(grid, row_number, match, section, f"row:{table_number}:{row_number}", summaries)
         if item is not None:
             items.append(item)
     return items
 
 
-def _row_item(grid: TableGrid, row_number: int, match: ColumnMatch, section: _Section,
-              origin: str) -> LocatedItem | None:
+def _row_item(grid: TableGrid, row_number: int, match: ColumnMatch, section: _Section, origin: str,
+              summaries: dict[etree._Element, tuple[str, etree._Element | None]]) -> LocatedItem | None:
     """The item of one table row, or None when its summary cell is empty."""
     slots = grid.slots[row_number]
     columns = {name: slots[column] if column < len(slots) else None for name, column in match.columns.items()}
     summary_cell = columns["summary"]
-    summary = text_of(summary_cell)
-    if summary_cell is None or not summary:
+    if summary_cell is None:
         return None
-    checkbox = next(summary_cell.iter(TASK), None)
+    if summary_cell not in summaries:
+        summaries[summary_cell] = (text_of(summary_cell), next(summary_cell.iter(TASK), None))
+    summary, checkbox = summaries[summary_cell]
+    if not summary:
+        return None
     distinct = dict.fromkeys(slots)  # a cell spanning columns fills several slots; an empty slot is None
     cells = tuple(cell for cell in distinct if cell is not None)
     return LocatedItem(origin, False, summary, grid.rows[row_number], checkbox, task_parts(checkbox), columns, cells,

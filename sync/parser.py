@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sync.storage_format import (
     collapse_whitespace,
     first_mention,
     first_time,
+    jira_macro_keys,
     lozenge_or_text,
     macro_name,
     parse_storage,
@@ -91,10 +92,13 @@ def parse_page(body: str, *, title: str | None = None, templates: Sequence[Templ
     chosen = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
     parsed = parse_storage(body or "")
     located = locate_items(parsed.root, chosen)
-    items = tuple([_task_item(item) if item.is_task else _row_item(item) for item in located.items])
+    read = _CellReads()
+    items = tuple([_task_item(item) if item.is_task else _row_item(item, read) for item in located.items])
     problems = ["malformed"] if parsed.malformed else []
     if not located.has_action_section:
         problems.append("no-action-section")
+    if located.table_too_large:
+        problems.append("table-too-large")
     problems += _item_problems(items)
     page_title = collapse_whitespace(title) if title is not None else (located.first_heading or "")
     meta = read_page_meta(parsed.root)
@@ -115,17 +119,29 @@ def _item_problems(items: Sequence[ActionItem]) -> list[str]:
 # --- tables -----------------------------------------------------------------------------------------
 
 
-def _row_item(item: LocatedItem) -> ActionItem:
+class _CellReads(dict[tuple[Callable[..., Any], "etree._Element | None"], Any]):
+    """Each reading of a cell made once per page: a rowspan cell covers many rows, and may be huge."""
+
+    def __call__(self, reader: Callable[..., Any], cell: etree._Element | None, *args: Any) -> Any:
+        """`reader(cell, *args)`, computed on the first call for that reader and cell."""
+        key = (reader, cell)
+        if key not in self:
+            self[key] = reader(cell, *args)
+        return self[key]
+
+
+def _row_item(item: LocatedItem, read: _CellReads) -> ActionItem:
     """The fields of a table row: its cells, else the checkbox in its summary cell, else the sub-heading's type."""
     cells, template, checkbox = item.columns, item.template, item.parts
+    macro_key = next((keys[0] for keys in (read(jira_macro_keys, cell) for cell in item.cells) if keys), None)
     return ActionItem(
         summary=item.summary,
-        owner=_cell_owner(cells["owner"], template) if "owner" in cells else first_mention(checkbox.body),
-        due=_cell_due(cells["due"]) if "due" in cells else first_time(checkbox.body),
-        type=_cell_value(cells["type"]) if "type" in cells else item.heading_type,
-        priority=_cell_value(cells.get("priority")),
-        jira_key=next(macro_keys(item), None) or reference_key(cells.get("jira")),
-        done=_row_done(cells, template, checkbox),
+        owner=read(_cell_owner, cells["owner"], template) if "owner" in cells else first_mention(checkbox.body),
+        due=read(_cell_due, cells["due"]) if "due" in cells else first_time(checkbox.body),
+        type=read(_cell_value, cells["type"]) if "type" in cells else item.heading_type,
+        priority=read(_cell_value, cells.get("priority")),
+        jira_key=macro_key or read(reference_key, cells.get("jira")),
+        done=_row_done(cells, template, checkbox, read),
         origin=item.origin,
         task_uuid=checkbox.uuid,
     )
@@ -151,17 +167,17 @@ def _cell_value(cell: etree._Element | None) -> str | None:
 
 
 def _row_done(cells: dict[ColumnField, etree._Element | None], template: TemplateSpec,
-              checkbox: TaskParts) -> bool | None:
+              checkbox: TaskParts, read: _CellReads) -> bool | None:
     """Status column word, else the summary cell's checkbox, else (no status column) a trailing DONE/TODO."""
     if "done" in cells:
-        done = template.done_from_text(lozenge_or_text(cells["done"]))
+        done = template.done_from_text(read(lozenge_or_text, cells["done"]))
         if done is not None:
             return done
     if checkbox.status is not None:
         return _TASK_STATES.get(checkbox.status)
     if "done" in cells:
         return None
-    trailing = _TRAILING_SRE_STATE.search(text_of(cells.get("jira")))
+    trailing = _TRAILING_SRE_STATE.search(read(text_of, cells.get("jira")))
     return trailing.group(1).lower() == "done" if trailing else None
 
 

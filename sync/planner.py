@@ -265,7 +265,7 @@ def _plan_page(pm: Postmortem, given: _Given, acc: _Changes, records: Sequence[I
             links.append(KeyLink(item.origin, key, item.summary))
         if snapshot and snapshot.is_done and item.origin.startswith("task:") and not item.done:
             ticks.append(TaskTick(item.origin, item.summary))
-    if trust_removals and "malformed" not in pm.problems:  # a page read in part loses no items
+    if trust_removals and not PARTIAL_READS.intersection(pm.problems):  # a page read in part loses no items
         _flag_removed(records, set(keys), acc, given, ROW_REMOVED_COMMENT)
     if links or ticks:
         acc.write_backs.append(WriteBack(pm.page_id or "", tuple(links), tuple(ticks)))
@@ -355,6 +355,8 @@ def _missing_labels(new: ItemRecord, snapshot: IssueSnapshot | None, options: Pl
     return tuple(label for label in dict.fromkeys(wanted) if label not in have)
 
 
+# Page problems meaning some items were not read: their absence proves nothing, so no issue is flagged removed.
+PARTIAL_READS = frozenset({"malformed", "table-too-large"})
 ROW_REMOVED_COMMENT = ("This action item was removed from its postmortem page. The ticket is kept; "
                        "close it if the work is no longer needed. (postmortem-sync, item {item_key})")
 PAGE_DELETED_COMMENT = ("The postmortem page of this action item was deleted. The ticket is kept; "

@@ -16,6 +16,7 @@ from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem, SummaryPag
 from sync.query import is_issue_key
 from sync.state import IssueLink
 from sync.storage_edits import jira_macro_xml
+from sync.storage_format import strip_forbidden
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, 10**6, "over 90 days"))
@@ -197,12 +198,13 @@ def percent(rate: float | None) -> str:
 
 
 def _text(value: object) -> str:
-    return escape("" if value is None else str(value))
+    """XML-escaped text without the characters XML forbids (one would make the whole page ill-formed)."""
+    return escape(strip_forbidden("" if value is None else str(value)))
 
 
 def _attr(value: str) -> str:
-    """A double-quoted XML attribute value, every special character escaped."""
-    return '"' + escape(value, {'"': "&quot;"}) + '"'
+    """A double-quoted XML attribute value, every special character escaped, forbidden characters dropped."""
+    return '"' + escape(strip_forbidden(value), {'"': "&quot;"}) + '"'
 
 
 def _lozenge(title: str, colour: str) -> str:

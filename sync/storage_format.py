@@ -38,10 +38,18 @@ HEADINGS = {f"h{level}": level for level in range(1, 7)}
 
 _ROOT_OPEN = f'<root xmlns:ac="{AC_NS}" xmlns:ri="{RI_NS}" xmlns:at="{AT_NS}">'
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
-_ENTITY_OR_OPAQUE = re.compile(r"<!\[CDATA\[.*?\]\]>|<!--.*?-->|&([A-Za-z][A-Za-z0-9]*);", re.S)
-_STRAY_AMPERSAND = re.compile(
-    r"<!\[CDATA\[.*?\]\]>|<!--.*?-->|&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)", re.S)
-_XML_ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# An unclosed CDATA section or comment runs to the end of the body: matching it there (`|\Z`) keeps the scan
+# linear, where a plain `.*?-->` rescans the rest of the body from every unclosed opener (quadratic).
+_OPAQUE = r"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)"
+_ENTITY_OR_OPAQUE = re.compile(_OPAQUE + r"|&([A-Za-z][A-Za-z0-9]*);", re.S)
+_STRAY_AMPERSAND = re.compile(_OPAQUE + r"|&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)", re.S)
+# Characters XML 1.0 forbids, raw or as character references (`&#1;`, `&#x1F;`): libxml2 rejects the raw ones,
+# accepts none of the references, and Confluence refuses a page that holds either.
+XML_FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_FORBIDDEN_REFERENCE = re.compile(
+    r"&#(?:0*(?:[0-8]|1[124-9]|2[0-9]|3[01])|[xX]0*(?:[0-8]|[bBcCeEfF]|1[0-9A-Fa-f])"
+    r"|0*(?:5529[6-9]|55[3-9][0-9]{2}|56[0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]|65534|65535)"
+    r"|[xX]0*(?:[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF]));")
 _LEADING_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -96,17 +104,35 @@ def _escape_stray_ampersand(match: re.Match[str]) -> str:
     return match.group(0) if match.group(0) != "&" else "&amp;"
 
 
-def wrap_body(body: str) -> str:
-    """The body inside a namespace-declaring root, with HTML named entities made numeric."""
+def strip_forbidden(text: str) -> str:
+    """The text without characters XML 1.0 forbids (raw control characters, lone surrogates, U+FFFE/U+FFFF)."""
+    return XML_FORBIDDEN_CHARS.sub("", text)
+
+
+def wrap_body(body: str, *, strip: bool = True) -> str:
+    """The body inside a namespace-declaring root, with HTML named entities made numeric.
+
+    With `strip`, characters XML forbids are dropped, raw or as character references, so no text read from a
+    page carries one; without, the body is judged exactly as Confluence would store it.
+    """
     body = _LEADING_DECLARATION.sub("", body, count=1).lstrip("\ufeff")
+    if strip:
+        body = strip_forbidden(body)
+        if "&#" in body:
+            body = _FORBIDDEN_REFERENCE.sub("", body)
     if "&" in body:
         body = _ENTITY_OR_OPAQUE.sub(_numeric_entity, body)
     return f"{_ROOT_OPEN}{body}</root>"
 
 
 def parse_well_formed(body: str) -> etree._Element | None:
-    """The tree of a well-formed body, or None (no recovery attempted)."""
-    return _parse_strict(wrap_body(body))
+    """The tree of a body that is well-formed as written (forbidden characters included), or None."""
+    return _parse_strict(wrap_body(body, strip=False))
+
+
+def is_well_formed(body: str) -> bool:
+    """True when Confluence would accept the body as storage format: well-formed, no character XML forbids."""
+    return parse_well_formed(body) is not None
 
 
 def _parse_strict(wrapped: str) -> etree._Element | None:
@@ -119,7 +145,7 @@ def _parse_strict(wrapped: str) -> etree._Element | None:
 
 def _parse_lenient(wrapped: str) -> etree._Element:
     """Best-effort tree of a broken body; stray `&` are escaped first (recovery drops later entities)."""
-    repaired = _STRAY_AMPERSAND.sub(_escape_stray_ampersand, _XML_ILLEGAL_CHARS.sub("", wrapped))
+    repaired = _STRAY_AMPERSAND.sub(_escape_stray_ampersand, wrapped)
     try:
         root = etree.fromstring(repaired.encode("utf-8", "replace"), _parser(recover=True))
     except (etree.XMLSyntaxError, ValueError):
@@ -184,6 +210,8 @@ def text_of(element: etree._Element | None, *, skip_task_lists: bool = False) ->
     """Plain text per the extraction rules: blocks are whitespace, silent elements contribute nothing."""
     if element is None:
         return ""
+    if not len(element) and element.tag != LINK:  # a leaf (most cells and headings): no walk needed
+        return collapse_whitespace(element.text or "")
     parts: list[str] = []
     walker = etree.iterwalk(element, events=("start", "end", "comment", "pi"))
     for event, node in walker:

@@ -9,6 +9,10 @@ from lxml import etree
 from sync.storage_format import collapse_whitespace, text_of
 
 _MAX_SPAN = 1000
+# Caps that keep a table's layout linear in the page size (hitting one is reported as `table-too-large`): real
+# postmortem tables have a handful of columns and at most hundreds of rows.
+MAX_COLUMNS = _MAX_SPAN
+MAX_TABLE_SLOTS = 200_000
 
 
 def table_rows(table: etree._Element) -> list[etree._Element]:
@@ -43,36 +47,77 @@ def cell_span(cell: etree._Element, attribute: str) -> int:
 
 @dataclass(frozen=True)
 class TableGrid:
-    """A table as rows of column slots; a spanning cell fills every slot it covers."""
+    """A table as rows of column slots; a spanning cell fills every slot it covers.
+
+    `clipped` says a cap was hit: columns past `MAX_COLUMNS` are dropped, and rows past the slot budget are left
+    out (`rows` holds only the rows laid out).
+    """
 
     rows: tuple[etree._Element, ...]
     slots: tuple[tuple[etree._Element | None, ...], ...]
+    clipped: bool = False
 
 
-def table_grid(table: etree._Element) -> TableGrid:
-    """Lay out the table's cells on a grid, honouring colspan and rowspan."""
-    rows = table_rows(table)
-    carried: dict[int, tuple[etree._Element, int]] = {}
-    slots = []
-    for row in rows:
-        line: dict[int, etree._Element] = {}
-        for column, (cell, rows_left) in list(carried.items()):
+def table_grid(table: etree._Element, *, max_slots: int = MAX_TABLE_SLOTS,
+               rows: list[etree._Element] | None = None) -> TableGrid:
+    """Lay out the table's cells on a grid, honouring colspan and rowspan, in time linear in the slots laid out.
+
+    A rowspan reaches at most the table's last row and a row at most `MAX_COLUMNS` columns; the grid stops at the
+    row that would take it past `max_slots` slots.
+    """
+    rows = table_rows(table) if rows is None else rows
+    above: list[etree._Element | None] = []  # per column: the cell a rowspan from above carries into this row
+    left: list[int] = []  # per column: how many more rows it carries it
+    slots: list[tuple[etree._Element | None, ...]] = []
+    budget, clipped = max_slots, False
+    for number, row in enumerate(rows):
+        if any(left):
+            line = [cell if count else None for cell, count in zip(above, left, strict=True)]
+            left = [count - 1 if count else 0 for count in left]
+        else:  # no rowspan from above (most rows): start empty
+            line = []
+        clipped |= _place_cells(row, line, above, left, len(rows) - number)
+        while line and line[-1] is None:
+            line.pop()
+        budget -= len(line) + 1
+        if budget < 0:
+            return TableGrid(tuple(rows[:number]), tuple(slots), clipped=True)
+        slots.append(tuple(line))
+    return TableGrid(tuple(rows), tuple(slots), clipped)
+
+
+def _place_cells(row: etree._Element, line: list[etree._Element | None], above: list[etree._Element | None],
+                 left: list[int], rows_to_end: int) -> bool:
+    """Put the row's own cells into the free slots of `line`, carrying rowspans down; True when a cap clipped."""
+    column = 0
+    for cell in row_cells(row):
+        while column < len(line) and line[column] is not None:
+            column += 1
+        if column >= MAX_COLUMNS:
+            return True
+        width = min(cell_span(cell, "colspan"), MAX_COLUMNS - column)
+        height = min(cell_span(cell, "rowspan"), rows_to_end)
+        end = column + width
+        if end > len(line):
+            line.extend([None] * (end - len(line)))
+        if width == 1:  # most cells: one slot, no slicing
             line[column] = cell
-            carried[column] = (cell, rows_left - 1)
-            if rows_left == 1:
-                del carried[column]
-        column = 0
-        for cell in row_cells(row):
-            while column in line:
-                column += 1
-            width, height = cell_span(cell, "colspan"), cell_span(cell, "rowspan")
-            for covered in range(column, column + width):
-                line[covered] = cell
-                if height > 1:
-                    carried[covered] = (cell, height - 1)
-            column += width
-        slots.append(tuple(line.get(index) for index in range(max(line, default=-1) + 1)))
-    return TableGrid(tuple(rows), tuple(slots))
+        else:
+            line[column:end] = [cell] * width
+        if height > 1:
+            _carry(above, left, column, end, cell, height - 1)
+        column = end
+    return False
+
+
+def _carry(above: list[etree._Element | None], left: list[int], column: int, end: int, cell: etree._Element,
+           rows: int) -> None:
+    """Carry the cell down `rows` more rows in columns column..end-1."""
+    if end > len(above):
+        above.extend([None] * (end - len(above)))
+        left.extend([0] * (end - len(left)))
+    above[column:end] = [cell] * (end - column)
+    left[column:end] = [rows] * (end - column)
 
 
 def _is_bold(cell: etree._Element) -> bool:

@@ -16,6 +16,7 @@ from sync.models import Page, SummaryPage, WriteSummary
 from sync.ports import AtlassianError, ConfluencePort, ConfluenceProbe
 from sync.problems import Problem, ProblemKind
 from sync.state import State
+from sync.storage_format import is_well_formed
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,9 @@ def summary_page_id(confluence: ConfluencePort, state: State, where: SummaryPage
 
 def write_summary(change: WriteSummary, confluence: ConfluencePort, state: State) -> Problem | None:
     """Write the summary page and remember its digest; a failure is reported (and logged), never raised."""
+    if not is_well_formed(change.body):  # Confluence would refuse it; say so instead of failing every cycle
+        log.warning("summary_page_refused", reason="ill-formed storage format")
+        return Problem(ProblemKind.SUMMARY_FAILED, None, "summary body is not well-formed storage format; not sent")
     try:
         page = find_or_create_summary(confluence, change.page, state.meta())
         if page.body != change.body:

@@ -141,8 +141,9 @@ class TemplateSpec(BaseModel):
     def map_columns(self, headers: Sequence[str]) -> dict[ColumnField, int]:
         """Field -> column index for a header row; the first column naming a field wins."""
         mapping: dict[ColumnField, int] = {}
+        known: dict[str, ColumnField | None] = {}  # a header spanning columns repeats: normalise it once
         for index, header in enumerate(headers):
-            column_field = self.column_field(header)
+            column_field = known[header] if header in known else known.setdefault(header, self.column_field(header))
             if column_field is not None:
                 mapping.setdefault(column_field, index)
         return mapping
@@ -208,9 +209,11 @@ def combine_templates(custom: Sequence[TemplateSpec] | None) -> tuple[TemplateSp
 def section_template(templates: Sequence[TemplateSpec], heading: str) -> TemplateSpec | None:
     """The first template whose vocabulary makes this heading an action section, or None."""
     owner = next((template for template in templates if template.names_section(heading)), None)
-    if owner is None or any(template.is_excluded_heading(heading) for template in templates):
+    if owner is None:
         return None
-    return owner
+    exclusions = {template._excluded_pattern for template in templates} - {None}  # templates mostly share one
+    stripped = heading.strip()
+    return None if any(pattern.search(stripped) for pattern in exclusions if pattern is not None) else owner
 
 
 def best_column_match(templates: Sequence[TemplateSpec], headers: Sequence[str]) -> ColumnMatch | None:

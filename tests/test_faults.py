@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -91,8 +92,12 @@ def test_a_broken_page_is_reported_and_the_others_sync(world):
     parent = wiki.get("rest/api/content/search", params={"cql": 'title = "Postmortem 0"'})["results"][0]
     created = wiki.post("rest/api/content", data={
         "type": "page", "title": "Postmortem broken", "space": {"key": "PM"},
-        "body": {"storage": {"value": "<h2>Action items</h2><table><tr><th>Action</th></tr><tr><td>Half a row",
-                             "representation": "storage"}}})
+        "body": {"storage": {"value": "<p/>", "representation": "storage"}}})
+    # Confluence refuses an ill-formed body through the API (so does the sandbox): the broken body is put in
+    # the store directly, as a page saved before that check, or imported, would hold it.
+    stored = world.sb.state.confluence.page(created["id"])
+    stored.versions[-1] = replace(stored.versions[-1],
+                                  body="<h2>Action items</h2><table><tr><th>Action</th></tr><tr><td>Half a row")
     wiki.post(f"rest/api/content/{created['id']}/label", data=[{"prefix": "global", "name": "postmortem"}])
     assert parent
     result = world.attempt()

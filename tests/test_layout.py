@@ -213,6 +213,7 @@ def test_no_daemon_function_is_over_the_size_limit() -> None:
 
 def test_the_size_checks_can_fail(tmp_path: Path) -> None:
     long = tmp_path / "long.py"
-    long.write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES + "\n\nclass C:\n    def g(self):\n        pass\n")
+    body = "    x = 1\n" * MAX_FUNCTION_LINES
+    long.write_text("def f():\n" + body + "\n\nclass C:\n    def g(self):\n        pass\n")
     assert long_functions(long) == [("f", MAX_FUNCTION_LINES + 1)]
     assert code_lines("# a comment\n\nx = 1\n'''doc'''\n") == 2

@@ -98,6 +98,7 @@ def test_removed_item_is_flagged_once_and_never_on_a_failed_or_malformed_page():
     assert [f.record.issue_key for f in plan.flags] == ["OPS-2"] and plan.flags[0].record.flagged
     assert plan_changes([shorter], snapshots, state, OPTIONS, NOW, failed_page_ids=frozenset({"100"})).flags == ()
     assert plan_changes([replace(shorter, problems=("malformed",))], snapshots, state, OPTIONS, NOW).flags == ()
+    assert plan_changes([replace(shorter, problems=("table-too-large",))], snapshots, state, OPTIONS, NOW).flags == ()
     flagged = StateView(items={k: replace(r, flagged=r.issue_key == "OPS-2") for k, r in state.items.items()})
     assert plan_changes([shorter], snapshots, flagged, OPTIONS, NOW).flags == ()
 

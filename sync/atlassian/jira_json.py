@@ -13,6 +13,7 @@ from typing import Any
 from sync.atlassian.transport import parse_time
 from sync.models import CreateResult, IssueFields, IssueSnapshot
 from sync.ports import AtlassianError
+from sync.storage_format import strip_forbidden
 
 MAX_SUMMARY_LENGTH = 255
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
@@ -21,7 +22,11 @@ _NOFORMAT = re.compile(r"\{(?=noformat)", re.IGNORECASE)
 
 
 def wiki_text(text: str) -> str:
-    """Plain text as Jira wiki markup that renders verbatim: a {noformat} block, inner tags neutralised."""
+    """Plain text as Jira wiki markup that renders verbatim: a {noformat} block, inner tags neutralised.
+
+    Characters XML forbids are dropped: Jira stores and exports issues as XML too.
+    """
+    text = strip_forbidden(text)
     if not text.strip():
         return ""
     return "{noformat}\n" + _NOFORMAT.sub("{ ", text) + "\n{noformat}"
@@ -29,7 +34,7 @@ def wiki_text(text: str) -> str:
 
 def summary_text(text: str) -> str:
     """A valid Jira summary: one line, at most 255 characters."""
-    line = " ".join(text.split())
+    line = " ".join(strip_forbidden(text).split())
     return line if len(line) <= MAX_SUMMARY_LENGTH else line[: MAX_SUMMARY_LENGTH - 1] + "…"
 
 
