@@ -19,6 +19,7 @@ class User:
     display_name: str
     email: str
     active: bool = True
+    time_zone: str | None = None  # IANA name from the profile; None: the site's default zone
 
     @classmethod
     def from_json(cls, data: dict) -> User:
@@ -30,6 +31,7 @@ class User:
             display_name=data["displayName"],
             email=data.get("emailAddress", ""),
             active=bool(data.get("active", True)),
+            time_zone=data.get("timeZone"),
         )
 
 
@@ -57,9 +59,9 @@ BUILTIN_USERS = (
 class UserDirectory:
     """Look-ups by each identifier the two deployments use."""
 
-    def __init__(self, users: list[User]) -> None:
+    def __init__(self, users: list[User], api_user: User = API_USER) -> None:
         self._users: list[User] = []
-        for user in [API_USER, *users]:
+        for user in [api_user, *users]:
             self.add(user)
 
     def add(self, user: User) -> None:

@@ -1,4 +1,5 @@
-"""How a sandbox is started: flavour, seed, simulated latency and the documented sandbox credentials."""
+"""How a sandbox is started: flavour, seed, simulated latency and index lag, time zones, and the documented
+sandbox credentials."""
 
 from __future__ import annotations
 
@@ -6,8 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sandbox.timefmt import zone
+
 Flavor = Literal["cloud", "datacenter"]
 FLAVORS: tuple[Flavor, ...] = ("cloud", "datacenter")
+CqlZone = Literal["site", "user"]
+CQL_ZONES: tuple[CqlZone, ...] = ("site", "user")
+
+# Real accounts and sites are rarely in UTC. Non-UTC defaults make every test run the realistic case:
+# the service account west of UTC (a literal read in its zone lies hours after the same UTC wall time)
+# and the site in yet another zone, so that nothing can lean on either being UTC.
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+DEFAULT_SITE_TIMEZONE = "America/New_York"
 
 # The only secrets the sandbox ever prints: documented, local-only defaults.
 SANDBOX_EMAIL = "sandbox@example.com"
@@ -25,12 +36,19 @@ class SandboxOptions:
     flavor: Flavor = "cloud"
     seed_dir: Path | None = None
     latency_ms: int = 0
+    # How long a write takes to reach the search indexes (JQL and CQL), on the sandbox's clock; reads by id never lag.
     search_lag_ms: int = 0
     host: str = "127.0.0.1"
     port: int = 0
     # Cloud: basic auth with SANDBOX_EMAIL and this token. Data Center: this bearer PAT. Never in repr().
     api_token: str = field(default=SANDBOX_API_TOKEN, repr=False)
     pat: str = field(default=SANDBOX_PAT, repr=False)
+    # The service account's profile zone: JQL date literals are read in it, Jira timestamps are written in it.
+    timezone: str = DEFAULT_TIMEZONE
+    # The site's default zone: people without a zone of their own have it, and CQL reads literals in it.
+    site_timezone: str = DEFAULT_SITE_TIMEZONE
+    # Whose zone CQL date literals are read in: the site's (CONFCLOUD-70966) or the user's (other reports).
+    cql_timezone: CqlZone = "site"
 
     @property
     def custom_token(self) -> bool:
@@ -44,6 +62,9 @@ class SandboxOptions:
             raise ValueError("latency_ms and search_lag_ms must be >= 0")
         if not self.api_token or not self.pat:
             raise ValueError("api_token and pat must not be empty")
+        if self.cql_timezone not in CQL_ZONES:
+            raise ValueError(f"cql_timezone must be one of {CQL_ZONES}, not {self.cql_timezone!r}")
+        zone(self.timezone), zone(self.site_timezone)  # ValueError for an unknown name
 
     @property
     def is_cloud(self) -> bool:

@@ -6,13 +6,17 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from sandbox.http.app import SandboxApp
 from sandbox.http.controls import Controls
 from sandbox.http.server import SandboxServer
-from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
+from sandbox.options import (
+    DEFAULT_SITE_TIMEZONE, DEFAULT_TIMEZONE, SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, CqlZone, Flavor,
+    SandboxOptions,
+)
 from sandbox.state import SandboxState
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -90,6 +94,15 @@ class Sandbox:
         """Back to the seed; statistics and pending faults are cleared too."""
         self._controls.reset()
 
+    def now(self) -> datetime:
+        """The sandbox's current time (what its `Date` headers say)."""
+        return self._controls.state.clock()
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        """Move the sandbox's time forward, as POST /_sandbox/clock does: writes get later timestamps, the
+        search index catches up by that much, and the daemon (which reads the `Date` headers) sees it pass."""
+        return self._controls.state.clock.advance(delta)
+
     def inject_fault(
         self, match: str | None = None, status: int | None = None, headers: dict[str, str] | None = None,
         count: int = 1, delay_ms: int = 0, reset: bool = False,
@@ -158,10 +171,11 @@ class Sandbox:
 def running_sandbox(
     flavor: Flavor = "cloud", seed_dir: Path | str | None = None, latency_ms: int = 0, search_lag_ms: int = 0,
     port: int = 0, host: str = "127.0.0.1", api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
+    timezone: str = DEFAULT_TIMEZONE, site_timezone: str = DEFAULT_SITE_TIMEZONE, cql_timezone: CqlZone = "site",
 ) -> Iterator[Sandbox]:
     """A sandbox serving in a background thread for the duration of the block."""
     options = SandboxOptions(flavor, Path(seed_dir) if seed_dir else None, latency_ms, search_lag_ms, host, port,
-                             api_token, pat)
+                             api_token, pat, timezone, site_timezone, cql_timezone)
     with Sandbox(options) as sandbox:
         yield sandbox
 
@@ -190,6 +204,8 @@ def banner(sandbox: Sandbox) -> str:
         f"  seed:       {state['pages']} pages, {state['users']} users from {options.effective_seed_dir}",
         f"  admin:      {sandbox.url}/_sandbox/health, /_sandbox/stats, /_sandbox/faults, /_sandbox/reset",
         f"  options:    latency {options.latency_ms} ms, search lag {options.search_lag_ms} ms",
+        f"  time zones: account {options.timezone}, site {options.site_timezone}, "
+        f"CQL dates in the {options.cql_timezone}'s zone; clock: {sandbox.url}/_sandbox/clock",
     ]
     if options.host not in _LOOPBACK:
         public = "" if options.custom_token else "; the credentials are public"

@@ -68,9 +68,11 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"postmortem-sync sandbox: --seed-dir {args.seed_dir} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     try:
+        zones = {name: getattr(args, name) for name in ("timezone", "site_timezone", "cql_timezone")
+                 if getattr(args, name)}  # unset: the sandbox's own (non-UTC) defaults
         options = SandboxOptions(
             flavor=args.flavor, seed_dir=args.seed_dir, latency_ms=args.latency_ms,
-            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port,
+            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port, **zones,
         )
     except ValueError as exc:
         print(f"postmortem-sync sandbox: {exc}", file=sys.stderr)
@@ -284,7 +286,10 @@ def _add_sandbox_command(commands) -> None:
     sandbox.add_argument("--seed-dir", type=Path, help="folder of *.xml pages and users.json")
     sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
     sandbox.add_argument("--latency-ms", type=int, default=0)
-    sandbox.add_argument("--search-lag-ms", type=int, default=0)
+    sandbox.add_argument("--search-lag-ms", type=int, default=0, help="delay before a write shows in JQL and CQL")
+    sandbox.add_argument("--timezone", help="the service account's IANA zone (default America/Los_Angeles)")
+    sandbox.add_argument("--site-timezone", help="the site's default IANA zone (default America/New_York)")
+    sandbox.add_argument("--cql-timezone", choices=("site", "user"), help="whose zone CQL dates use (default site)")
     sandbox.set_defaults(handler=_cmd_sandbox)
 
 
