@@ -138,17 +138,19 @@ def _progress(message: str) -> None:
 
 def _cmd_once(args, settings, jira, confluence, state) -> int:
     """One cycle; exit 1 when it failed."""
+    from sync.clock import passed_for_all
     from sync.cycle import run_cycle
     from sync.lease import release
 
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
-    release(confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, passed_for_all(jira, datetime.now(timezone.utc)))  # lease times are Jira's
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _cmd_run(args, settings, jira, confluence, state) -> int:
     """The daemon: a cycle every interval until SIGTERM/SIGINT."""
+    from sync.clock import passed_for_all
     from sync.cycle import run_cycle
     from sync.daemon import CycleOutcome, Daemon
     from sync.health import HealthServer, HealthState
@@ -169,7 +171,7 @@ def _cmd_run(args, settings, jira, confluence, state) -> int:
     daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)
     daemon.install_signal_handlers()
     code = daemon.run_forever()
-    release(confluence, state, datetime.now(timezone.utc))
+    release(confluence, state, passed_for_all(jira, datetime.now(timezone.utc)))  # lease times are Jira's
     return code
 
 

@@ -3,7 +3,8 @@
 Matching an item to its issue, in order: the Jira key on the page; our state record; an issue
 carrying the item's identity label (recovers a crash between create and write-back, even with the
 state lost). Only then is a create planned, and never while an earlier create's intent is younger
-than the search-lag grace (Jira's index may not show that issue yet).
+than the search-lag grace (Jira's index may not show that issue yet); past it, the cycle has looked the
+item up by its label with no date bound (sync.intents), so an issue that exists is among the snapshots.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class PlanOptions:
     removed_transition: str | None = None
     max_creates: int = 500
     max_flags: int = 50
-    search_lag_grace: timedelta = timedelta(minutes=2)
+    search_lag_grace: timedelta = timedelta(minutes=15)  # sync.search_lag_grace_minutes
 
 
 def owner_id(item: ActionItem) -> str | None:

@@ -73,8 +73,10 @@ def seed_pages(folder: Path, owner: str) -> None:
 
 
 def write_config(path: Path, url: str, state: Path) -> Path:
-    # The sandbox's search has no lag, so no search-lag grace (overlap) is needed between runs.
-    return write_sandbox_config(path, url, state, sync={"lease_minutes": LEASE_MINUTES, "overlap_minutes": 0}, more=(
+    # This sandbox's search has no lag, so no search-lag grace and no overlap are needed between runs
+    # (tests/test_search_lag.py runs the loop with a lag, and the defaults).
+    sync = {"lease_minutes": LEASE_MINUTES, "overlap_minutes": 0, "search_lag_grace_minutes": 0}
+    return write_sandbox_config(path, url, state, sync=sync, more=(
         '[jira.sprint]\nenabled = true\nboard_id = 1\n\n[daemon]\nlog_format = "json"\nlog_level = "WARNING"\n'))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -248,9 +248,11 @@ def test_crash_between_create_and_write_back_makes_no_duplicate(env, lose_state,
         # A new instance now: it waits for the dead one's write lease to end, then for the search lag.
         blocked = env.cycle()
         assert blocked.applied is None and any(p.kind is ProblemKind.LEASE_HELD for p in blocked.problems)
-        later = datetime.now(timezone.utc) + timedelta(minutes=16)
-        env.cycle(now=lambda: later)
-        env.cycle(now=lambda: later + timedelta(minutes=3))
+        # Time passes on the servers' clock, which the daemon keeps time by (its `Date` headers).
+        env.sb.advance_clock(timedelta(minutes=16))
+        env.cycle()  # the dead holder's lease has run out: taken over
+        env.sb.advance_clock(timedelta(minutes=16))
+        env.cycle()  # past the search-lag grace (15 minutes) after taking over
     else:  # the intent journal alone must also hold off a re-create until Jira's index can be asked
         env.cycle()
         env.cycle()

@@ -16,6 +16,7 @@ import pytest
 from sandbox import running_sandbox
 from sandbox.demo import sandbox_settings
 from sync.atlassian import make_adapters
+from sync.clock import passed_for_all
 from sync.cycle import run_cycle
 from sync.lease import release
 from sync.problems import ProblemKind
@@ -48,8 +49,8 @@ class Daemon:
     def cycle(self):
         return run_cycle(self.settings, self.jira, self.confluence, self.state, now=self.clock, force=True)
 
-    def stop(self) -> None:
-        release(self.confluence, self.state, self.clock())
+    def stop(self) -> None:  # as `postmortem-sync run` does on SIGTERM: ended by the servers' clock
+        release(self.confluence, self.state, passed_for_all(self.jira, self.clock()))
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ def test_rolling_deploy_hands_over_after_the_search_lag_grace(site):
         "body": {"storage": {"value": body, "representation": "storage"}}})
     taking_over = new.cycle()  # takes the lease, but its reads may predate the old pod's last writes
     assert taking_over.applied is None and any(p.kind is ProblemKind.LEASE_HANDOVER for p in taking_over.problems)
-    clock.offset = timedelta(minutes=5)  # past the grace: the new pod writes, and only what is new
+    clock.offset = timedelta(minutes=16)  # past the grace (15 minutes): the new pod writes, and only what is new
     after = new.cycle()
     assert after.ok and after.applied is not None, after.problems
     assert [c.fields.summary for c in after.plan.creates] == ["Item 5 of page 0"]
