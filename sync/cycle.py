@@ -201,16 +201,19 @@ def _findings(pm: Postmortem) -> list[Problem]:
 
 def read_issues(jira: JiraPort, view: StateView, fresh: Iterable[IssueSnapshot], full: bool,
                 postmortems: list[Postmortem]) -> tuple[dict[str, IssueSnapshot], set[str], list[Problem]]:
-    """The issues a search found (merged into the cache) plus any issue a page names that we have not seen.
+    """The issues a search found (merged into the cache), plus those of these pages' items that it did not
+    return, by key: named on a page, or in our records (a new issue the index does not show yet).
 
-    Also returns the named keys that do not resolve (known ones are not looked up again until a full
+    Also returns the keys that do not resolve (known ones are not looked up again until a full
     reconcile) and the problems to report.
     """
     found_now = {s.key: s for s in fresh}
     issues = found_now if full else {**view.issues, **found_now}
     unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
-    named = sorted({i.jira_key for pm in postmortems for i in pm.items
-                    if i.jira_key and i.jira_key not in issues and i.jira_key not in unresolved})
+    pages = {pm.page_id for pm in postmortems}
+    keys = {i.jira_key for pm in postmortems for i in pm.items} | {
+        r.issue_key for r in view.items.values() if r.page_id in pages}
+    named = sorted(k for k in keys if k and k not in issues and k not in unresolved)
     problems: list[Problem] = []
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
