@@ -49,6 +49,8 @@ class SandboxOptions:
     site_timezone: str = DEFAULT_SITE_TIMEZONE
     # Whose zone CQL date literals are read in: the site's (CONFCLOUD-70966) or the user's (other reports).
     cql_timezone: CqlZone = "site"
+    # How far the sandbox's clock starts ahead of the machine's (negative: behind), as a server's clock may be.
+    clock_offset_s: float = 0.0
 
     @property
     def custom_token(self) -> bool:

@@ -172,10 +172,11 @@ def running_sandbox(
     flavor: Flavor = "cloud", seed_dir: Path | str | None = None, latency_ms: int = 0, search_lag_ms: int = 0,
     port: int = 0, host: str = "127.0.0.1", api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
     timezone: str = DEFAULT_TIMEZONE, site_timezone: str = DEFAULT_SITE_TIMEZONE, cql_timezone: CqlZone = "site",
+    clock_offset_s: float = 0.0,
 ) -> Iterator[Sandbox]:
     """A sandbox serving in a background thread for the duration of the block."""
     options = SandboxOptions(flavor, Path(seed_dir) if seed_dir else None, latency_ms, search_lag_ms, host, port,
-                             api_token, pat, timezone, site_timezone, cql_timezone)
+                             api_token, pat, timezone, site_timezone, cql_timezone, clock_offset_s)
     with Sandbox(options) as sandbox:
         yield sandbox
 
@@ -204,8 +205,9 @@ def banner(sandbox: Sandbox) -> str:
         f"  seed:       {state['pages']} pages, {state['users']} users from {options.effective_seed_dir}",
         f"  admin:      {sandbox.url}/_sandbox/health, /_sandbox/stats, /_sandbox/faults, /_sandbox/reset",
         f"  options:    latency {options.latency_ms} ms, search lag {options.search_lag_ms} ms",
-        f"  time zones: account {options.timezone}, site {options.site_timezone}, "
-        f"CQL dates in the {options.cql_timezone}'s zone; clock: {sandbox.url}/_sandbox/clock",
+        (f"  time zones: account {options.timezone}, site {options.site_timezone}, "
+         f"CQL dates in the {options.cql_timezone}'s zone"),
+        f"  clock:      {sandbox.url}/_sandbox/clock (starts {options.clock_offset_s:+g} s off this machine's)",
     ]
     if options.host not in _LOOPBACK:
         public = "" if options.custom_token else "; the credentials are public"

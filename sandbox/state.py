@@ -23,7 +23,7 @@ class SandboxState:
         self.options = options
         self.site = site.rstrip("/")
         self.lock = threading.RLock()
-        self.clock = SandboxClock()  # survives resets: time never runs backwards
+        self.clock = SandboxClock(timedelta(seconds=options.clock_offset_s))  # survives resets: never runs back
         self.api_user = replace(API_USER, time_zone=options.timezone)
         self._seed_pages = read_seed_pages(options.effective_seed_dir)
         self._seed_users = load_users(options.effective_seed_dir)

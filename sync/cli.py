@@ -72,7 +72,8 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
                  if getattr(args, name)}  # unset: the sandbox's own (non-UTC) defaults
         options = SandboxOptions(
             flavor=args.flavor, seed_dir=args.seed_dir, latency_ms=args.latency_ms,
-            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port, **zones,
+            search_lag_ms=args.search_lag_ms, host=args.host, port=args.port, clock_offset_s=args.clock_offset_s,
+            **zones,
         )
     except ValueError as exc:
         print(f"postmortem-sync sandbox: {exc}", file=sys.stderr)
@@ -292,6 +293,8 @@ def _add_sandbox_command(commands) -> None:
     sandbox.add_argument("--timezone", help="the service account's IANA zone (default America/Los_Angeles)")
     sandbox.add_argument("--site-timezone", help="the site's default IANA zone (default America/New_York)")
     sandbox.add_argument("--cql-timezone", choices=("site", "user"), help="whose zone CQL dates use (default site)")
+    sandbox.add_argument("--clock-offset-s", type=float, default=0.0,
+                         help="start the sandbox's clock this many seconds ahead of this machine's (negative: behind)")
     sandbox.set_defaults(handler=_cmd_sandbox)
 
 
