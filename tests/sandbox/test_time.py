@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from sandbox_helpers import new_task, search_url
 
 from sandbox import running_sandbox
 from sandbox.options import DEFAULT_SITE_TIMEZONE, DEFAULT_TIMEZONE, SandboxOptions
-from sandbox_helpers import new_task, search_url
 
 UTC = timezone.utc
 
@@ -71,13 +71,14 @@ def test_cql_date_literals_use_the_zone_chosen(cql_timezone, literal_zone, conne
     with running_sandbox(flavor="cloud", timezone="Etc/GMT+8", site_timezone="Asia/Kolkata",
                          cql_timezone=cql_timezone) as sandbox:
         clients = connect(sandbox)
-        page = clients.confluence.get("rest/api/content/search", params={"cql": "type = page order by lastmodified desc",
-                                                                         "limit": 1, "expand": "version"})["results"][0]
+        newest = {"cql": "type = page order by lastmodified desc", "limit": 1, "expand": "version"}
+        page = clients.confluence.get("rest/api/content/search", params=newest)["results"][0]
         when = datetime.fromisoformat(page["version"]["when"].replace("Z", "+00:00"))
         assert when.utcoffset() == timedelta(0)  # Confluence writes UTC
         minute = when.replace(second=0, microsecond=0)
         assert page["title"] in titles(clients, f'lastmodified >= "{wall(minute, literal_zone)}"')
-        assert page["title"] not in titles(clients, f'lastmodified >= "{wall(minute + timedelta(minutes=1), literal_zone)}"')
+        next_minute = wall(minute + timedelta(minutes=1), literal_zone)
+        assert page["title"] not in titles(clients, f'lastmodified >= "{next_minute}"')
         assert page["title"] in titles(clients, 'lastmodified >= now("-30d")')
 
 
@@ -109,7 +110,8 @@ def test_search_lag_runs_on_the_sandbox_clock_for_jql_and_cql(connect):
         page = page[0]
         body = page["body"]["storage"]["value"] + "<p>lagging edit</p>"
         clients.confluence.put(f"rest/api/content/{page['id']}", data={
-            "id": page["id"], "type": "page", "title": page["title"], "version": {"number": page["version"]["number"] + 1},
+            "id": page["id"], "type": "page", "title": page["title"],
+            "version": {"number": page["version"]["number"] + 1},
             "body": {"storage": {"value": body, "representation": "storage"}}})
         assert titles(clients, 'text ~ "lagging"') == []  # the index still has the version before
         lagging.advance_clock(timedelta(minutes=4))
@@ -126,3 +128,10 @@ def test_an_unknown_zone_is_refused():
         SandboxOptions(timezone="Mars/Olympus_Mons")
     with pytest.raises(ValueError):
         SandboxOptions(cql_timezone="server")
+
+
+def test_the_clock_can_start_behind_or_ahead_of_the_machines():
+    with running_sandbox(flavor="cloud", clock_offset_s=-300) as behind:
+        date = parsedate_to_datetime(requests.get(f"{behind.url}/_sandbox/health").headers["Date"])
+        assert timedelta(minutes=4) < datetime.now(UTC) - date < timedelta(minutes=6)
+        assert requests.get(f"{behind.url}/_sandbox/clock").json()["offset_seconds"] == -300
