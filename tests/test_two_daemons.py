@@ -128,7 +128,7 @@ def test_rolling_deploy_hands_over_after_the_search_lag_grace(site):
         "body": {"storage": {"value": body, "representation": "storage"}}})
     taking_over = new.cycle()  # takes the lease, but its reads may predate the old pod's last writes
     assert taking_over.applied is None and any(p.kind is ProblemKind.LEASE_HANDOVER for p in taking_over.problems)
-    clock.offset = timedelta(minutes=16)  # past the grace (15 minutes): the new pod writes, and only what is new
+    clock.offset = timedelta(minutes=16)  # past the 15-minute grace: the new pod writes, only what is new
     after = new.cycle()
     assert after.ok and after.applied is not None, after.problems
     assert [c.fields.summary for c in after.plan.creates] == ["Item 5 of page 0"]
