@@ -83,8 +83,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     result = CycleResult(full=window.full)
     try:
         read = _read(settings, jira, confluence, state, view, window, clocks, progress)
-        started = read.times.started
-        result.pages_seen = result.pages_changed = len(read.pages)
+        started, result.pages_seen, result.pages_changed = read.times.started, len(read.pages), len(read.pages)
         plan = plan_changes(read.postmortems, read.issues, view, plan_options(settings), started,
                             failed_page_ids=read.failed, deleted_page_ids=read.gone)
         result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
@@ -103,6 +102,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.summary_written = summary is not None and failed is None
             result.report(failed)
             _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
+        if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
     except AtlassianError as exc:
         result.report(Problem(ProblemKind.CYCLE_FAILED, None, str(exc)))
