@@ -12,8 +12,9 @@ task lists, owners, dates, types; none done on the page, since a transition per 
 batched and is not in the issue's lower bound; items get done in Jira in step 3), then measures:
   1. the first sync: requests by route, wall time, peak RSS of this process before and after it
      (the sandbox included unless --sandbox-process);
-  2. a no-change cycle, once the incremental overlap after the first sync has passed (it waits for
-     real, runs the one settling cycle that re-reads the pages the first sync wrote, then measures);
+  2. a no-change cycle, once the incremental overlap after the first sync has passed (it moves the
+     sandbox's clock forward, which the daemon follows by the Date headers, runs the settling cycle
+     that re-reads the pages the first sync wrote without parsing them, and moves it on again);
   3. a cycle after 1% of pages were edited and 1% of issues were moved to Done in Jira;
   4. a naive baseline written with atlassian-python-api (get each page, search Jira per item, create
      each issue, add a remote link per issue, update_page per page), on a fresh sandbox. It is linear
@@ -34,7 +35,7 @@ import sys
 import tempfile
 import time
 from contextlib import AbstractContextManager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -178,6 +179,11 @@ class SandboxProcess(AbstractContextManager):
             time.sleep(0.2)
         raise RuntimeError(f"no sandbox banner within {STARTUP_TIMEOUT_S} s")
 
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the sandbox's clock forward (POST /_sandbox/clock), as `Sandbox.advance_clock` does."""
+        self._http.post(f"{self.url}/_sandbox/clock", json={"seconds": delta.total_seconds()},
+                        timeout=10).raise_for_status()
+
     def stats(self) -> dict:
         reply = self._http.get(f"{self.url}/_sandbox/stats", timeout=30)
         reply.raise_for_status()
@@ -252,7 +258,10 @@ def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float, separ
             settings = bench_settings(sb.url, Path(tmp) / "state.sqlite3", lease_minutes)
             jira, confluence = make_adapters(settings)
             state = State.open(settings.sync.state_path)
-            cycle = lambda: run_cycle(settings, jira, confluence, state)  # noqa: E731
+            # Our clock moves with the sandbox's (a real daemon's time passes on both): no jump to rediscover.
+            ahead = [timedelta()]
+            ours = lambda: datetime.now(UTC) + ahead[0]  # noqa: E731
+            cycle = lambda: run_cycle(settings, jira, confluence, state, now=ours)  # noqa: E731
             # What the first sync adds to the peak: imports, page generation (and an in-process sandbox) came before.
             rss_before = {"rss_before_mb": round(rss_mb(), 1), "peak_rss_before_mb": round(peak_rss_mb(), 1)}
             # A backfill: 5 x N creates exceed the per-cycle safety limit, so it runs with --force.
@@ -262,12 +271,16 @@ def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float, separ
                 first["sandbox_peak_rss_mb"] = round(sb.peak_rss_mb(), 1)
             progress(n, "first sync", first)
             first["lower_bound"] = lower_bound(n, n * 5, n)
-            # The incremental window starts `overlap` (2 min, minute precision) before the previous
-            # cycle's start, so the cycle after the first sync re-reads the pages that sync wrote.
-            # Wait until that has passed, for real, run that settling cycle, then measure.
-            time.sleep(wait_s)
+            # The incremental window starts `overlap` (15 min) before the previous cycle's reads, so the
+            # cycle after the first sync re-reads the pages that sync wrote (it does not parse them).
+            # Move the sandbox's clock past that, run that settling cycle, move it on, then measure.
+            later = timedelta(seconds=wait_s)
+            sb.advance_clock(later)
+            ahead[0] += later
             settling = measure(sb, cycle)
             progress(n, "settling cycle", settling)
+            sb.advance_clock(later)
+            ahead[0] += later
             quiet = measure(sb, cycle)
             progress(n, "no-change cycle", quiet)
             edit_some(sb, n, rng)
@@ -359,8 +372,9 @@ def main() -> int:
     parser.add_argument("--pages", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--baseline-sample", type=int, default=100, help="pages the naive script really syncs")
-    parser.add_argument("--overlap-wait", type=float, default=185.0,
-                        help="seconds to wait after the first sync: the 2-minute overlap plus minute rounding")
+    parser.add_argument("--overlap-wait", type=float, default=1200.0,
+                        help="seconds the sandbox's clock moves on after the first sync and after the settling "
+                             "cycle: past the 15-minute overlap")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sandbox-process", action="store_true",

@@ -6,8 +6,14 @@ Atlassian's API gateway form, ``<url>/ex/jira/{cloudId}`` and ``<url>/ex/conflue
 (``GET <url>/_edge/tenant_info`` names the cloudId); with ``v1_content_gone`` the retired v1 content
 routes answer 410 Gone there. Cloud wants basic auth ``sandbox@example.com`` / ``sandbox-token``;
 Data Center a bearer personal access token ``sandbox-pat``. Admin endpoints sit under
-``/_sandbox/`` (health, stats, faults, reset, state); a browser view renders pages at
+``/_sandbox/`` (health, stats, faults, reset, state, clock); a browser view renders pages at
 ``/wiki/spaces/PM/pages/{id}`` and issues at ``/browse/{KEY}``.
+
+Time is kept as real sites keep it: the service account has a profile time zone (``timezone``, by
+default America/Los_Angeles) in which JQL date literals are read and Jira timestamps written; CQL
+date literals are read in the site's zone (``site_timezone``, America/New_York) or the user's
+(``cql_timezone="user"``). Searches may lag writes (``search_lag_ms``), measured on the sandbox's
+clock, which ``advance_clock`` moves forward; every answer's ``Date`` header follows that clock.
 
 In-process use (tests, benchmarks)::
 
@@ -27,7 +33,8 @@ In-process use (tests, benchmarks)::
         sb.inject_fault(match="GET /rest/api/3/search/jql", status=429,
                         headers={"Retry-After": "2"}, count=3, delay_ms=0, reset=False)
         sb.clear_faults()
-        sb.reset()         # back to the seed (also clears stats and faults)
+        sb.reset()         # back to the seed (also clears stats and faults; the clock keeps its time)
+        sb.now()           # the sandbox's time; sb.advance_clock(timedelta(minutes=20)) moves it on
 
 `Sandbox(SandboxOptions(...)).start()` / `.stop()` does the same without a `with` block, and
 `serve(options)` runs it in the foreground until SIGINT/SIGTERM.

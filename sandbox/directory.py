@@ -20,6 +20,7 @@ class User:
     display_name: str
     email: str
     active: bool = True
+    time_zone: str | None = None  # IANA name from the profile; None: the site's default zone
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> User:
@@ -31,6 +32,7 @@ class User:
             display_name=data["displayName"],
             email=data.get("emailAddress", ""),
             active=bool(data.get("active", True)),
+            time_zone=data.get("timeZone"),
         )
 
 
@@ -58,9 +60,9 @@ BUILTIN_USERS = (
 class UserDirectory:
     """Look-ups by each identifier the two deployments use."""
 
-    def __init__(self, users: list[User]) -> None:
+    def __init__(self, users: list[User], api_user: User = API_USER) -> None:
         self._users: list[User] = []
-        for user in [API_USER, *users]:
+        for user in [api_user, *users]:
             self.add(user)
 
     def add(self, user: User) -> None:

@@ -1,5 +1,5 @@
-"""How a sandbox is started: flavour, seed, simulated latency, Confluence v1's retirement and the documented
-sandbox credentials."""
+"""How a sandbox is started: flavour, seed, simulated latency and index lag, time zones, Confluence v1's
+retirement and the documented sandbox credentials."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sandbox.timefmt import zone
+
 Flavor = Literal["cloud", "datacenter"]
 FLAVORS: tuple[Flavor, ...] = ("cloud", "datacenter")
+CqlZone = Literal["site", "user"]
+CQL_ZONES: tuple[CqlZone, ...] = ("site", "user")
+
+# Real accounts and sites are rarely in UTC. Non-UTC defaults make every test run the realistic case:
+# the service account west of UTC (a literal read in its zone lies hours after the same UTC wall time)
+# and the site in yet another zone, so that nothing can lean on either being UTC.
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+DEFAULT_SITE_TIMEZONE = "America/New_York"
 
 # The only secrets the sandbox ever prints: documented, local-only defaults.
 SANDBOX_EMAIL = "sandbox@example.com"
@@ -28,6 +38,7 @@ class SandboxOptions:
     flavor: Flavor = "cloud"
     seed_dir: Path | None = None
     latency_ms: int = 0
+    # How long a write takes to reach the search indexes (JQL and CQL), on the sandbox's clock; reads by id never lag.
     search_lag_ms: int = 0
     host: str = "127.0.0.1"
     port: int = 0
@@ -37,6 +48,14 @@ class SandboxOptions:
     # Cloud: deprecated v1 content routes answer 410 Gone through the API gateway, as Confluence Cloud does
     # for OAuth (and, by inference, scoped-token) traffic; the site host keeps v1 (classic API tokens).
     v1_content_gone: bool = False
+    # The service account's profile zone: JQL date literals are read in it, Jira timestamps are written in it.
+    timezone: str = DEFAULT_TIMEZONE
+    # The site's default zone: people without a zone of their own have it, and CQL reads literals in it.
+    site_timezone: str = DEFAULT_SITE_TIMEZONE
+    # Whose zone CQL date literals are read in: the site's (CONFCLOUD-70966) or the user's (other reports).
+    cql_timezone: CqlZone = "site"
+    # How far the sandbox's clock starts ahead of the machine's (negative: behind), as a server's clock may be.
+    clock_offset_s: float = 0.0
 
     @property
     def custom_token(self) -> bool:
@@ -52,6 +71,9 @@ class SandboxOptions:
             raise ValueError("api_token and pat must not be empty")
         if self.v1_content_gone and not self.is_cloud:
             raise ValueError("v1_content_gone models Confluence Cloud; Data Center keeps its v1 API")
+        if self.cql_timezone not in CQL_ZONES:
+            raise ValueError(f"cql_timezone must be one of {CQL_ZONES}, not {self.cql_timezone!r}")
+        zone(self.timezone), zone(self.site_timezone)  # ValueError for an unknown name
 
     @property
     def is_cloud(self) -> bool:

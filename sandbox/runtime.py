@@ -7,13 +7,24 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sandbox.http.app import SandboxApp
 from sandbox.http.controls import Controls
 from sandbox.http.server import SandboxServer
-from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_CLOUD_ID, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
+from sandbox.options import (
+    DEFAULT_SITE_TIMEZONE,
+    DEFAULT_TIMEZONE,
+    SANDBOX_API_TOKEN,
+    SANDBOX_CLOUD_ID,
+    SANDBOX_EMAIL,
+    SANDBOX_PAT,
+    CqlZone,
+    Flavor,
+    SandboxOptions,
+)
 from sandbox.state import SandboxState
 
 if TYPE_CHECKING:
@@ -116,6 +127,15 @@ class Sandbox:
         """Back to the seed; statistics and pending faults are cleared too."""
         self._controls.reset()
 
+    def now(self) -> datetime:
+        """The sandbox's current time (what its `Date` headers say)."""
+        return self._controls.state.clock()
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        """Move the sandbox's time forward, as POST /_sandbox/clock does: writes get later timestamps, the
+        search index catches up by that much, and the daemon (which reads the `Date` headers) sees it pass."""
+        return self._controls.state.clock.advance(delta)
+
     def inject_fault(
         self, match: str | None = None, status: int | None = None, headers: dict[str, str] | None = None,
         count: int = 1, delay_ms: int = 0, reset: bool = False,
@@ -187,10 +207,12 @@ def running_sandbox(
     flavor: Flavor = "cloud", seed_dir: Path | str | None = None, latency_ms: int = 0, search_lag_ms: int = 0,
     port: int = 0, host: str = "127.0.0.1", api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
     v1_content_gone: bool = False,
+    timezone: str = DEFAULT_TIMEZONE, site_timezone: str = DEFAULT_SITE_TIMEZONE, cql_timezone: CqlZone = "site",
+    clock_offset_s: float = 0.0,
 ) -> Iterator[Sandbox]:
     """A sandbox serving in a background thread for the duration of the block."""
     options = SandboxOptions(flavor, Path(seed_dir) if seed_dir else None, latency_ms, search_lag_ms, host, port,
-                             api_token, pat, v1_content_gone)
+                             api_token, pat, v1_content_gone, timezone, site_timezone, cql_timezone, clock_offset_s)
     with Sandbox(options) as sandbox:
         yield sandbox
 
@@ -219,6 +241,9 @@ def banner(sandbox: Sandbox) -> str:
         f"  seed:       {state['pages']} pages, {state['users']} users from {options.effective_seed_dir}",
         f"  admin:      {sandbox.url}/_sandbox/health, /_sandbox/stats, /_sandbox/faults, /_sandbox/reset",
         f"  options:    latency {options.latency_ms} ms, search lag {options.search_lag_ms} ms",
+        (f"  time zones: account {options.timezone}, site {options.site_timezone}, "
+         f"CQL dates in the {options.cql_timezone}'s zone"),
+        f"  clock:      {sandbox.url}/_sandbox/clock (starts {options.clock_offset_s:+g} s off this machine's)",
     ]
     if options.is_cloud:
         gone = "; v1 content routes answer 410 Gone there" if options.v1_content_gone else ""

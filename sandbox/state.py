@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from sandbox.clock import SandboxClock
 from sandbox.confluence.store import ConfluenceStore
-from sandbox.directory import API_USER, UserDirectory, load_users
+from sandbox.directory import API_USER, User, UserDirectory, load_users
 from sandbox.http.errors import jira_error
 from sandbox.jira.store import JiraStore
 from sandbox.options import SandboxOptions
 from sandbox.seed import read_seed_pages, seed_confluence, seed_jira
-from sandbox.timefmt import utcnow
+from sandbox.timefmt import zone
 
 
 class SandboxState:
@@ -21,10 +24,35 @@ class SandboxState:
         self.options = options
         self.site = site.rstrip("/")
         self.lock = threading.RLock()
-        self.api_user = API_USER
+        self.clock = SandboxClock(timedelta(seconds=options.clock_offset_s))  # survives resets: never runs back
+        self.api_user = replace(API_USER, time_zone=options.timezone)
         self._seed_pages = read_seed_pages(options.effective_seed_dir)
         self._seed_users = load_users(options.effective_seed_dir)
+        for user in self._seed_users:
+            self.zone_of(user)  # an unknown zone in users.json stops the start, not a request later
         self.reset()
+
+    @property
+    def search_lag(self) -> timedelta:
+        """How long a write takes to reach the search indexes."""
+        return timedelta(milliseconds=self.options.search_lag_ms)
+
+    def zone_of(self, user: User) -> tzinfo:
+        """The user's profile time zone, else the site's default zone (as Jira answers for an unset one)."""
+        return zone(user.time_zone or self.options.site_timezone)
+
+    @property
+    def cql_zone(self) -> tzinfo:
+        """The zone CQL reads date literals in: the site's, or the (only) calling user's."""
+        return self.zone_of(self.api_user) if self.options.cql_timezone == "user" else zone(self.options.site_timezone)
+
+    def jira_now(self) -> datetime:
+        """Jira's current time (its store's clock, which a test may have replaced)."""
+        return self.jira.clock()
+
+    def confluence_now(self) -> datetime:
+        """Confluence's current time (its store's clock, which a test may have replaced)."""
+        return self.confluence.clock()
 
     @property
     def wiki(self) -> str:
@@ -34,10 +62,10 @@ class SandboxState:
     def reset(self) -> None:
         """Back to the seed: same pages, same users, no issues."""
         with self.lock:
-            now = utcnow()
-            self.directory = UserDirectory(self._seed_users)
-            self.confluence = ConfluenceStore()
-            self.jira = JiraStore(self.options.search_lag_ms)
+            now = self.clock()
+            self.directory = UserDirectory(self._seed_users, self.api_user)
+            self.confluence = ConfluenceStore(self.clock)
+            self.jira = JiraStore(self.options.search_lag_ms, clock=self.clock)
             self.hidden_fields_by_project: dict[str, set[str]] = {}  # project key → fields off its screens
             seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
             seed_jira(self.jira, now)

@@ -47,6 +47,7 @@ class ApplyResult:
     transitioned: int = 0
     flagged: int = 0
     written_back: int = 0
+    pages: list[Page] = field(default_factory=list)  # the pages written back, as we wrote them
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -65,8 +66,9 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
             outcomes = pool.map(lambda w: _write_back(w, keys, confluence, pages, options.templates), plan.write_backs)
             for written, problems in outcomes:
-                result.written_back += written
+                result.pages += [written] if written else []
                 result.problems += problems
+        result.written_back = len(result.pages)
     return result
 
 
@@ -289,10 +291,10 @@ def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None],
 
 
 def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
-                pages: Mapping[str, Page], templates: Sequence[TemplateSpec]) -> tuple[int, list[Problem]]:
+                pages: Mapping[str, Page], templates: Sequence[TemplateSpec]) -> tuple[Page | None, list[Problem]]:
     """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost.
 
-    Returns (pages written, problems); safe to run for different pages at once.
+    Returns (the page as written, None if it was not, problems); safe to run for different pages at once.
     """
     page = pages.get(write.page_id)
     for _ in range(WRITE_BACK_ATTEMPTS):
@@ -300,13 +302,14 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
             page = page or confluence.get_page(write.page_id)
             body = edit_body(page.body, write, keys, templates)
             if body == page.body:
-                return 0, []
-            confluence.update_page(page, body, message="postmortem-sync: linked Jira issues", minor_edit=True)
-            log.info("page_written_back", page_id=write.page_id, version=page.version + 1)
-            return 1, []
+                return None, []
+            written = confluence.update_page(page, body, message="postmortem-sync: linked Jira issues",
+                                             minor_edit=True)
+            log.info("page_written_back", page_id=write.page_id, version=written.version)
+            return written, []
         except VersionConflict:
             log.info("write_back_conflict_retrying", page_id=write.page_id)
             page = None
         except AtlassianError as exc:
-            return 0, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
-    return 0, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]
+            return None, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
+    return None, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]

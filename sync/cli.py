@@ -85,9 +85,12 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"postmortem-sync sandbox: --seed-dir {args.seed_dir} is not a folder", file=sys.stderr)
         return EXIT_USAGE
     try:
+        zones = {name: getattr(args, name) for name in ("timezone", "site_timezone", "cql_timezone")
+                 if getattr(args, name)}  # unset: the sandbox's own (non-UTC) defaults
         options = SandboxOptions(
             flavor=args.flavor, seed_dir=args.seed_dir, latency_ms=args.latency_ms,
             search_lag_ms=args.search_lag_ms, host=args.host, port=args.port, v1_content_gone=args.v1_content_gone,
+            clock_offset_s=args.clock_offset_s, **zones,
         )
     except ValueError as exc:
         print(f"postmortem-sync sandbox: {exc}", file=sys.stderr)
@@ -157,6 +160,7 @@ def _progress(message: str) -> None:
 def _cmd_once(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
               state: State) -> int:
     """One cycle; exit 1 when it failed. SIGTERM/SIGINT let the cycle finish, then the lease is released."""
+    from sync.clock import passed_for_all
     from sync.cycle import run_cycle
     from sync.daemon import defer_shutdown
     from sync.lease import release
@@ -164,13 +168,14 @@ def _cmd_once(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, c
     defer_shutdown()
     result = run_cycle(settings, jira, confluence, state, force=args.force, progress=_progress)
     _log_cycle(result)
-    release(confluence, state, datetime.now(UTC))
+    release(confluence, state, passed_for_all(jira, datetime.now(UTC)))  # lease times are Jira's
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
              state: State) -> int:
     """The daemon: a cycle every interval until SIGTERM/SIGINT."""
+    from sync.clock import passed_for_all
     from sync.cycle import run_cycle
     from sync.daemon import CycleOutcome, Daemon
     from sync.health import HealthServer, HealthState
@@ -191,7 +196,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
     daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)
     daemon.install_signal_handlers()
     code = daemon.run_forever()
-    release(confluence, state, datetime.now(UTC))
+    release(confluence, state, passed_for_all(jira, datetime.now(UTC)))  # lease times are Jira's
     return code
 
 
@@ -312,7 +317,12 @@ def _add_sandbox_command(commands: argparse._SubParsersAction[argparse.ArgumentP
     sandbox.add_argument("--seed-dir", type=Path, help="folder of *.xml pages and users.json")
     sandbox.add_argument("--flavor", choices=("cloud", "datacenter"), default="cloud")
     sandbox.add_argument("--latency-ms", type=int, default=0)
-    sandbox.add_argument("--search-lag-ms", type=int, default=0)
+    sandbox.add_argument("--search-lag-ms", type=int, default=0, help="delay before a write shows in JQL and CQL")
+    sandbox.add_argument("--timezone", help="the service account's IANA zone (default America/Los_Angeles)")
+    sandbox.add_argument("--site-timezone", help="the site's default IANA zone (default America/New_York)")
+    sandbox.add_argument("--cql-timezone", choices=("site", "user"), help="whose zone CQL dates use (default site)")
+    sandbox.add_argument("--clock-offset-s", type=float, default=0.0,
+                         help="start the sandbox's clock this many seconds ahead of this machine's (negative: behind)")
     sandbox.add_argument("--v1-content-gone", action="store_true",
                          help="Cloud: retired Confluence v1 content routes answer 410 Gone through the API gateway")
     sandbox.set_defaults(handler=_cmd_sandbox)

@@ -11,11 +11,13 @@ from typing import NamedTuple
 
 import structlog
 
-from sync import lease
+from sync import intents, lease
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
+from sync.clock import Clocks
+from sync.issue_fields import plan_options
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
 from sync.parser import parse_page
-from sync.planner import PlanOptions, plan_changes
+from sync.planner import plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
 from sync.problems import Problem, ProblemKind
 from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
@@ -24,6 +26,7 @@ from sync.settings import Settings
 from sync.state import State, StateView
 from sync.summary_page import write_summary
 from sync.templates import combine_templates
+from sync.window import Window, plan_window, read_window
 
 log = structlog.get_logger(__name__)
 
@@ -56,35 +59,21 @@ class CycleResult:
         self.problems += [problem for problem in problems if problem is not None]
 
 
-def plan_options(settings: Settings) -> PlanOptions:
-    j, s = settings.jira, settings.sync
-    return PlanOptions(
-        project=j.project, managed_projects=j.managed, issue_type=j.issue_type, labels=tuple(j.labels),
-        priority_map=dict(j.priority_map),
-        default_priority=j.default_priority, components=tuple(j.components), write_back=s.write_back,
-        sprint=j.sprint.enabled, epics=j.epic.enabled, epic_issue_type=j.epic.issue_type,
-        removed_transition=j.removed_transition,
-        max_creates=s.max_creates_per_cycle, max_flags=s.max_flags_per_cycle,
-        search_lag_grace=timedelta(minutes=s.overlap_minutes),
-    )
-
-
-def _since(view: StateView, name: str, overlap: timedelta) -> datetime | None:
-    value = view.meta.get(name)
-    return datetime.fromisoformat(value) - overlap if value else None
-
-
 def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, *,
               apply: bool = True, force: bool = False, now: Callable[[], datetime] = lambda: datetime.now(UTC),
               progress: Callable[[str], None] | None = None) -> CycleResult:
-    """Run one cycle; with apply=False it only plans (a dry run) and writes nothing anywhere."""
-    started, clock = now(), time.monotonic()
+    """Run one cycle; with apply=False it only plans (a dry run) and writes nothing anywhere.
+
+    `now` is our clock; the cycle's times (its start, the age of an intent, the lease) are the servers'
+    (sync.clock), of which our clock only gives an estimate before their first answer.
+    """
     view = state.view(with_pages=False)  # parsed pages are read below, only those not fetched again
-    window = _window(view, settings)
+    clocks = Clocks.starting(now(), view.meta)
+    window = plan_window(view.meta, settings.sync.full_reconcile_every)
     result = CycleResult(full=window.full)
     try:
-        read = _read(settings, jira, confluence, state, view, window, progress)
-        result.pages_seen = result.pages_changed = len(read.pages)
+        read = _read(settings, jira, confluence, state, view, window, clocks, progress)
+        started, result.pages_seen, result.pages_changed = read.times.started, len(read.pages), len(read.pages)
         plan = plan_changes(read.postmortems, read.issues, view, plan_options(settings), started,
                             failed_page_ids=read.failed, deleted_page_ids=read.gone)
         result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
@@ -93,73 +82,96 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         writes = apply and blocked is None
         issues = read.issues
         if writes and (not plan.is_empty or plan.records):
-            result.applied = _apply(plan, settings, jira, confluence, state, read.pages, started)
+            result.applied = _apply(plan, settings, jira, confluence, state, read.pages, clocks.server(jira, "jira"))
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
         result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date(),
                                   managed=settings.jira.managed)
         if writes:
-            summary = plan_summary(result.metrics, summary_page(settings), state.meta())
-            failed = write_summary(summary, confluence, state) if summary else None
-            result.summary_written = summary is not None and failed is None
-            result.report(failed)
-            _remember(state, window, started, read, issues, view.issues, result.problems)
+            _summarise(result, settings, confluence, state)
+            _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
+        if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
+            state.set_meta(**clocks.skew_meta(jira, confluence))
     except AtlassianError as exc:
         result.report(Problem(ProblemKind.CYCLE_FAILED, None, str(exc)))
         log.error("cycle_failed", error=str(exc), status=exc.status)
     result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
-    result.duration_s = time.monotonic() - clock
+    result.duration_s = time.monotonic() - clocks.began
     return result
 
 
-@dataclass(frozen=True)
-class _Window:
-    """What a cycle reads: everything (a full reconcile), or what changed since the watermarks, less the overlap."""
-
-    number: int
-    full: bool
-    pages_since: datetime | None
-    issues_since: datetime | None
-
-
-def _window(view: StateView, settings: Settings) -> _Window:
-    """This cycle's number and window: a full reconcile every Nth cycle, and when no page was ever read."""
-    number = int(view.meta.get("cycle", "0")) + 1
-    full = "confluence_since" not in view.meta or number % settings.sync.full_reconcile_every == 0
-    if full:
-        return _Window(number, True, None, None)
-    overlap = timedelta(minutes=settings.sync.overlap_minutes)
-    return _Window(number, False, _since(view, "confluence_since", overlap), _since(view, "jira_since", overlap))
+def _summarise(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State) -> None:
+    """Write the summary page when its content changed (sync.report plans it), and report how that went."""
+    summary = plan_summary(result.metrics, summary_page(settings), state.meta()) if result.metrics else None
+    failed = write_summary(summary, confluence, state) if summary else None
+    result.summary_written = summary is not None and failed is None
+    result.report(failed)
 
 
 class _Reading(NamedTuple):
-    """What a cycle read: the changed pages parsed, the issues, the deleted pages, and what went wrong."""
+    """What a cycle read: the changed pages parsed, the issues, the deleted pages, what went wrong, and when."""
 
     pages: list[Page]
     postmortems: list[Postmortem]
+    parsed: list[Postmortem]  # those parsed now (the others came from the cache: their version was known)
     failed: frozenset[str]  # pages that did not parse: their items are never taken as removed
     issues: dict[str, IssueSnapshot]
     unresolved: set[str]  # keys named on pages that Jira does not resolve (looked up again on a full reconcile)
     gone: frozenset[str]  # cached pages Confluence confirms deleted
     problems: list[Problem]
+    times: _Times
+
+
+class _Times(NamedTuple):
+    """When the reads were sent, each by its server's clock, and the intents they settled."""
+
+    started: datetime  # Jira's time when the cycle began: the planner's and the lease's "now"
+    pages_at: datetime  # Confluence's time when the page search was sent: the next page window starts here
+    issues_at: datetime  # Jira's time when the issue search was sent: the next issue window starts here
+    looked_up: list[str]  # intents looked up by label this cycle
+    settled: list[str]  # intents whose issue is known: the journal forgets them
 
 
 def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, view: StateView,
-          window: _Window, progress: Callable[[str], None] | None) -> _Reading:
-    """Find the changed pages and parse them, read the managed issues, and (full reconcile) confirm deletions."""
-    summary_id = view.meta.get("summary_page_id")
-    pages = [p for p in confluence.find_pages(postmortem_cql(settings.confluence, window.pages_since))
-             if p.id != summary_id]
+          window: Window, clocks: Clocks, progress: Callable[[str], None] | None) -> _Reading:
+    """Find the changed pages and parse them, read the managed issues, look up unknown creates, and (full
+    reconcile) confirm deletions."""
+    summary_id, overlap = view.meta.get("summary_page_id"), settings.sync.overlap_minutes
+    found, pages_at = read_window(lambda back: list(confluence.find_pages(postmortem_cql(settings.confluence, back))),
+                                  window.pages_since, overlap, confluence.server_time, clocks.estimate("confluence"))
+    pages = [p for p in found if p.id != summary_id]
     if progress:
         progress(f"fetched {len(pages)} page(s)")
-    postmortems, failed, parse_problems = parse_pages(pages, settings)
-    jql = managed_jql(settings.jira.project, window.issues_since)
-    issues, unresolved, issue_problems = read_issues(jira, view, jql, window.full, postmortems)
+    postmortems, parsed, failed, parse_problems = _parse(pages, settings, state, full=window.full)
+    fresh, issues_at = read_window(lambda back: list(jira.search(managed_jql(settings.jira.project, back))),
+                                   window.issues_since, overlap, jira.server_time, clocks.estimate("jira"))
+    issues, unresolved, issue_problems = read_issues(jira, view, fresh, window.full, postmortems)
+    started = clocks.server(jira, "jira", clocks.began)
+    grace = timedelta(minutes=settings.sync.search_lag_grace_minutes)
+    looked_up, settled = intents.due(view, issues, started, grace)
+    if looked_up:
+        issues.update(intents.look_up(jira, settings.jira.project, looked_up))
     gone, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages}) if window.full
                            else (frozenset(), []))
-    return _Reading(pages, postmortems, failed, issues, unresolved, gone,
-                   [*parse_problems, *issue_problems, *gone_problems])
+    return _Reading(pages, postmortems, parsed, failed, issues, unresolved, gone,
+                    [*parse_problems, *issue_problems, *gone_problems],
+                    _Times(started, pages_at, issues_at, looked_up, settled))
+
+
+def _parse(pages: list[Page], settings: Settings, state: State, *,
+           full: bool) -> tuple[list[Postmortem], list[Postmortem], frozenset[str], list[Problem]]:
+    """Every page parsed, in order, and those of them parsed now; the failures and the problems.
+
+    On an incremental cycle a page at the version we parsed (or wrote, sync.apply) before is taken from
+    the cache: the overlap reads recent pages again, mostly our own write-backs. A full reconcile parses all.
+    """
+    known = {} if full else state.pages_at({p.id: p.version for p in pages})
+    parsed, failed, problems = parse_pages([p for p in pages if p.id not in known], settings)
+    by_id = {pm.page_id: pm for pm in parsed} | {p.id: replace(known[p.id], url=p.url, space=p.space)
+                                                  for p in pages if p.id in known}
+    problems += [problem for page_id in known for problem in _findings(by_id[page_id])]
+    return [by_id[p.id] for p in pages if p.id in by_id], parsed, failed, problems
 
 
 def parse_pages(pages: Iterable[Page], settings: Settings) -> tuple[list[Postmortem], frozenset[str], list[Problem]]:
@@ -174,25 +186,32 @@ def parse_pages(pages: Iterable[Page], settings: Settings) -> tuple[list[Postmor
             problems.append(Problem(ProblemKind.PARSE_FAILED, page.id, type(exc).__name__))
             continue
         parsed.append(replace(pm, page_id=page.id, version=page.version, url=page.url, space=page.space))
-        # Items without an owner or due date are listed on the summary page ("needs attention") instead.
-        problems += [Problem(ProblemKind.PAGE, page.id, code) for code in pm.problems
-                     if not code.startswith("missing-")]
+        problems += _findings(parsed[-1])
     return parsed, frozenset(failed), problems
 
 
-def read_issues(jira: JiraPort, view: StateView, jql: str, full: bool,
-                postmortems: list[Postmortem]) -> tuple[dict[str, IssueSnapshot], set[str], list[Problem]]:
-    """Managed issues (merged into the cache) plus any issue a page names that we have not seen.
+def _findings(pm: Postmortem) -> list[Problem]:
+    """The parser's findings on a page, as problems to report."""
+    # Items without an owner or due date are listed on the summary page ("needs attention") instead.
+    return [Problem(ProblemKind.PAGE, pm.page_id, code) for code in pm.problems if not code.startswith("missing-")]
 
-    Also returns the named keys that do not resolve (known ones are not looked up again until a full
+
+def read_issues(jira: JiraPort, view: StateView, fresh: Iterable[IssueSnapshot], full: bool,
+                postmortems: list[Postmortem]) -> tuple[dict[str, IssueSnapshot], set[str], list[Problem]]:
+    """The issues a search found (merged into the cache), plus those of these pages' items that it did not
+    return, by key: named on a page, or in our records (a new issue the index does not show yet).
+
+    Also returns the keys that do not resolve (known ones are not looked up again until a full
     reconcile) and the problems to report.
     """
-    fresh = {s.key: s for s in jira.search(jql)}
-    issues = fresh if full else {**view.issues, **fresh}
+    found_now = {s.key: s for s in fresh}
+    issues = found_now if full else {**view.issues, **found_now}
     unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
+    pages = {pm.page_id for pm in postmortems}
+    keys = {i.jira_key for pm in postmortems for i in pm.items} | {
+        r.issue_key for r in view.items.values() if r.page_id in pages}
     # A key that is not one by Jira's syntax is never sent anywhere; the planner reports it (invalid-key).
-    named = sorted({i.jira_key for pm in postmortems for i in pm.items if i.jira_key and is_issue_key(i.jira_key)
-                    and i.jira_key not in issues and i.jira_key not in unresolved})
+    named = sorted(k for k in keys if k and is_issue_key(k) and k not in issues and k not in unresolved)
     problems: list[Problem] = []
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
@@ -259,7 +278,7 @@ def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: 
         return None
     return lease.hold(confluence, state, summary_page(settings), now,
                       term=timedelta(minutes=settings.sync.lease_minutes),
-                      grace=timedelta(minutes=settings.sync.overlap_minutes))
+                      grace=timedelta(minutes=settings.sync.search_lag_grace_minutes))
 
 
 def summary_page(settings: Settings) -> SummaryPage | None:
@@ -309,18 +328,28 @@ def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, Is
     return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
 
 
-def _remember(state: State, window: _Window, started: datetime, read: _Reading, issues: dict[str, IssueSnapshot],
-              cached: dict[str, IssueSnapshot], problems: Iterable[Problem]) -> None:
+def _as_written(applied: ApplyResult | None, settings: Settings) -> list[Postmortem]:
+    """The pages we wrote back, parsed once now: read again at that version, they need no parse (see _parse)."""
+    return parse_pages(applied.pages, settings)[0] if applied else []
+
+
+def _remember(state: State, window: Window, read: _Reading, issues: dict[str, IssueSnapshot],
+              cached: dict[str, IssueSnapshot], result: CycleResult, written: list[Postmortem]) -> None:
     """Cache what this cycle learnt (only what changed) and move the watermarks (not past work to redo)."""
+    times, plan = read.times, result.plan or Plan()
     with state.transaction():
-        state.save_pages(read.postmortems)
+        state.save_pages([*read.parsed, *written])  # a page we wrote back is cached as we wrote it
         state.forget_pages(read.gone)
         state.save_issues([s for key, s in issues.items() if cached.get(key) != s],
                           forget=[key for key in cached if key not in issues])
-        marks = {"cycle": str(window.number), "jira_since": started.isoformat(),
-                 "unresolved_keys": json.dumps(sorted(read.unresolved))}
+        state.clear_intents([*times.settled, *intents.settled_by(plan, times.looked_up)])
+        marks: dict[str, str | None] = {
+            "cycle": str(window.number), "issues_seen_at": times.issues_at.isoformat(),
+            "unresolved_keys": json.dumps(sorted(read.unresolved)),
+            "confluence_since": None, "jira_since": None,  # watermarks of old versions, on our clock
+        }
         # The page window moves on only when every page was read and every planned write landed;
         # otherwise the next cycle reads the same pages again (intents keep creates from doubling).
-        if not any(problem.retried for problem in problems):
-            marks["confluence_since"] = started.isoformat()
+        if not any(problem.retried for problem in result.problems):
+            marks["pages_seen_at"] = times.pages_at.isoformat()
         state.set_meta(**marks)

@@ -8,6 +8,7 @@ and the planner-facing code depend only on this module. Error messages never con
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from sync.models import CreateResult, IssueFields, IssueSnapshot, Page
@@ -76,6 +77,11 @@ class ConfluencePort(Protocol):
     @property
     def request_count(self) -> int: ...
 
+    def server_time(self, at: float | None = None) -> datetime | None:
+        """Confluence's time at a `time.monotonic()` reading (now when None), from the `Date` header of its
+        latest answer; None before the first answer."""
+        ...
+
     def find_pages(self, cql: str, *, limit: int = 50) -> Iterator[Page]:
         """Pages matching CQL, with storage bodies, following every next link."""
         ...
@@ -113,6 +119,11 @@ class JiraPort(Protocol):
 
     @property
     def request_count(self) -> int: ...
+
+    def server_time(self, at: float | None = None) -> datetime | None:
+        """Jira's time at a `time.monotonic()` reading (now when None), from the `Date` header of its latest
+        answer; None before the first answer."""
+        ...
 
     def search(self, jql: str, *, fields: Sequence[str] = SNAPSHOT_FIELDS) -> Iterator[IssueSnapshot]:
         """Every issue matching a bounded JQL query, page by page."""

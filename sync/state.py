@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -97,6 +97,18 @@ class State:
         rows = self._db.execute("SELECT page_id, doc FROM pages")
         return {k: postmortem_from_json(json.loads(d)) for k, d in rows if k not in excluding}
 
+    def pages_at(self, versions: Mapping[str, int]) -> dict[str, Postmortem]:
+        """The cached parses of these pages that are of exactly the version given (no other page is decoded)."""
+        found: dict[str, Postmortem] = {}
+        ids = list(versions)
+        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
+            chunk = ids[start:start + 500]
+            rows = self._db.execute("SELECT page_id, json_extract(doc, '$.version'), doc FROM pages"
+                                    f" WHERE page_id IN ({', '.join('?' * len(chunk))})", chunk)
+            found |= {page_id: postmortem_from_json(json.loads(doc)) for page_id, version, doc in rows
+                      if version == versions[page_id]}
+        return found
+
     def page_ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT page_id FROM pages")}
 
@@ -148,9 +160,12 @@ class State:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     def begin_create(self, item_keys: Iterable[str], now: datetime) -> None:
-        """Journal that creates for these items are about to be sent (committed before sending)."""
+        """Journal that creates for these items are about to be sent (committed before sending).
+
+        A create sent again restarts its item's wait: the search-lag grace runs from the latest send.
+        """
         self._db.executemany(
-            "INSERT OR IGNORE INTO intents VALUES (?, ?)", [(k, now.isoformat()) for k in item_keys]
+            "INSERT OR REPLACE INTO intents VALUES (?, ?)", [(k, now.isoformat()) for k in item_keys]
         )
 
     def intents(self) -> dict[str, datetime]:

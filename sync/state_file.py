@@ -143,6 +143,7 @@ def _check_scope(state: State, scope: str) -> None:
     meta = state.meta()
     if meta.get("scope") == scope:
         return
-    if "confluence_since" in meta:
+    if "pages_seen_at" in meta or "confluence_since" in meta:
         log.warning("scope_changed", previous=meta.get("scope"), scope=scope, next_cycle="full reconcile")
-    state.set_meta(scope=scope, confluence_since=None)
+    # Without a page watermark (`sync.window.plan_window`), the next cycle is a full reconcile.
+    state.set_meta(scope=scope, pages_seen_at=None, confluence_since=None)

@@ -29,6 +29,7 @@ from typing import Any
 from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Sandbox, running_sandbox
 from sandbox.options import SANDBOX_CLOUD_ID
 from sync.atlassian import make_adapters, retry_policy
+from sync.clock import passed_for_all
 from sync.cycle import CycleResult, run_cycle
 from sync.lease import release
 from sync.settings import Settings
@@ -208,8 +209,8 @@ class Daemon:
         return result
 
     def stop(self) -> None:
-        """Shut down as on SIGTERM: release the write lease."""
-        release(self.confluence, self.state, self.clock())
+        """Shut down as on SIGTERM: release the write lease (at a time on Jira's clock, as `run` does)."""
+        release(self.confluence, self.state, passed_for_all(self.jira, self.clock()))
 
     def forget_state(self) -> None:
         """Lose the state file (and SQLite's side files), then start on a new one: a new instance."""

@@ -72,9 +72,10 @@ def seed_pages(owner: str) -> dict[str, str]:
 
 
 def write_config(world: World, path: Path, state: Path) -> Path:
-    # The sandbox's search has no lag, so no search-lag grace (overlap) is needed between runs.
-    return world.write_config(path, state=state, sync={"lease_minutes": LEASE_MINUTES, "overlap_minutes": 0},
-                              jira={"sprint": {"enabled": True, "board_id": 1}},
+    # This sandbox's search has no lag, so no search-lag grace and no overlap are needed between runs
+    # (tests/test_search_lag.py runs the loop with a lag, and the defaults).
+    sync = {"lease_minutes": LEASE_MINUTES, "overlap_minutes": 0, "search_lag_grace_minutes": 0}
+    return world.write_config(path, state=state, sync=sync, jira={"sprint": {"enabled": True, "board_id": 1}},
                               daemon={"log_format": "json", "log_level": "WARNING"})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -219,9 +219,11 @@ def test_crash_between_create_and_write_back_makes_no_duplicate(world, lose_stat
         # A new instance now: it waits for the dead one's write lease to end, then for the search lag.
         blocked = world.cycle()
         assert blocked.applied is None and any(p.kind is ProblemKind.LEASE_HELD for p in blocked.problems)
-        later = datetime.now(UTC) + timedelta(minutes=16)
-        world.cycle(now=lambda: later)
-        world.cycle(now=lambda: later + timedelta(minutes=3))
+        # Time passes on the servers' clock, which the daemon keeps time by (its `Date` headers).
+        world.clock.offset += timedelta(minutes=16)
+        world.cycle()  # the dead holder's lease has run out: taken over
+        world.clock.offset += timedelta(minutes=16)
+        world.cycle()  # past the search-lag grace (15 minutes) after taking over
     else:  # the intent journal alone must also hold off a re-create until Jira's index can be asked
         world.cycle()
         world.cycle()

@@ -99,8 +99,8 @@ def scenario(world: World, fault: dict | None, route: str | None) -> dict:
             world.sb.inject_fault(match=route, count=1, **fault)
         world.attempt()
         world.sb.clear_faults()
-        for _ in range(3):
-            world.clock.offset += timedelta(minutes=5)
+        for _ in range(3):  # the third cycle is past the search-lag grace (15 minutes), then one more
+            world.clock.offset += timedelta(minutes=8)
             last = world.attempt()
         assert last.ok and last.plan.is_empty, (phase, last.problems, last.plan)
     return outcome(world)

@@ -23,6 +23,7 @@ import pytest
 
 from sandbox import running_sandbox
 from sync.atlassian import make_adapters
+from sync.clock import passed_for_all
 from sync.cycle import run_cycle
 from sync.lease import LEASE_PROPERTY, NEVER, Lease, claim, hold, may_write, release, released
 from sync.problems import ProblemKind
@@ -125,14 +126,15 @@ def test_creates_whose_keys_never_reached_their_pages_make_the_next_holder_wait_
         assert len(first.applied.created) == 2 * ITEMS
         assert any(p.kind is ProblemKind.WRITE_BACK_FAILED for p in first.problems)
         sb.clear_faults()
-        release(old_confluence, old, clock())  # SIGTERM: a clean release, but the keys are only in Jira's search
+        # SIGTERM: a clean release (on Jira's clock, as `run` does), but the keys are only in Jira's search
+        release(old_confluence, old, passed_for_all(old_jira, clock()))
 
         new_settings = daemon_settings(sb.url, tmp_path / "new.sqlite3", sprint=False)
         new_jira, new_confluence = make_adapters(new_settings)
         new = State.open(new_settings.sync.state_path)
         waiting = run_cycle(new_settings, new_jira, new_confluence, new, now=clock, force=True)
         assert waiting.applied is None and any(p.kind is ProblemKind.LEASE_HANDOVER for p in waiting.problems)
-        clock.offset = timedelta(minutes=3)  # past the old holder's last create + the grace
+        clock.offset = timedelta(minutes=16)  # past the old holder's last create + the grace (15 minutes)
         after = run_cycle(new_settings, new_jira, new_confluence, new, now=clock, force=True)
         assert after.ok and after.applied is not None and after.plan.creates == (), after.problems
         with sb.state.lock:

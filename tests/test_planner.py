@@ -9,8 +9,9 @@ import pytest
 
 from sync.cli import render_plan_table
 from sync.identity import MANAGED_LABEL, item_key, item_label, page_label
+from sync.issue_fields import PlanOptions, page_record
 from sync.models import ActionItem, IssueSnapshot, Owner, Postmortem
-from sync.planner import PlanOptions, page_record, plan_changes
+from sync.planner import plan_changes
 from sync.problems import Problem, ProblemKind
 from sync.state import StateView
 
@@ -135,7 +136,7 @@ def test_pending_intent_holds_off_a_second_create_until_the_grace_has_passed():
     key = item_key("100", pm.items[0])
     young = StateView(intents={key: NOW - timedelta(seconds=30)})
     assert plan_changes([pm], {}, young, OPTIONS, NOW).creates == ()
-    old = StateView(intents={key: NOW - timedelta(minutes=5)})
+    old = StateView(intents={key: NOW - OPTIONS.search_lag_grace})  # the cycle looked it up: not found
     assert len(plan_changes([pm], {}, old, OPTIONS, NOW).creates) == 1
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
-from sync.query import cql_quote, is_issue_key, jql_quote, keys_jql, managed_jql, postmortem_cql
+from sync.query import cql_quote, is_issue_key, jql_quote, keys_jql, labels_jql, managed_jql, postmortem_cql
 from sync.settings import ConfluenceSettings
 
 # A JQL/CQL string literal as both products lex it: no bare quote, backslash or line break inside.
 LITERAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
-SINCE = datetime(2026, 3, 1, 9, 5, 59, tzinfo=UTC)
+MINUTES = 17  # an incremental window: the last 17 minutes by the server's clock
 HOSTILE = [
     '" OR project = SECRET OR summary ~ "',
     '\\" or key = "X-1',
@@ -73,17 +72,42 @@ def test_managed_jql_selects_the_project_and_our_label_in_key_order() -> None:
     assert managed_jql("OPS", None) == 'project = "OPS" and labels = "pmsync" order by key asc'
 
 
-def test_managed_jql_since_uses_jiras_minute_precision_date_format() -> None:
-    assert managed_jql("OPS", SINCE) == (
-        'project = "OPS" and labels = "pmsync" and updated >= "2026-03-01 09:05" order by key asc'
+def test_managed_jql_window_is_a_relative_date_no_time_zone_can_shift() -> None:
+    # A date literal would be read in the searching account's zone; "-17m" is minutes back from Jira's now.
+    assert managed_jql("OPS", MINUTES) == (
+        'project = "OPS" and labels = "pmsync" and updated >= "-17m" order by key asc'
     )
+    with pytest.raises(ValueError):
+        managed_jql("OPS", -1)
 
 
 @pytest.mark.parametrize("project", HOSTILE)
 def test_managed_jql_keeps_a_hostile_project_a_value(project: str) -> None:
-    shape, values = skeleton(managed_jql(project, SINCE))
+    shape, values = skeleton(managed_jql(project, MINUTES))
     assert shape == "project = <> and labels = <> and updated >= <> order by key asc"
-    assert values == [project, "pmsync", "2026-03-01 09:05"]
+    assert values == [project, "pmsync", "-17m"]
+
+
+# --- issues by identity label, with no date bound (JQL) --------------------------------------------
+
+
+def test_labels_jql_has_no_date_bound() -> None:
+    assert labels_jql("OPS", ["pmsync-0123456789ab", "pmsync-epic-42"]) == (
+        'project = "OPS" and labels in ("pmsync-0123456789ab", "pmsync-epic-42") order by key asc'
+    )
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_labels_jql_keeps_hostile_values_values(value: str) -> None:
+    shape, values = skeleton(labels_jql(value, [value, "pmsync"]))
+    assert shape == "project = <> and labels in (<>, <>) order by key asc"
+    assert values == [value, value, "pmsync"]
+
+
+@pytest.mark.parametrize("labels", [[], (), "pmsync"])
+def test_labels_jql_refuses_what_is_no_list_of_labels(labels) -> None:
+    with pytest.raises(ValueError):
+        labels_jql("OPS", labels)
 
 
 # --- issues by key (JQL) ---------------------------------------------------------------------------
@@ -114,8 +138,8 @@ def test_a_hostile_key_from_a_page_is_no_issue_key(key: str) -> None:
     shape, values = skeleton(keys_jql(["OPS-1", key] if key.strip() else ["OPS-1"]))
     assert shape == ("key in (<>, <>)" if key.strip() else "key in (<>)") and values[0] == "OPS-1"
     # ... and through every other builder, as a project, a space or a label.
-    assert skeleton(managed_jql(key, SINCE)) == ("project = <> and labels = <> and updated >= <> order by key asc",
-                                                 [key, "pmsync", "2026-03-01 09:05"])
+    assert skeleton(managed_jql(key, MINUTES)) == ("project = <> and labels = <> and updated >= <> order by key asc",
+                                                 [key, "pmsync", f"-{MINUTES}m"])
     conf = SimpleNamespace(cql=None, spaces=(key,), labels=(key,), parent_pages=())
     assert skeleton(postmortem_cql(conf, None))[1] == [key, key]  # type: ignore[arg-type]
 
@@ -138,19 +162,19 @@ def test_postmortem_cql_by_default_label_in_last_modified_order() -> None:
     assert postmortem_cql(confluence(), None) == 'type = page and label in ("postmortem") order by lastmodified asc'
 
 
-def test_postmortem_cql_with_spaces_labels_parents_and_since() -> None:
+def test_postmortem_cql_with_spaces_labels_parents_and_a_window() -> None:
     conf = confluence(spaces=["PM", "OPS"], labels=["postmortem", "pir"], parent_pages=["123", "456"])
-    assert postmortem_cql(conf, SINCE) == (
+    assert postmortem_cql(conf, MINUTES) == (
         'type = page and space in ("PM", "OPS") and label in ("postmortem", "pir") and ancestor in (123, 456)'
-        ' and lastmodified >= "2026-03-01 09:05" order by lastmodified asc'
+        ' and lastmodified >= now("-17m") order by lastmodified asc'
     )
 
 
 def test_raw_cql_replaces_the_selection_and_is_parenthesised() -> None:
     conf = confluence(spaces=["IGNORED"], cql="space = PM or label = pir")
     assert postmortem_cql(conf, None) == "(space = PM or label = pir) order by lastmodified asc"
-    assert postmortem_cql(conf, SINCE + timedelta(hours=1)) == (
-        '(space = PM or label = pir) and lastmodified >= "2026-03-01 10:05" order by lastmodified asc'
+    assert postmortem_cql(conf, 60) == (
+        '(space = PM or label = pir) and lastmodified >= now("-60m") order by lastmodified asc'
     )
 
 
@@ -158,10 +182,10 @@ def test_raw_cql_replaces_the_selection_and_is_parenthesised() -> None:
 def test_postmortem_cql_keeps_hostile_spaces_and_labels_values(value: str) -> None:
     # A stand-in, not ConfluenceSettings: the query must be safe even for values the settings would refuse.
     conf = SimpleNamespace(cql=None, spaces=(value, "PM"), labels=(value,), parent_pages=())
-    shape, values = skeleton(postmortem_cql(conf, SINCE))  # type: ignore[arg-type]
-    assert shape == ("type = page and space in (<>, <>) and label in (<>) and lastmodified >= <>"
+    shape, values = skeleton(postmortem_cql(conf, MINUTES))  # type: ignore[arg-type]
+    assert shape == ("type = page and space in (<>, <>) and label in (<>) and lastmodified >= now(<>)"
                      " order by lastmodified asc")
-    assert values == [value, "PM", value, "2026-03-01 09:05"]
+    assert values == [value, "PM", value, "-17m"]
 
 
 def test_parent_pages_must_be_numeric_ids() -> None:

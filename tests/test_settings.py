@@ -68,7 +68,8 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
     assert settings.confluence.labels == ("postmortem",)
     assert settings.confluence.summary_space == "PM"
     sync = settings.sync
-    assert (sync.interval_minutes, sync.full_reconcile_every, sync.overlap_minutes) == (5, 12, 2)
+    assert (sync.interval_minutes, sync.full_reconcile_every, sync.overlap_minutes) == (5, 12, 15)
+    assert sync.search_lag_grace_minutes == 15
     assert (settings.sync.concurrency, settings.sync.max_requests_per_second) == (4, 10)
     assert (settings.sync.max_creates_per_cycle, settings.sync.max_flags_per_cycle) == (500, 50)
     assert settings.sync.state_path == Path("state/postmortem-sync.sqlite3")
@@ -164,7 +165,7 @@ def test_every_error_is_reported_at_once_without_secret_values(tmp_path: Path) -
         url = "https://acme.atlassian.net"
 
         [sync]
-        overlap_minutes = 30
+        overlap_minutes = 1000
         concurrency = 0
 
         [daemon]
@@ -328,7 +329,7 @@ def test_reference_lists_every_setting_with_its_env_name() -> None:
             assert f"| `{'.'.join(path)}` |" in reference
             assert env_name(path) in reference
     assert "PMSYNC_JIRA__API_TOKEN_FILE" in reference
-    assert "| `sync.overlap_minutes` | integer | `2` |" in reference
+    assert "| `sync.overlap_minutes` | integer | `15` |" in reference
     assert "| `jira.url` | string | required |" in reference
 
 

@@ -23,7 +23,7 @@ from sandbox.http.wire import BadJson, Reply, Request, json_reply, no_content
 from sandbox.query.cql import compile_cql
 from sandbox.query.paging import decode_token, encode_token
 from sandbox.state import SandboxState
-from sandbox.timefmt import confluence_time, utcnow
+from sandbox.timefmt import confluence_time
 
 API = "/wiki/rest/api"
 DEFAULT_LIMIT = 25
@@ -276,8 +276,9 @@ def _run_cql(state: SandboxState, request: Request, expand: set[str], path: str)
         raise confluence_error(400, "CQL query parameter 'cql' is required")
     limit = min(int_param(request, "limit", DEFAULT_LIMIT), _limit_cap(expand))
     start = _decode_cursor(request.arg("cursor"), cql) if state.options.is_cloud else int_param(request, "start", 0)
-    compiled = compile_cql(cql, state.confluence, state.api_user, utcnow())
-    hits = compiled.sort.sort([p for p in state.confluence.pages.values() if compiled.matches(p)])
+    compiled = compile_cql(cql, state.confluence, state.api_user, state.confluence_now(), state.cql_zone)
+    indexed = compiled.sort.sort([p for p in state.confluence.searchable(state.search_lag) if compiled.matches(p)])
+    hits = [state.confluence.pages[p.id] for p in indexed]
     links = {"base": state.wiki, "context": "/wiki", "self": f"{state.wiki}{path}?{urlencode(_carry(request))}"}
     following = start + limit
     if limit and following < len(hits):

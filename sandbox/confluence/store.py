@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from html.entities import html5
 from itertools import count
 
@@ -45,6 +46,21 @@ class ConfluenceStore:
         self._page_ids = count(1_310_721)
         self._label_ids = count(2_000_001)
         self._space_ids = count(98_305)
+
+    def searchable(self, lag: timedelta) -> list[Page]:
+        """Current pages as a search index `lag` behind sees them: each as of its last version saved by then.
+
+        Searches match these copies; what they answer is the current page (read by id, which never lags).
+        """
+        if not lag:
+            return list(self.pages.values())
+        cutoff = self.clock() - lag
+        seen = []
+        for page in self.pages.values():
+            indexed = [version for version in page.versions if version.when <= cutoff]
+            if indexed:
+                seen.append(page if len(indexed) == len(page.versions) else replace(page, versions=indexed))
+        return seen
 
     def check_editable(self, page_id: str, *, cloud: bool) -> None:
         """Confluence's 403 when an edit restriction leaves the sandbox user out (page or property writes)."""

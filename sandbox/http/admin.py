@@ -1,10 +1,11 @@
-"""/_sandbox/…: health, statistics, fault injection, reset, a state summary and the user and admin actions
-that have no REST call here (moving an issue, hiding a field from a project's screens, restricting a page);
-never counted."""
+"""/_sandbox/…: health, statistics, fault injection, reset, a state summary, the clock, and the user and
+admin actions that have no REST call here (moving an issue, hiding a field from a project's screens,
+restricting a page); never counted."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sandbox.http.controls import Controls
 from sandbox.http.errors import ApiError
@@ -20,6 +21,7 @@ def build_router() -> Router:
         ("POST", "/_sandbox/stats/reset", reset_stats), ("GET", "/_sandbox/faults", list_faults),
         ("POST", "/_sandbox/faults", add_fault), ("DELETE", "/_sandbox/faults", clear_faults),
         ("POST", "/_sandbox/reset", reset), ("GET", "/_sandbox/state", state_summary),
+        ("GET", "/_sandbox/clock", clock), ("POST", "/_sandbox/clock", advance_clock),
         ("POST", "/_sandbox/jira/issues/{key}/move", move_issue),
         ("POST", "/_sandbox/jira/projects/{key}/fields/{field}/hide", hide_field),
         ("POST", "/_sandbox/confluence/pages/{id}/restrict-edit", restrict_page_edit),
@@ -66,6 +68,21 @@ def reset(controls: Controls, request: Request) -> Reply:
 
 def state_summary(controls: Controls, request: Request) -> Reply:
     return json_reply(controls.state.summary())
+
+
+def clock(controls: Controls, request: Request) -> Reply:
+    """{"now": ISO time, "offset_seconds": how far ahead of the machine's clock}."""
+    sandbox_clock = controls.state.clock
+    return json_reply({"now": sandbox_clock().isoformat(), "offset_seconds": sandbox_clock.offset.total_seconds()})
+
+
+def advance_clock(controls: Controls, request: Request) -> Reply:
+    """{"seconds": n} moves the sandbox's time n seconds forward (n >= 0) → 200 as GET /_sandbox/clock."""
+    try:
+        controls.state.clock.advance(timedelta(seconds=float(request.json()["seconds"])))
+    except (BadJson, KeyError, TypeError, ValueError) as exc:
+        return json_reply({"error": f'move the clock forward with {{"seconds": n}}, n >= 0 ({exc})'}, 400)
+    return clock(controls, request)
 
 
 def move_issue(controls: Controls, request: Request) -> Reply:

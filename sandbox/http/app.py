@@ -26,6 +26,7 @@ from sandbox.http.wire import Reply, Request, json_reply
 from sandbox.jira import agile_api, issue_api, meta_api, search_api
 from sandbox.options import SANDBOX_CLOUD_ID, SANDBOX_EMAIL, SandboxOptions
 from sandbox.state import SandboxState
+from sandbox.timefmt import http_date
 
 _API_PREFIXES = ("/rest/", "/wiki/rest/", "/wiki/api/")
 # Readable without credentials (Jira's spec: serverInfo "can be accessed anonymously"; Data Center alike).
@@ -59,6 +60,15 @@ class SandboxApp:
         self.cloud_id = SANDBOX_CLOUD_ID if options.is_cloud else None
 
     def handle(self, request: Request) -> Reply | None:
+        """The reply, stamped with the product's `Date` (its clock, which the daemon keeps time by)."""
+        reply = self._route(request)
+        if reply is not None:
+            state = self.controls.state
+            now = state.confluence_now() if _product(request) == "confluence" else state.jira_now()
+            reply.headers["Date"] = http_date(now)
+        return reply
+
+    def _route(self, request: Request) -> Reply | None:
         if request.path.startswith("/_sandbox/"):
             return self._admin(request)
         if request.path == "/_edge/tenant_info":

@@ -84,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is None:
             self._reset_connection()
             return
+        self._date = reply.headers.pop("Date", None)
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
@@ -93,6 +94,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and reply.body:
             self.wfile.write(reply.body)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header: the sandbox's clock as the app stamped it, not the machine's."""
+        return getattr(self, "_date", None) or super().date_time_string(timestamp)
 
     def _reset_connection(self) -> None:
         """Close with RST instead of a response, as a dropped connection looks to the client."""

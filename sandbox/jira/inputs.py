@@ -20,7 +20,10 @@ def api_version(request: Request) -> str:
 
 
 def view_for(state: SandboxState, request: Request) -> JiraView:
-    return JiraView(state.site, state.options.is_cloud, api_version(request))
+    """How to render for this request: every request is the service account's, so timestamps are in its zone."""
+    options = state.options
+    return JiraView(state.site, options.is_cloud, api_version(request),
+                    state.api_user.time_zone or options.site_timezone, options.site_timezone)
 
 
 def rules_for(state: SandboxState, request: Request) -> FieldRules:

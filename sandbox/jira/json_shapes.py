@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ from sandbox.jira.catalog import (
     Status,
 )
 from sandbox.jira.store import Comment, Issue, RemoteLink
-from sandbox.timefmt import iso_offset_time, jira_time
+from sandbox.timefmt import iso_offset_time, jira_time, zone
 
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 # Fields `*navigable` leaves out (Jira does not show comments in the issue navigator).
@@ -31,11 +32,21 @@ _NOT_NAVIGABLE = {"comment"}
 
 @dataclass(frozen=True)
 class JiraView:
-    """Where and how to render: site URL, deployment, REST version of the request."""
+    """Where and how to render: site URL, deployment, REST version, and the time zones of the request."""
 
     site: str
     is_cloud: bool
     api_version: str = "2"
+    zone_name: str = "UTC"  # the calling account's zone: every timestamp is written in it
+    site_zone_name: str = "UTC"  # the site's default: the zone of a user who has none of their own
+
+    @property
+    def zone(self) -> tzinfo:
+        return zone(self.zone_name)
+
+    def time(self, moment: datetime) -> str:
+        """A timestamp as Jira writes it for the calling account."""
+        return jira_time(moment, self.zone)
 
     @property
     def api(self) -> str:
@@ -53,7 +64,7 @@ def user_json(user: User, view: JiraView) -> dict[str, Any]:
         "avatarUrls": view.avatars(user.account_id if view.is_cloud else user.username),
         "displayName": user.display_name,
         "active": user.active,
-        "timeZone": "Etc/UTC",
+        "timeZone": user.time_zone or view.site_zone_name,
     }
     if view.is_cloud:
         self_link = f"{view.api}/user?accountId={quote(user.account_id)}"
@@ -140,7 +151,7 @@ def comment_json(issue: Issue, comment: Comment, view: JiraView) -> dict[str, An
         "self": f"{view.api}/issue/{issue.id}/comment/{comment.id}", "id": comment.id,
         "author": user_json(comment.author, view), "body": comment.body.for_version(view.api_version),
         "updateAuthor": user_json(comment.author, view),
-        "created": jira_time(comment.created), "updated": jira_time(comment.updated),
+        "created": view.time(comment.created), "updated": view.time(comment.updated),
     }
     if view.is_cloud:
         data["jsdPublic"] = True
@@ -210,11 +221,11 @@ def all_fields(issue: Issue, view: JiraView, sprints: dict[int, Sprint]) -> dict
         "assignee": user_json(issue.assignee, view) if issue.assignee else None,
         "reporter": user_json(issue.reporter, view),
         "creator": user_json(issue.creator, view),
-        "created": jira_time(issue.created),
-        "updated": jira_time(issue.updated),
-        "resolutiondate": jira_time(issue.resolutiondate) if issue.resolutiondate else None,
+        "created": view.time(issue.created),
+        "updated": view.time(issue.updated),
+        "resolutiondate": view.time(issue.resolutiondate) if issue.resolutiondate else None,
         "resolution": _resolution(view) if issue.resolutiondate else None,
-        "statuscategorychangedate": jira_time(issue.status_changed or issue.created),
+        "statuscategorychangedate": view.time(issue.status_changed or issue.created),
         "components": [component_json(c, view) for c in issue.components],
         "subtasks": [],
         SPRINT_FIELD: [

@@ -12,7 +12,6 @@ from sandbox.jira.catalog import ISSUE_TYPES, OPS, PRIORITIES
 from sandbox.jira.inputs import int_param, view_for
 from sandbox.jira.json_shapes import field_list, issuetype_json, priority_json, project_json, user_json
 from sandbox.state import SandboxState
-from sandbox.timefmt import jira_time, utcnow
 
 CLOUD_VERSION = (1001, 0, 0)
 DC_VERSION = (9, 12, 15)
@@ -41,7 +40,8 @@ def server_info(state: SandboxState, request: Request) -> Reply:
         "baseUrl": state.site, "displayUrl": state.site, "displayUrlConfluence": state.wiki,
         "version": version, "versionNumbers": list(numbers), "deploymentType": "Cloud" if cloud else "Server",
         "buildNumber": 100283 if cloud else 9120015, "buildDate": "2026-11-02T00:00:00.000+0000",
-        "serverTime": jira_time(utcnow()), "serverTimeZone": "Etc/UTC", "scmInfo": "postmortem-sync-sandbox",
+        "serverTime": view_for(state, request).time(state.jira_now()), "serverTimeZone": state.options.site_timezone,
+        "scmInfo": "postmortem-sync-sandbox",
         "serverTitle": "Jira (postmortem-sync sandbox)",
     })
 

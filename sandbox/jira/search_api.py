@@ -16,7 +16,6 @@ from sandbox.jira.store import Issue
 from sandbox.query.jql import CompiledJql, JqlContext, compile_jql
 from sandbox.query.paging import decode_token, encode_token
 from sandbox.state import SandboxState
-from sandbox.timefmt import utcnow
 
 RETIRED = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
@@ -75,8 +74,8 @@ def _read_query(request: Request, page_param: str) -> _Query:
 
 def _matching(state: SandboxState, query: _Query) -> tuple[CompiledJql, list[Issue]]:
     context = JqlContext(
-        state.directory, state.api_user, utcnow(), state.options.is_cloud, state.jira.sprints,
-        issue_exists=state.jira.has_issue,
+        state.directory, state.api_user, state.jira_now(), state.options.is_cloud, state.jira.sprints,
+        issue_exists=state.jira.has_issue, zone=state.zone_of(state.api_user),
     )
     compiled = compile_jql(query.jql, context)
     visible = state.jira.searchable(query.reconcile)

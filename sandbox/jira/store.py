@@ -1,7 +1,8 @@
 """Jira's state: issues of project OPS with comments, remote links, properties and sprint membership.
 
 Search reads a lagging copy: with `search_lag_ms` > 0 every change is published to the search index
-only after that delay (Jira Cloud's eventual consistency), while reads by key see it at once.
+only after that delay on the store's clock (Jira Cloud's eventual consistency), while reads by key
+see it at once. Moving the clock forward lets the index catch up without waiting.
 
 Keys are numbered per project and never reused. An issue moved to another project gets the next key
 there and keeps answering to its former keys (Jira reserves them), in reads by key and in JQL `key`;
@@ -13,10 +14,9 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -103,16 +103,12 @@ class Edit:
 class JiraStore:
     """Issue operations with Jira's rules; every change goes through `_changed` to reach the search index."""
 
-    def __init__(
-        self, search_lag_ms: int = 0, clock: Callable[[], datetime] = utcnow,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, search_lag_ms: int = 0, clock: Callable[[], datetime] = utcnow) -> None:
         self.clock = clock
-        self._monotonic = monotonic
-        self._lag = search_lag_ms / 1000
+        self._lag = timedelta(milliseconds=search_lag_ms)
         self.issues: dict[str, Issue] = {}
         self._ids_by_key: dict[str, str] = {}
-        self._index: dict[str, list[tuple[float, Issue]]] = {}
+        self._index: dict[str, list[tuple[datetime, Issue]]] = {}  # issue id -> (searchable from, copy)
         self._issue_ids = count(10000)
         self._numbers: dict[str, count[int]] = {}
         self.projects: dict[str, Project] = {OPS.key: OPS}
@@ -264,10 +260,10 @@ class JiraStore:
 
     def searchable(self, reconcile_ids: Iterable[str] = ()) -> list[Issue]:
         """Issues as the search index sees them now; `reconcile_ids` are read after write."""
-        if self._lag <= 0:
+        if not self._lag:
             return list(self.issues.values())
         wanted_now = set(reconcile_ids)
-        now = self._monotonic()
+        now = self.clock()
         visible = []
         for issue_id, issue in self.issues.items():
             if issue_id in wanted_now:
@@ -278,7 +274,7 @@ class JiraStore:
                 visible.append(snapshot)
         return visible
 
-    def _visible_snapshot(self, issue_id: str, now: float) -> Issue | None:
+    def _visible_snapshot(self, issue_id: str, now: datetime) -> Issue | None:
         history = self._index.get(issue_id, [])
         published = [i for i, (when, _) in enumerate(history) if when <= now]
         if not published:
@@ -298,8 +294,8 @@ class JiraStore:
     def _changed(self, issue: Issue, touch: bool = True) -> None:
         if touch:
             issue.updated = self.clock()
-        if self._lag > 0:
-            self._index.setdefault(issue.id, []).append((self._monotonic() + self._lag, copy.deepcopy(issue)))
+        if self._lag:
+            self._index.setdefault(issue.id, []).append((self.clock() + self._lag, copy.deepcopy(issue)))
 
 
 def _fingerprint(issue: Issue) -> tuple[object, ...]:

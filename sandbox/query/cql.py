@@ -3,21 +3,22 @@
 Supported fields: type, space (space.key), label, ancestor, parent, id/content, title (= != ~ !~),
 text (~ !~), creator, contributor, created and lastmodified (= != > >= < <= with "YYYY-MM-DD[ HH:MM]"
 or now("-5m") / startOfDay()); AND/OR/NOT, parentheses, IN/NOT IN; ORDER BY lastmodified, created,
-title or id. Dates are read in UTC (a real site uses the calling user's time zone).
+title or id. Date literals are read as wall time in the zone given (the site's or the user's: reports
+disagree on which a real site uses, so the sandbox lets you choose); now() and startOfDay() are the server's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sandbox.confluence.model import Page
 from sandbox.confluence.store import ConfluenceStore
 from sandbox.directory import User
 from sandbox.http.errors import ApiError, confluence_error
 from sandbox.query.grammar import Clause, QuerySyntaxError, SortField, SortKey, Value, compile_where, parse
-from sandbox.timefmt import parse_absolute, parse_relative
+from sandbox.timefmt import parse_absolute, parse_relative, start_of_day
 
 # Fields real CQL knows (developer.atlassian.com/cloud/confluence/cql-fields) that the sandbox does not answer.
 _REAL_BUT_UNSUPPORTED = {
@@ -34,15 +35,16 @@ class CompiledCql:
     sort: SortKey[Page]
 
 
-def compile_cql(cql: str, store: ConfluenceStore, current_user: User, now: datetime) -> CompiledCql:
-    """Parse and compile, or raise Confluence's 400."""
+def compile_cql(cql: str, store: ConfluenceStore, current_user: User, now: datetime,
+                zone: tzinfo = UTC) -> CompiledCql:
+    """Parse and compile, or raise Confluence's 400; date literals are read in `zone`."""
     try:
         query = parse(cql)
     except QuerySyntaxError as exc:
         raise _bad(cql, f"{exc} (character {exc.position})") from None
     if query.where is None:
         raise _bad(cql, "a CQL query needs at least one clause")
-    compiler = _ClauseCompiler(cql, store, current_user, now)
+    compiler = _ClauseCompiler(cql, store, current_user, now, zone)
     matches = compile_where(query.where, compiler.compile)
     keys = [(compiler.order_key(item.field), item.descending) for item in query.order]
     return CompiledCql(matches, SortKey(keys or [(lambda page: int(page.id), False)]))
@@ -53,8 +55,8 @@ def _bad(cql: str, detail: str) -> ApiError:
 
 
 class _ClauseCompiler:
-    def __init__(self, cql: str, store: ConfluenceStore, current_user: User, now: datetime) -> None:
-        self.cql, self.store, self.current_user, self.now = cql, store, current_user, now
+    def __init__(self, cql: str, store: ConfluenceStore, current_user: User, now: datetime, zone: tzinfo) -> None:
+        self.cql, self.store, self.current_user, self.now, self.zone = cql, store, current_user, now, zone
 
     def compile(self, clause: Clause) -> Callable[[Page], bool]:
         field = clause.field.lower()
@@ -132,10 +134,10 @@ class _ClauseCompiler:
                 raise _bad(self.cql, f"invalid period '{value.args[0]}' in now()")
             return self.now + offset, None
         if value.function == "startofday":
-            return self.now.replace(hour=0, minute=0, second=0, microsecond=0), None
+            return start_of_day(self.now, self.zone), None
         if value.function is not None:
             raise _bad(self.cql, f"the sandbox does not support the function '{value.text}()'")
-        parsed = parse_absolute(value.text)
+        parsed = parse_absolute(value.text, self.zone)
         if parsed is None:
             raise _bad(self.cql, f"'{value.text}' is not a date: use \"yyyy-MM-dd\" or \"yyyy-MM-dd HH:mm\"")
         moment, whole_day = parsed

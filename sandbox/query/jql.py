@@ -4,22 +4,23 @@ Fields: project, labels, key/issuekey/id, status, statusCategory, issuetype, pri
 reporter, parent ("Epic Link" on Data Center), sprint, resolution, summary/text (~), and the dates
 created, updated, resolutiondate (resolved) and duedate (due). Operators = != IN/NOT IN, date
 comparisons with "yyyy-MM-dd[ HH:mm]", "yyyy/MM/dd[ HH:mm]", relative periods (-5m, "-2d") or
-now()/startOfDay(), IS [NOT] EMPTY, AND/OR/NOT and parentheses; ORDER BY any of those fields.
-As in Jira, `!=` and NOT IN never match an empty field. Dates are read in UTC.
+now()/startOfDay(), an unquoted number as epoch milliseconds, IS [NOT] EMPTY, AND/OR/NOT and
+parentheses; ORDER BY any of those fields. As in Jira, `!=` and NOT IN never match an empty field, and
+a date literal is wall time in the searching account's time zone (startOfDay() is its midnight).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 
 from sandbox.directory import User, UserDirectory
 from sandbox.http.errors import ApiError, jira_error
 from sandbox.jira.catalog import ISSUE_TYPES, OPS, PRIORITIES, STATUS_CATEGORIES, STATUSES, Catalogued, Sprint
 from sandbox.jira.store import Issue
 from sandbox.query.grammar import Clause, QuerySyntaxError, SortField, SortKey, Value, compile_where, parse
-from sandbox.timefmt import parse_absolute, parse_relative
+from sandbox.timefmt import parse_absolute, parse_relative, start_of_day
 
 _REAL_BUT_UNSUPPORTED = {
     "affectedversion", "attachments", "category", "comment", "component", "creator", "description",
@@ -40,6 +41,7 @@ class JqlContext:
     is_cloud: bool
     sprints: dict[int, Sprint]
     issue_exists: Callable[[str], bool]
+    zone: tzinfo = UTC  # the searching account's profile zone: date literals are read in it
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,14 @@ class _ClauseCompiler:
         if value.function == "now":
             return self.context.now
         if value.function == "startofday":
-            return self.context.now.replace(hour=0, minute=0, second=0, microsecond=0)
+            return start_of_day(self.context.now, self.context.zone)
+        if value.function is None and not value.quoted and value.text.isdigit():
+            return datetime.fromtimestamp(int(value.text) / 1000, UTC)  # Jira reads a bare number as epoch ms
         if value.function is None:
             offset = parse_relative(value.text)
             if offset is not None:
                 return self.context.now + offset
-            parsed = parse_absolute(value.text)
+            parsed = parse_absolute(value.text, self.context.zone)
             if parsed is not None:
                 return parsed[0]
         invalid = f"Date value '{value.text}' for field '{written_field}' is invalid."

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -40,6 +41,10 @@ class ConfluenceAdapter:
     def request_count(self) -> int:
         """HTTP requests sent to Confluence, retries included."""
         return self._channel.request_count
+
+    def server_time(self, at: float | None = None) -> datetime | None:
+        """Confluence's time at a monotonic reading (now when None), from its latest `Date` header; None before one."""
+        return self._channel.clock.now() if at is None else self._channel.clock.at(at)
 
     def find_pages(self, cql: str, *, limit: int = 50) -> Iterator[Page]:
         """Pages matching CQL with bodies, following `_links.next` (Cloud cursor, Data Center start)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -63,6 +64,10 @@ class JiraAdapter:
     def request_count(self) -> int:
         """HTTP requests sent to Jira, retries included."""
         return self._channel.request_count
+
+    def server_time(self, at: float | None = None) -> datetime | None:
+        """Jira's time at a monotonic reading (now when None), from its latest `Date` header; None before one."""
+        return self._channel.clock.now() if at is None else self._channel.clock.at(at)
 
     def server_info(self) -> dict[str, Any]:
         """Jira's serverInfo document."""

@@ -1,7 +1,8 @@
 """The one way an adapter talks HTTP: `RestChannel`, and the small wire formats both products share.
 
 Every call goes through a channel: the shared pacer, the single retry policy (`sync.retry`), a request
-counter, and the mapping of HTTP failures to port exceptions with credentials scrubbed. The library's
+counter, the server's clock (every answer's `Date` header, `sync.clock`), and the mapping of HTTP
+failures to port exceptions with credentials scrubbed. The library's
 own retries are off (docs/atlassian-behaviours.md, "The client library"): it would either give up
 after one 429 or re-send a POST, creating an issue twice.
 """
@@ -17,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from atlassian.rest_client import AtlassianRestAPI
 
+from sync.clock import ServerClock
 from sync.ports import AtlassianError, AuthFailed, Gone, NotFound, PermissionDenied, RateLimited, VersionConflict
 from sync.retry import Pacer, RetryPolicy, server_wait_hint, status_of
 
@@ -37,6 +39,7 @@ class RestChannel:
         self._secrets = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
         self._count = 0
         self._lock = threading.Lock()
+        self.clock = ServerClock()  # the server's time, from the Date header of its latest answer
 
     @property
     def request_count(self) -> int:
@@ -64,9 +67,11 @@ class RestChannel:
             try:
                 response = client.request(method, path, params=params, data=body, absolute=is_absolute(path))
             except requests.HTTPError as exc:
+                self._observe(exc.response)
                 if status_of(exc) in tolerate:
                     return _json(exc.response)
                 raise
+            self._observe(response)
             return _json(response)
 
         try:
@@ -76,6 +81,10 @@ class RestChannel:
         except requests.RequestException as exc:
             error = AtlassianError(self.scrub(f"{operation} failed: {type(exc).__name__}: {exc}"))
             raise self._told(error, operation) from None
+
+    def _observe(self, response: requests.Response | None) -> None:
+        if response is not None:
+            self.clock.observe(response.headers.get("Date"))
 
     def scrub(self, text: str) -> str:
         """Text with every configured secret replaced."""

@@ -19,7 +19,17 @@ class SyncSettings(Section):
     interval_minutes: float = Field(5, gt=0, le=1440, description="Minutes between incremental cycles.")
     full_reconcile_every: int = Field(12, ge=1, description="Every Nth cycle re-reads everything.")
     overlap_minutes: int = Field(
-        2, ge=0, le=10, description="Minutes the incremental watermark is moved back (CQL has minute precision)."
+        15, ge=0, le=720,
+        description="Minutes each incremental window reaches back before the previous one: a write that reaches "
+                    "the search index this much late is still read (Jira and Confluence searches lag writes by "
+                    "seconds to minutes).",
+    )
+    search_lag_grace_minutes: float = Field(
+        15, ge=0, le=1440,
+        description="Minutes to wait before trusting a search to show what was just written: a create whose "
+                    "outcome is unknown is sent again only when a label search this much later finds nothing, "
+                    "and a new lease holder writes only this much after taking over. Shorter than the real "
+                    "search lag means duplicate issues.",
     )
     write_back: bool = Field(True, description="Write Jira keys back into postmortem pages.")
     lease_minutes: float = Field(
