@@ -2,7 +2,7 @@
 PYTHON ?= python
 SPECS ?=
 
-.PHONY: help install lint format type test-fast test docs specs check
+.PHONY: help install lint fix type test-fast test docs specs check
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -10,12 +10,10 @@ help:  ## list the targets
 install:  ## editable install with the test and dev extras
 	$(PYTHON) -m pip install -e '.[test,dev]'
 
-lint:  ## ruff: lint and formatting check
+lint:  ## ruff: lint (rules in pyproject.toml)
 	ruff check .
-	ruff format --check .
 
-format:  ## ruff: apply formatting and safe fixes
-	ruff format .
+fix:  ## ruff: apply the safe fixes (import order, modern syntax)
 	ruff check --fix .
 
 type:  ## mypy: strict on sync/, lenient on sandbox/
