@@ -19,7 +19,8 @@ compare-and-swap: of two daemons writing the same version, exactly one succeeds.
 - A holder renews only when less than half its term is left, so most cycles send no lease request.
 
 The holder's identity lives in the local state, so a restarted daemon (same state) is the same
-holder and never waits for itself. Lease times are on Jira's clock (sync.clock), so the instances' own clocks need not agree.
+holder and never waits for itself. Lease times are on Jira's clock (sync.clock), so the instances'
+own clocks need not agree.
 
 The rules are pure functions (`claim`, `may_write`, `needs_renewal`, `released`); `hold` and
 `release` do the lease's I/O beside them, through the ConfluencePort and the state's meta table,
