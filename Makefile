@@ -19,8 +19,8 @@ fix:  ## ruff: apply the safe fixes (import order, modern syntax)
 type:  ## mypy: strict on sync/, lenient on sandbox/
 	mypy
 
-test-fast:  ## every test but the slow scenarios (under a minute)
-	$(PYTHON) -m pytest -q -m "not slow"
+test-fast:  ## every test but the slow scenarios, on every core (under a minute here)
+	$(PYTHON) -m pytest -q -m "not slow" -n auto
 
 test:  ## the whole suite, as CI and the README run it
 	$(PYTHON) -m pytest -q

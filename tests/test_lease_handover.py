@@ -113,6 +113,7 @@ def table(page: int, items: int) -> str:
     return f"<h2>Action items</h2><table><tbody>{header}{rows}</tbody></table>"
 
 
+@pytest.mark.slow  # every write-back fails through its retries before the handover is tried
 @pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
 def test_creates_whose_keys_never_reached_their_pages_make_the_next_holder_wait_the_grace(tmp_path, flavor):
     with running_sandbox(flavor=flavor, seed_dir=seed(tmp_path / "seed", pages=2), port=0) as sb:

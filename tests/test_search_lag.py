@@ -206,6 +206,7 @@ def first_sync_requests(seed_dir: Path, tmp_path: Path) -> int:
 CASES = [(zone, skew, lose_state) for zone in ZONES for skew, lose_state in ((-5, False), (5, True))]
 
 
+@pytest.mark.slow  # a crash loop of subprocesses, like tests/test_crash_loop.py
 @pytest.mark.parametrize("zone, skew_minutes, lose_state", CASES,
                          ids=[f"{z}-ours{s:+d}m-{'state-deleted' if d else 'state-kept'}" for z, s, d in CASES])
 def test_sigkill_with_a_lagging_index_in_every_zone_creates_each_issue_once(tmp_path, zone, skew_minutes, lose_state):
