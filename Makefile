@@ -30,6 +30,6 @@ docs:  ## regenerate docs/configuration.md from the settings model
 
 specs:  ## re-trim the OpenAPI specs: make specs SPECS=/path/to/official/specs
 	@test -n "$(SPECS)" || { echo "usage: make specs SPECS=<folder of Atlassian's official spec files>"; exit 2; }
-	$(PYTHON) tests/contracts/trim_specs.py $(SPECS)
+	$(PYTHON) -m tests.contracts.trim_specs $(SPECS)
 
 check: lint type test  ## everything CI checks
