@@ -134,6 +134,31 @@ def _toml_value(value: Any) -> str:
 # --- seeds ---------------------------------------------------------------------------------------
 
 
+def item_text(page: int, item: int) -> str:
+    """The summary of item `item` of postmortem `page` in `mixed_pages`."""
+    return f"Action {item} of incident {page}"
+
+
+def mixed_pages(pages: int, items: int, owner: str, due: str) -> dict[str, str]:
+    """`pages` postmortems of `items` items each, all owned by the account `owner` and due on `due`:
+    the even ones a table, the odd ones a task list (both shapes in one crash or lag scenario)."""
+    mention = f'<ac:link><ri:user ri:account-id="{owner}" /></ac:link>'
+    out = {}
+    for n in range(pages):
+        if n % 2:
+            tasks = "".join(f"<ac:task><ac:task-id>{i + 1}</ac:task-id><ac:task-status>incomplete</ac:task-status>"
+                            f'<ac:task-body>{item_text(n, i)} {mention} <time datetime="{due}" /></ac:task-body>'
+                            "</ac:task>" for i in range(items))
+            section = f"<h2>Follow-up actions</h2><ac:task-list>{tasks}</ac:task-list>"
+        else:
+            rows = "".join(f'<tr><td>{item_text(n, i)}</td><td>{mention}</td><td><time datetime="{due}" /></td></tr>'
+                           for i in range(items))
+            section = ("<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
+                       f"{rows}</tbody></table>")
+        out[f"{n:02d}.xml"] = f"<title>Postmortem {n:02d}</title>\n<p>Incident {n}.</p>{section}"
+    return out
+
+
 def seed(folder: Path, pages: Mapping[str, str]) -> Path:
     """A sandbox seed folder: the bundled users plus one storage-format file per page (file name -> XHTML)."""
     folder.mkdir(parents=True)

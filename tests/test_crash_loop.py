@@ -39,36 +39,13 @@ from sync.cycle import run_cycle
 from sync.report import render_summary_page
 from sync.settings import load_settings
 from sync.state import State
-from tests.harness import SUMMARY_TITLE, USERS, World, running_world
+from tests.harness import SUMMARY_TITLE, USERS, World, item_text, mixed_pages, running_world
 
 PAGES, ITEMS = 40, 5
 POINTS = int(os.environ.get("PMSYNC_CRASH_POINTS", "5"))
 SEED = int(os.environ.get("PMSYNC_CRASH_SEED", "20261123"))
 KEY = re.compile(r'<ac:parameter ac:name="key">([A-Z]+-\d+)</ac:parameter>')
 LEASE_MINUTES = 0.02  # a 1.2-second term, so a new instance takes over quickly
-
-
-def item_text(page: int, item: int) -> str:
-    return f"Action {item} of incident {page}"
-
-
-def seed_pages(owner: str) -> dict[str, str]:
-    pages = {}
-    due = (date.today() + timedelta(days=20)).isoformat()
-    mention = f'<ac:link><ri:user ri:account-id="{owner}" /></ac:link>'
-    for n in range(PAGES):
-        if n % 2:
-            tasks = "".join(f"<ac:task><ac:task-id>{i + 1}</ac:task-id><ac:task-status>incomplete</ac:task-status>"
-                            f"<ac:task-body>{item_text(n, i)} {mention} <time datetime=\"{due}\" /></ac:task-body>"
-                            "</ac:task>" for i in range(ITEMS))
-            section = f"<h2>Follow-up actions</h2><ac:task-list>{tasks}</ac:task-list>"
-        else:
-            rows = "".join(f"<tr><td>{item_text(n, i)}</td><td>{mention}</td><td><time datetime=\"{due}\" /></td></tr>"
-                           for i in range(ITEMS))
-            section = ("<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
-                       f"{rows}</tbody></table>")
-        pages[f"{n:02d}.xml"] = f"<title>Postmortem {n:02d}</title>\n<p>Incident {n}.</p>{section}"
-    return pages
 
 
 def write_config(world: World, path: Path, state: Path) -> Path:
@@ -105,7 +82,8 @@ def run_to_completion(config: Path) -> str:
 
 
 def crash_pages() -> dict[str, str]:
-    return seed_pages(json.loads(USERS.read_text())[0]["accountId"])
+    due = (date.today() + timedelta(days=20)).isoformat()
+    return mixed_pages(PAGES, ITEMS, json.loads(USERS.read_text())[0]["accountId"], due)
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from sync.cycle import run_cycle
 from sync.identity import MANAGED_LABEL
 from sync.problems import ProblemKind
 from sync.state import State
-from tests.harness import daemon_settings, write_site_config
+from tests.harness import daemon_settings, item_text, mixed_pages, write_site_config
+from tests.harness import seed as seed_folder
 from tests.test_crash_loop import run_and_kill_at
 from tests.test_windows import ZONES, morning
 
@@ -48,27 +49,9 @@ KEY = re.compile(r'<ac:parameter ac:name="key">([A-Z]+-\d+)</ac:parameter>')
 DUE = (date.today() + timedelta(days=20)).isoformat()
 
 
-def item_text(page: int, item: int) -> str:
-    return f"Action {item} of incident {page}"
-
-
 def seed(folder: Path) -> Path:
-    folder.mkdir()
-    (folder / "users.json").write_text(USERS.read_text())
-    owner = '<ac:link><ri:user ri:account-id="557058:ab022da7-c106-c2e7-4d21-c55521b87c0b" /></ac:link>'
-    for n in range(PAGES):
-        if n % 2:
-            tasks = "".join(f"<ac:task><ac:task-id>{i + 1}</ac:task-id><ac:task-status>incomplete</ac:task-status>"
-                            f"<ac:task-body>{item_text(n, i)} {owner} <time datetime=\"{DUE}\" /></ac:task-body>"
-                            "</ac:task>" for i in range(ITEMS))
-            section = f"<h2>Follow-up actions</h2><ac:task-list>{tasks}</ac:task-list>"
-        else:
-            rows = "".join(f"<tr><td>{item_text(n, i)}</td><td>{owner}</td><td><time datetime=\"{DUE}\" /></td></tr>"
-                           for i in range(ITEMS))
-            section = ("<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
-                       f"{rows}</tbody></table>")
-        (folder / f"{n:02d}.xml").write_text(f"<title>Postmortem {n:02d}</title>\n<p>Incident {n}.</p>{section}")
-    return folder
+    owner = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"
+    return seed_folder(folder, mixed_pages(PAGES, ITEMS, owner, DUE))
 
 
 def exactly_once(sb) -> tuple[int, int]:
