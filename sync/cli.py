@@ -259,10 +259,14 @@ def _cmd_check(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, 
     """Configuration (already valid here), connectivity and permissions, in words a user can act on."""
     from sync.checks import run_checks
 
-    ok = True
-    for passed, message in run_checks(settings, jira, confluence):
-        ok &= passed
-        print(f"{'ok  ' if passed else 'FAIL'} {message}")
+    checks = list(run_checks(settings, jira, confluence))
+    if args.json:
+        print(json.dumps([check.to_json() for check in checks], indent=2))
+    else:
+        width = max((len(check.name) for check in checks), default=0)
+        for check in checks:
+            print(f"{'ok  ' if check.passed else 'FAIL'} {check.name:<{width}}  {check.message}")
+    ok = all(check.passed for check in checks)
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -297,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--config", type=Path, help="configuration file (TOML)")
         if name in ("run", "once"):
             command.add_argument("--force", action="store_true", help="apply plans over the safety limits")
-        if name == "report":
+        if name in ("report", "check"):
             command.add_argument("--json", action="store_true", help="print JSON")
         command.set_defaults(handler=_with_config(handler))
 

@@ -274,7 +274,7 @@ def drive_every_route(world: World) -> None:
     padding = " or summary ~ " + jql_quote("x" * MAX_GET_JQL_LENGTH)
     list(jira.search(managed_jql(configured.jira.project, None).replace(" order by", padding + " order by")))
     # `postmortem-sync check`, as sync.cli._cmd_check runs it
-    assert all(passed for passed, _ in run_checks(configured, jira, confluence))
+    assert all(check.passed for check in run_checks(configured, jira, confluence))
     # shutdown: the lease is released (GET + PUT property)
     release(confluence, world.state, datetime.now(UTC))
 

@@ -1,0 +1,63 @@
+"""`postmortem-sync check`: a read-only first-contact probe of a site, one named result per assumption we make.
+
+Each module here is one group of checks: a function taking a `Probe` and yielding `Check`s. A group
+goes on after a failure where it can; one group failing never stops the next, except that nothing
+is worth asking once the site has refused the credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sync.ports import AtlassianError, ConfluenceProbe, JiraProbe
+from sync.settings import Settings
+
+
+class Check(NamedTuple):
+    """One assumption checked: a short name, whether it holds, and a sentence an administrator can act on."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What every group of checks reads: the configuration and the two read-only ports."""
+
+    settings: Settings
+    jira: JiraProbe
+    confluence: ConfluenceProbe
+
+
+CheckGroup = Callable[[Probe], Iterator[Check]]
+
+
+def _groups() -> list[CheckGroup]:
+    from sync.checks import site  # the groups import Check and Probe from here
+
+    return [site.credentials, site.jira_project, site.create_screen, site.confluence_search, site.summary_page]
+
+
+def run_checks(settings: Settings, jira: JiraProbe, confluence: ConfluenceProbe) -> Iterator[Check]:
+    """Yield every check's result in order, going on after a failure (but not past refused credentials)."""
+    probe = Probe(settings, jira, confluence)
+    for group in _groups():
+        results = _guarded(group, probe)
+        for check in results:
+            yield check
+            if check.name == "credentials" and not check.passed:
+                return
+
+
+def _guarded(group: CheckGroup, probe: Probe) -> Iterator[Check]:
+    """A group's checks; an Atlassian error it did not expect becomes its failed check, not a crash."""
+    try:
+        yield from group(probe)
+    except AtlassianError as exc:
+        yield Check(group.__name__.replace("_", " "), False, f"unexpected answer: {exc}")
