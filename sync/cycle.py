@@ -168,8 +168,7 @@ def _parse(pages: list[Page], settings: Settings, state: State, *,
     """
     known = {} if full else state.pages_at({p.id: p.version for p in pages})
     parsed, failed, problems = parse_pages([p for p in pages if p.id not in known], settings)
-    by_id = {pm.page_id: pm for pm in parsed} | {p.id: replace(known[p.id], url=p.url, space=p.space)
-                                                  for p in pages if p.id in known}
+    by_id = {pm.page_id: pm for pm in parsed} | {p.id: with_page_facts(known[p.id], p) for p in pages if p.id in known}
     problems += [problem for page_id in known for problem in _findings(by_id[page_id])]
     return [by_id[p.id] for p in pages if p.id in by_id], parsed, failed, problems
 
@@ -185,9 +184,14 @@ def parse_pages(pages: Iterable[Page], settings: Settings) -> tuple[list[Postmor
             failed.add(page.id)
             problems.append(Problem(ProblemKind.PARSE_FAILED, page.id, type(exc).__name__))
             continue
-        parsed.append(replace(pm, page_id=page.id, version=page.version, url=page.url, space=page.space))
+        parsed.append(with_page_facts(replace(pm, page_id=page.id, version=page.version), page))
         problems += _findings(parsed[-1])
     return parsed, frozenset(failed), problems
+
+
+def with_page_facts(pm: Postmortem, page: Page) -> Postmortem:
+    """A parsed page with what Confluence says about the page itself (where, labels, created, author)."""
+    return replace(pm, url=page.url, space=page.space, labels=page.labels, created=page.created, author=page.author)
 
 
 def _findings(pm: Postmortem) -> list[Problem]:

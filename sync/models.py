@@ -92,6 +92,9 @@ class Postmortem:
     version: int | None = None
     url: str | None = None
     space: str | None = None
+    labels: tuple[str, ...] = ()  # the page's Confluence labels, as fetched
+    created: datetime | None = None  # when the page was first published
+    author: Owner | None = None  # who created the page
 
     def to_json(self) -> dict[str, Any]:
         """The exact `parse --json` shape."""
@@ -114,6 +117,8 @@ class Page:
     url: str | None = None
     last_modified: datetime | None = None
     labels: tuple[str, ...] = ()
+    created: datetime | None = None
+    author: Owner | None = None
 
 
 StatusCategory = Literal["new", "indeterminate", "done"]

@@ -186,7 +186,8 @@ def postmortem_to_json(pm: Postmortem) -> dict[str, Any]:
     """Everything of a parsed page the summary needs, as JSON-able data."""
     return cast("dict[str, Any]", json.loads(json.dumps({
         "title": pm.title, "page_id": pm.page_id, "version": pm.version, "url": pm.url, "space": pm.space,
-        "problems": list(pm.problems), "meta": asdict(pm.meta),
+        "problems": list(pm.problems), "meta": asdict(pm.meta), "labels": list(pm.labels),
+        "created": pm.created, "author": asdict(pm.author) if pm.author else None,
         "items": [asdict(item) for item in pm.items],
     }, default=_json_default)))
 
@@ -209,6 +210,8 @@ def postmortem_from_json(doc: dict[str, Any]) -> Postmortem:
     return Postmortem(
         title=doc["title"], items=items, problems=tuple(doc["problems"]), meta=PageMeta(**meta),
         page_id=doc["page_id"], version=doc["version"], url=doc["url"], space=doc["space"],
+        labels=tuple(doc.get("labels") or ()), author=_owner(doc.get("author")),
+        created=datetime.fromisoformat(doc["created"]) if doc.get("created") else None,
     )
 
 

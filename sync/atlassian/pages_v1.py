@@ -14,7 +14,7 @@ from typing import Any
 
 from sync.atlassian.connection import Connection
 from sync.atlassian.transport import RestChannel, parse_time, segment
-from sync.models import Page
+from sync.models import Owner, Page
 from sync.ports import AtlassianError, NotFound, VersionConflict
 
 PAGE_EXPAND = "body.storage,version,space,history.lastUpdated,metadata.labels"
@@ -35,7 +35,17 @@ def page_from_json(content: dict[str, Any], *, site: str) -> Page:
         url=site + webui if webui else None,
         last_modified=parse_time((history.get("lastUpdated") or {}).get("when") or version.get("when")),
         labels=tuple(label["name"] for label in labels if label.get("name")),
+        created=parse_time(history.get("createdDate")),
+        author=user_from_json(history.get("createdBy")),
     )
+
+
+def user_from_json(user: object) -> Owner | None:
+    """The person a v1 user document names (Cloud: account id; Data Center: userkey and username)."""
+    if not isinstance(user, dict) or user.get("type") == "anonymous":
+        return None
+    return Owner(account_id=user.get("accountId"), userkey=user.get("userKey"), username=user.get("username"),
+                 display=user.get("displayName") or user.get("publicName"))
 
 
 class PagesV1:

@@ -15,7 +15,7 @@ from typing import Any
 from sync.atlassian.connection import Connection
 from sync.atlassian.pages_v1 import lost_race_as_conflict, may_update
 from sync.atlassian.transport import RestChannel, parse_time, segment
-from sync.models import Page
+from sync.models import Owner, Page
 from sync.ports import NotFound
 
 _GONE_STATUSES = ("trashed", "deleted")  # v2 still answers such a page; to the port it is absent
@@ -33,6 +33,8 @@ def page_from_v2(document: dict[str, Any], *, site: str, space: str | None = Non
         space=space,
         url=site + webui if webui else None,
         last_modified=parse_time(version.get("createdAt")),
+        created=parse_time(document.get("createdAt")),
+        author=Owner(account_id=str(document["authorId"])) if document.get("authorId") else None,
     )
 
 
