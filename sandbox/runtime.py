@@ -201,6 +201,14 @@ class Sandbox:
         """Move a page to the trash, as DELETE /wiki/rest/api/content/{id} does."""
         self.state.delete_page(page_id)
 
+    def archive_page(self, page_id: str) -> None:
+        """Archive a page, as a space admin does: out of CQL search and default reads, kept, read-only."""
+        self.state.archive_page(page_id)
+
+    def restrict_page_view(self, page_id: str, status: int = 404) -> None:
+        """Hide a page from the sandbox user (a view restriction): its reads answer `status` (404, as Cloud does)."""
+        self.state.restrict_page_view(page_id, status)
+
 
 @contextmanager
 def running_sandbox(

@@ -100,6 +100,18 @@ class SandboxState:
         with self.lock:
             self.confluence.trash_page(page_id)
 
+    def archive_page(self, page_id: str) -> None:
+        """Archive a current page, as a space admin does (Confluence Cloud: Archive; Data Center: Archive page)."""
+        with self.lock:
+            self.confluence.archive_page(str(page_id))
+
+    def restrict_page_view(self, page_id: str, status: int = 404) -> None:
+        """Hide the page from the sandbox user (a view restriction naming someone else); reads answer `status`."""
+        if status not in (403, 404):
+            raise ValueError("a view-restricted page answers 403 or 404")
+        with self.lock:
+            self.confluence.view_restricted[self.confluence.stored(str(page_id)).id] = status
+
     def summary(self) -> dict[str, Any]:
         """Counts for /_sandbox/state."""
         with self.lock:

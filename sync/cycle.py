@@ -16,9 +16,10 @@ from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
+from sync.page_status import archived_parses, deleted_pages
 from sync.parser import parse_page
 from sync.planner import plan_changes
-from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
+from sync.ports import AtlassianError, ConfluencePort, JiraPort
 from sync.problems import Problem, ProblemKind
 from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
 from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
@@ -119,6 +120,7 @@ class _Reading(NamedTuple):
     issues: dict[str, IssueSnapshot]
     unresolved: set[str]  # keys named on pages that Jira does not resolve (looked up again on a full reconcile)
     gone: frozenset[str]  # cached pages Confluence confirms deleted
+    archived: list[Postmortem]  # cached pages Confluence says are archived, marked so: kept and still counted
     problems: list[Problem]
     times: _Times
 
@@ -152,9 +154,9 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     looked_up, settled = intents.due(view, issues, started, grace)
     if looked_up:
         issues.update(intents.look_up(jira, settings.jira.project, looked_up))
-    gone, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages}) if window.full
-                           else (frozenset(), []))
-    return _Reading(pages, postmortems, parsed, failed, issues, unresolved, gone,
+    gone, archived, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages})
+                                     if window.full else (frozenset(), frozenset(), []))
+    return _Reading(pages, postmortems, parsed, failed, issues, unresolved, gone, archived_parses(state, archived),
                     [*parse_problems, *issue_problems, *gone_problems],
                     _Times(started, pages_at, issues_at, looked_up, settled))
 
@@ -191,7 +193,9 @@ def parse_pages(pages: Iterable[Page], settings: Settings) -> tuple[list[Postmor
 
 def with_page_facts(pm: Postmortem, page: Page) -> Postmortem:
     """A parsed page with what Confluence says about the page itself (where, labels, created, author)."""
-    return replace(pm, url=page.url, space=page.space, labels=page.labels, created=page.created, author=page.author)
+    # A page the search returns is current: one archived before and restored since is no longer marked.
+    return replace(pm, url=page.url, space=page.space, labels=page.labels, created=page.created, author=page.author,
+                   archived=False)
 
 
 def _findings(pm: Postmortem) -> list[Problem]:
@@ -252,27 +256,6 @@ def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, Issue
     return found, problems
 
 
-def deleted_pages(confluence: ConfluencePort, cached: Iterable[str],
-                  fetched: Iterable[str]) -> tuple[frozenset[str], list[Problem]]:
-    """Cached pages a full search no longer returns and Confluence confirms are gone (404 or trashed).
-
-    A page that still exists but left the search (a label removed, moved to another space) is only
-    reported: its tickets stay as they are.
-    """
-    gone, problems = set(), []
-    for page_id in sorted(set(cached) - set(fetched)):
-        try:
-            confluence.get_page(page_id)  # Confluence answers 404 for a trashed or purged page
-        except NotFound:
-            gone.add(page_id)
-            problems.append(Problem(ProblemKind.PAGE_DELETED, page_id))
-        except AtlassianError as exc:  # unknown: nothing is flagged on a guess
-            problems.append(Problem(ProblemKind.PAGE_CHECK_FAILED, page_id, str(exc.status)))
-        else:
-            problems.append(Problem(ProblemKind.PAGE_OUT_OF_SCOPE, page_id))
-    return frozenset(gone), problems
-
-
 def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: State, now: datetime, *,
              apply: bool, force: bool) -> Problem | None:
     """Why this cycle may not write its plan (over the safety limits, or the lease is not ours); None if it may."""
@@ -326,7 +309,7 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
 def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
              today: date, managed: tuple[str, ...]) -> Metrics:
     """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
-    parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id is not None}  # parse_pages always sets it
+    parsed = {pm.page_id: pm for pm in [*read.archived, *read.postmortems] if pm.page_id is not None}
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
     links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
     return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
@@ -342,7 +325,7 @@ def _remember(state: State, window: Window, read: _Reading, issues: dict[str, Is
     """Cache what this cycle learnt (only what changed) and move the watermarks (not past work to redo)."""
     times, plan = read.times, result.plan or Plan()
     with state.transaction():
-        state.save_pages([*read.parsed, *written])  # a page we wrote back is cached as we wrote it
+        state.save_pages([*read.parsed, *read.archived, *written])  # a page we wrote back is cached as we wrote it
         state.forget_pages(read.gone)
         state.save_issues([s for key, s in issues.items() if cached.get(key) != s],
                           forget=[key for key in cached if key not in issues])

@@ -95,6 +95,7 @@ class Postmortem:
     labels: tuple[str, ...] = ()  # the page's Confluence labels, as fetched
     created: datetime | None = None  # when the page was first published
     author: Owner | None = None  # who created the page
+    archived: bool = False  # Confluence archived the page: its items stay, and it still counts (marked archived)
 
     def to_json(self) -> dict[str, Any]:
         """The exact `parse --json` shape."""

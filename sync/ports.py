@@ -90,6 +90,11 @@ class ConfluencePort(Protocol):
         """One page with its storage body; NotFound if absent."""
         ...
 
+    def page_status(self, page_id: str) -> str:
+        """The page's status whatever it is (current, archived, trashed, deleted), or "purged" when Confluence
+        confirms no such page exists; AtlassianError when it cannot tell (a view restriction also answers 404)."""
+        ...
+
     def update_page(self, page: Page, body: str, *, message: str, minor_edit: bool = True) -> Page:
         """Replace the body as version page.version + 1; VersionConflict if someone else saved first."""
         ...

@@ -21,6 +21,7 @@ class ProblemKind(Enum):
     PAGE_DELETED = "page-deleted"
     PAGE_CHECK_FAILED = "page-check-failed"
     PAGE_OUT_OF_SCOPE = "page-out-of-scope"
+    PAGE_ARCHIVED = "page-archived"  # out of the search but kept: its items stay, it still counts on the summary
     # Reading issues
     UNRESOLVED_KEY = "unresolved-key"
     ISSUE_MOVED = "issue-moved"

@@ -40,6 +40,7 @@ class TrackedItem:
     created: date | None
     resolved: date | None
     owner_mention: Owner | None = None  # rendered as a Confluence user mention, which shows the name
+    page_archived: bool = False  # its page is archived in Confluence: still counted, marked so
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class PostmortemRow:
     incident_date: date | None
     severity: str | None
     tally: Tally
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord 
                 created=issue.created.date() if issue and issue.created else None,
                 resolved=issue.resolved.date() if issue and issue.resolved else None,
                 owner_mention=item.owner if item.owner and item.owner.is_mention else None,
+                page_archived=pm.archived,
             ))
     return rows
 
@@ -151,12 +154,11 @@ def compute_metrics(rows: Sequence[TrackedItem], today: date, *, managed: Collec
     open_rows = [r for r in rows if not r.done]
     closed_with_due = [r for r in done if r.due and r.resolved]
     days_to_close = [(r.resolved - r.created).days for r in done if r.resolved and r.created]
-    by_page: dict[tuple[str, str | None, date | None, str | None], list[TrackedItem]] = defaultdict(list)
+    by_page: dict[tuple[str, str | None, date | None, str | None, bool], list[TrackedItem]] = defaultdict(list)
     for r in rows:
-        by_page[(r.page_title, r.page_url, r.incident_date, r.severity)].append(r)
-    postmortems = tuple(PostmortemRow(t, u, d, s, _tally(g, today))
-                        for (t, u, d, s), g in sorted(by_page.items(), key=lambda kv: (kv[0][2] or date.min, kv[0][0]),
-                                                      reverse=True))
+        by_page[(r.page_title, r.page_url, r.incident_date, r.severity, r.page_archived)].append(r)
+    newest_first = sorted(by_page.items(), key=lambda kv: (kv[0][2] or date.min, kv[0][0]), reverse=True)
+    postmortems = tuple(PostmortemRow(t, u, d, s, _tally(g, today), a) for (t, u, d, s, a), g in newest_first)
     ages: Counter[str] = Counter()
     for r in open_rows:
         age = (today - (r.created or r.incident_date or today)).days
@@ -236,9 +238,10 @@ def _owner_cell(label: str, mentions: Mapping[str, Owner]) -> str:
 
 
 def _page_link(row: PostmortemRow) -> str:
+    mark = " " + _lozenge("ARCHIVED", "Grey") if row.archived else ""
     if not row.url:
-        return _text(row.title)
-    return f"<a href={_attr(row.url)}>{_text(row.title)}</a>"
+        return _text(row.title) + mark
+    return f"<a href={_attr(row.url)}>{_text(row.title)}</a>{mark}"
 
 
 def _status(tally: Tally) -> str:
@@ -347,7 +350,7 @@ def render_report_table(metrics: Metrics) -> str:
     ]
     for p in m.postmortems:
         lines.append(f"  {p.tally.done:>3}/{p.tally.total:<3} {percent(p.tally.rate):>5}  "
-                     f"overdue {p.tally.overdue:<3} {p.title[:70]}")
+                     f"overdue {p.tally.overdue:<3} {p.title[:70]}{' (archived)' if p.archived else ''}")
     if m.attention:
         lines += ["", "needs attention:"] + [f"  {r}: {s[:70]} ({t[:40]})" for r, s, t in m.attention]
     return "\n".join(lines)

@@ -73,7 +73,7 @@ _COMMON_ROUTES = {
 _V1_PAGES = {  # Data Center's page calls
     "GET /wiki/rest/api/content",  # the summary page by title
     "POST /wiki/rest/api/content",
-    "GET /wiki/rest/api/content/{id}",  # a page gone from the full search; `check`: may we edit the summary
+    "GET /wiki/rest/api/content/{id}",  # a page gone from the full search (status=any); `check`: may we edit
     "GET /wiki/rest/api/content/{id}/property/{key}",  # the write lease
     "POST /wiki/rest/api/content/{id}/property",
     "PUT /wiki/rest/api/content/{id}/property/{key}",
@@ -88,7 +88,11 @@ _V2_PAGES = {  # Cloud's, where v1 content is deprecated
     "POST /wiki/api/v2/pages/{page-id}/properties",
     "PUT /wiki/api/v2/pages/{page-id}/properties/{property-id}",
 }
-_CLOUD = _COMMON_ROUTES | _V2_PAGES | {"GET /rest/api/3/search/jql", "POST /rest/api/3/search/jql"}
+_CLOUD = _COMMON_ROUTES | _V2_PAGES | {
+    "GET /rest/api/3/search/jql", "POST /rest/api/3/search/jql",
+    "GET /wiki/rest/api/user/current",  # our account id, for the permission check below (asked once)
+    "POST /wiki/rest/api/content/{id}/permission/check",  # a page answering 404: purged, or hidden from us?
+}
 EXPECTED_ROUTES = {
     "cloud": _CLOUD,
     # v1's PUT is still tried, and answers 410 once per run
@@ -275,6 +279,13 @@ def drive_every_route(world: World) -> None:
     list(jira.search(managed_jql(configured.jira.project, None).replace(" order by", padding + " order by")))
     # `postmortem-sync check`, as sync.cli._cmd_check runs it
     assert all(check.passed for check in run_checks(configured, jira, confluence))
+    # a page hidden by a view restriction, seen by a full reconcile: 404 even with status=any (v1) or on v2;
+    # on Cloud the permission check for ourselves (our account id from user/current) says it exists
+    world.sb.restrict_page_view(world.page_id(MAIN_PAGE))
+    world.daemon.restart(replaced(configured, sync={"full_reconcile_every": 1}))
+    hidden = world.cycle()
+    assert [p.kind for p in hidden.problems if p.subject == world.page_id(MAIN_PAGE)] == [
+        ProblemKind.PAGE_CHECK_FAILED] and not hidden.plan.flags
     # shutdown: the lease is released (GET + PUT property)
     release(confluence, world.state, datetime.now(UTC))
 
@@ -328,7 +339,8 @@ def test_the_run_covers_exactly_the_expected_routes(traffic):
 def test_every_rest_path_in_the_adapters_is_an_expected_route():
     source = "\n".join(path.read_text() for path in sorted((ROOT / "sync" / "atlassian").glob("*.py")))
     spelt = {re.sub(r"\{[^}]*\}", "{}", path) for path in re.findall(r'"((?:rest|api/v2)/[^"]*)"', source)}
-    in_adapters = {("/wiki/" if path.startswith(("rest/api/content", "api/v2/")) else "/") + path for path in spelt}
+    confluence = ("rest/api/content", "api/v2/", "rest/api/user/", "rest/api/search")  # Jira's are versioned
+    in_adapters = {("/wiki/" if path.startswith(confluence) else "/") + path for path in spelt}
     expected = {re.sub(r"\{[^}]*\}", "{}", route.split(" ", 1)[1])
                 for routes in EXPECTED_ROUTES.values() for route in routes}
     assert in_adapters - expected - set(NOT_EXERCISED) == set()

@@ -129,11 +129,12 @@ def check_content_permission(state: SandboxState, request: Request) -> Reply:
     if not state.options.is_cloud:  # Data Center has no such resource
         raise confluence_error(404, f"null for uri: {request.target}")
     operation, subject = _permission_request(json_body(request))
-    page = state.confluence.page(request.params["id"])
+    page = state.confluence.stored(request.params["id"])  # a view restriction is what this answers, not a 404
     if subject != {"type": "user", "identifier": state.api_user.account_id}:
         raise confluence_error(403, "Checking the permissions of another user or a group needs the "
                                     "'Confluence Administrator' global permission")
-    allowed = operation == "read" or page.id not in state.confluence.edit_restricted
+    hidden = page.id in state.confluence.view_restricted
+    allowed = not hidden and (operation == "read" or page.id not in state.confluence.edit_restricted)
     errors = [] if allowed else [{"translation": "User does not have permission to the content", "args": []}]
     return json_reply({"hasPermission": allowed, "errors": errors})
 
@@ -203,7 +204,7 @@ def list_content(state: SandboxState, request: Request) -> Reply:
     """GET /content?spaceKey=&title=&type=: what get_page_by_title and page_exists call."""
     space_key, title, kind = request.arg("spaceKey"), request.arg("title"), request.arg("type", "page")
     pages = [
-        p for p in state.confluence.pages.values()
+        p for p in state.confluence.searchable(lag=None)
         if kind == "page" and space_key in (None, p.space_key) and (title is None or p.title == title)
     ]
     start, limit = int_param(request, "start", 0), min(int_param(request, "limit", DEFAULT_LIMIT), 200)

@@ -2,6 +2,9 @@
 
 A deleted page goes to `trash` (status "trashed"): out of `pages`, so searches, listings and look-ups
 by id no longer see it unless they ask for trashed content; purging it drops it with its properties.
+An archived page stays in `pages` with status "archived": searches and default look-ups leave it out,
+and it cannot be edited. A view-restricted page (`view_restricted`) is invisible to the sandbox user:
+every read answers as if it did not exist (404, or 403 where a test asks for the spec's other answer).
 """
 
 from __future__ import annotations
@@ -42,21 +45,23 @@ class ConfluenceStore:
         self.pages: dict[str, Page] = {}
         self.trash: dict[str, Page] = {}
         self.edit_restricted: set[str] = set()  # pages the sandbox user may read but not edit
+        self.view_restricted: dict[str, int] = {}  # pages the sandbox user may not see -> the status reads answer
         self.properties = ContentProperties(clock)
         self._page_ids = count(1_310_721)
         self._label_ids = count(2_000_001)
         self._space_ids = count(98_305)
 
-    def searchable(self, lag: timedelta) -> list[Page]:
+    def searchable(self, lag: timedelta | None) -> list[Page]:
         """Current pages as a search index `lag` behind sees them: each as of its last version saved by then.
 
         Searches match these copies; what they answer is the current page (read by id, which never lags).
         """
+        visible = [p for p in self.pages.values() if p.status == "current" and p.id not in self.view_restricted]
         if not lag:
-            return list(self.pages.values())
+            return visible
         cutoff = self.clock() - lag
         seen = []
-        for page in self.pages.values():
+        for page in visible:
             indexed = [version for version in page.versions if version.when <= cutoff]
             if indexed:
                 seen.append(page if len(indexed) == len(page.versions) else replace(page, versions=indexed))
@@ -83,22 +88,50 @@ class ConfluenceStore:
         return self.spaces[key]
 
     def page(self, page_id: str) -> Page:
-        """The page, or Confluence's 404."""
-        if page_id not in self.pages:
+        """The current page the sandbox user can see, or Confluence's 404 (an archived page cannot be edited)."""
+        self.check_visible(page_id)
+        if page_id not in self.pages or self.pages[page_id].status != "current":
             raise _no_content(page_id)
         return self.pages[page_id]
 
     def page_with_status(self, page_id: str, statuses: list[str]) -> Page:
         """The page when its status is asked for (GET content/{id}?status=…; default current), else the 404."""
+        self.check_visible(page_id)
         wanted = set(statuses or ["current"])
         page = self.pages.get(page_id) or self.trash.get(page_id)
         if page is None or not wanted & {page.status, "any"}:
             raise _no_content(page_id)
         return page
 
+    def check_visible(self, page_id: str) -> None:
+        """A view-restricted page answers as the restriction was set up to (404 by default, like a missing page)."""
+        status = self.view_restricted.get(page_id)
+        if status == 403:
+            raise confluence_error(403, f"User not permitted to view content with id : ContentId{{id={page_id}}}")
+        if status is not None:
+            raise _no_content(page_id)
+
+    def stored(self, page_id: str) -> Page:
+        """Any stored page whatever its status or restrictions (the sandbox operator's view), or the 404."""
+        page = self.pages.get(page_id) or self.trash.get(page_id)
+        if page is None:
+            raise _no_content(page_id)
+        return page
+
+    def archive_page(self, page_id: str) -> Page:
+        """Archive a current page: out of search and default look-ups, read-only, its title still taken."""
+        page = self.stored(page_id)
+        if page.status != "current":
+            raise confluence_error(400, f"Only current pages can be archived; page {page_id} is {page.status}")
+        page.status = "archived"
+        return page
+
     def trash_page(self, page_id: str) -> Page:
-        """Move a current page to the trash; its child pages move up to its parent, as in Confluence."""
-        page = self.page(page_id)
+        """Move a current or archived page to the trash; its child pages move up to its parent, as in Confluence."""
+        self.check_visible(page_id)
+        page = self.pages.get(page_id)
+        if page is None:
+            raise _no_content(page_id)
         for child in self.children(page_id):
             child.parent_id = page.parent_id
         del self.pages[page_id]
@@ -173,7 +206,8 @@ class ConfluenceStore:
 
     def children(self, page_id: str) -> list[Page]:
         """Direct child pages in creation order."""
-        self.page(page_id)
+        if page_id not in self.pages:
+            raise _no_content(page_id)
         return [p for p in self.pages.values() if p.parent_id == page_id]
 
     def ancestors(self, page: Page) -> list[Page]:

@@ -4,8 +4,9 @@ The routes a client needs where Cloud retires v1 content routes, over the same s
 does its own way, as the official spec and public reports describe it:
 
 - `GET /pages?space-id=&title=` matches the title exactly but case-insensitively, and an empty title
-  matches nothing; `status` defaults to current (and archived, which the sandbox does not store);
-- `GET /pages/{id}` also returns a trashed page, with `"status": "trashed"`, unless `status` leaves it out;
+  matches nothing; `status` defaults to current and archived;
+- `GET /pages/{id}` also returns an archived or trashed page, with `"status": "archived"` or `"trashed"`,
+  unless `status` leaves it out; a page the user may not view answers 404, as a missing one;
 - `POST /pages` without `parentId` puts the page under the space's homepage (unless `root-level=true`);
 - `PUT /pages/{id}` needs id, status, title, body and version, and has no `minorEdit`: every update is a
   major edit that notifies watchers; a stale version answers 409 as in v1;
@@ -67,7 +68,8 @@ def list_pages(state: SandboxState, request: Request) -> Reply:
     if not statuses <= set(_LIST_STATUSES):
         raise confluence_error(400, f"Invalid status: {sorted(statuses - set(_LIST_STATUSES))}")
     space_ids, ids, title = set(request.arg_list("space-id")), set(request.arg_list("id")), request.arg("title")
-    candidates = [*state.confluence.pages.values(), *state.confluence.trash.values()]
+    candidates = [p for p in (*state.confluence.pages.values(), *state.confluence.trash.values())
+                  if p.id not in state.confluence.view_restricted]
     pages = sorted(
         (p for p in candidates if p.status in statuses
          and (not space_ids or str(state.confluence.spaces[p.space_key].id) in space_ids)
@@ -208,9 +210,9 @@ def _numeric(value: str) -> str:
 
 
 def _any_page(state: SandboxState, page_id: str) -> Page:
-    """The page, current or trashed; the 404 when neither."""
+    """The page, current, archived or trashed; the 404 when none, or when the user may not view it (v2's spec)."""
     found = state.confluence.pages.get(_numeric(page_id)) or state.confluence.trash.get(page_id)
-    if found is None:
+    if found is None or page_id in state.confluence.view_restricted:
         raise confluence_error(404, f"No content found with id : ContentId{{id={page_id}}}")
     return found
 

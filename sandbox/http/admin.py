@@ -25,6 +25,8 @@ def build_router() -> Router:
         ("POST", "/_sandbox/jira/issues/{key}/move", move_issue),
         ("POST", "/_sandbox/jira/projects/{key}/fields/{field}/hide", hide_field),
         ("POST", "/_sandbox/confluence/pages/{id}/restrict-edit", restrict_page_edit),
+        ("POST", "/_sandbox/confluence/pages/{id}/restrict-view", restrict_page_view),
+        ("POST", "/_sandbox/confluence/pages/{id}/archive", archive_page),
     ):
         router.add(method, template, handler)
     return router
@@ -117,6 +119,28 @@ def restrict_page_edit(controls: Controls, request: Request) -> Reply:
     except ApiError as exc:
         return json_reply({"error": _error_text(exc)}, exc.reply.status)
     return json_reply({"id": request.params["id"], "operations": ["read"]})
+
+
+def restrict_page_view(controls: Controls, request: Request) -> Reply:
+    """Hide the page from the sandbox user; optional {"status": 403} (default 404) → 200 {"id", "status"}."""
+    try:
+        body = request.json() if request.body else {}
+        status = int((body or {}).get("status", 404))
+        controls.state.restrict_page_view(request.params["id"], status)
+    except (BadJson, TypeError, ValueError) as exc:
+        return json_reply({"error": f'{{"status": 403 or 404}} ({exc})'}, 400)
+    except ApiError as exc:
+        return json_reply({"error": _error_text(exc)}, exc.reply.status)
+    return json_reply({"id": request.params["id"], "status": status})
+
+
+def archive_page(controls: Controls, request: Request) -> Reply:
+    """Archive the page → 200 {"id", "status": "archived"}."""
+    try:
+        controls.state.archive_page(request.params["id"])
+    except ApiError as exc:
+        return json_reply({"error": _error_text(exc)}, exc.reply.status)
+    return json_reply({"id": request.params["id"], "status": "archived"})
 
 
 def _error_text(exc: ApiError) -> str:

@@ -2,6 +2,10 @@
 
 - CQL search is v1 (`content/search`) everywhere: v2 has no CQL, and v1 search is not deprecated.
 - Data Center: v1 for everything (`pages_v1`).
+- A page's status (`page_status`) is asked with `status=any` on v1, as v1 answers 404 for an archived or
+  trashed page by default; on v2 `GET pages/{id}` answers them with their status. A view-restricted page
+  answers 404 like a purged one: Cloud's permission check (404 only for no such content) tells them
+  apart; on Data Center nothing does, so such a 404 stays unexplained (the cycle flags nothing on it).
 - Cloud: v2 for pages and page properties (`pages_v2`), as v1 content is deprecated and answers 410 Gone
   through the API gateway (OAuth, scoped tokens). Except minor edits: v2 cannot suppress notifications,
   so write-back and the summary page go through v1's update while it works (classic API tokens on the
@@ -22,7 +26,7 @@ from sync.atlassian.pages_v1 import PAGE_EXPAND, PagesV1, page_from_json
 from sync.atlassian.pages_v2 import PagesV2
 from sync.atlassian.transport import RestChannel
 from sync.models import Page
-from sync.ports import Gone
+from sync.ports import Gone, NotFound
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +40,7 @@ class ConfluenceAdapter:
         self._memory = memory or SiteMemory()
         self._v1 = PagesV1(connection, channel)
         self._v2 = PagesV2(connection, channel)
+        self._account_id: str | None = None
 
     @property
     def request_count(self) -> int:
@@ -59,6 +64,23 @@ class ConfluenceAdapter:
     def get_page(self, page_id: str) -> Page:
         """One page with its storage body; NotFound if absent."""
         return self._pages().get_page(page_id)
+
+    def page_status(self, page_id: str) -> str:
+        """current, archived, trashed or deleted; "purged" when Confluence confirms there is no such page;
+        NotFound when it cannot tell a purge from a view restriction."""
+        try:
+            return self._pages().page_status(page_id)
+        except NotFound as missing:
+            if self._connection.deployment != "cloud":
+                raise NotFound(f"page {page_id} answers 404: purged, or hidden from this account by a view "
+                               "restriction (Data Center cannot tell which)", status=404) from missing
+            self._account_id = self._account_id or self._v1.account_id()
+            try:
+                readable = self._v1.readable(page_id, self._account_id or "")
+            except NotFound:
+                return "purged"
+            raise NotFound(f"page {page_id} exists but this account cannot {'read' if not readable else 'find'} "
+                           "it (a view restriction)", status=404) from missing
 
     def update_page(self, page: Page, body: str, *, message: str, minor_edit: bool = True) -> Page:
         """Version page.version + 1; a minor edit on Cloud through v1 while v1 is there, else through v2."""

@@ -64,6 +64,23 @@ class PagesV1:
         document = self._get(f"rest/api/content/{segment(page_id)}", expand=PAGE_EXPAND)
         return page_from_json(document, site=self.site(document))
 
+    def page_status(self, page_id: str) -> str:
+        """GET content/{id}?status=any: the page's status, archived and trashed included (the default is current)."""
+        document = self._get(f"rest/api/content/{segment(page_id)}", status="any") or {}
+        return str(document.get("status") or "current")
+
+    def readable(self, page_id: str, account_id: str) -> bool:
+        """Cloud's POST content/{id}/permission/check for ourselves: whether we may read the page; NotFound when
+        there is no such content (so a 404 elsewhere was a view restriction only when this answers)."""
+        check = {"subject": {"type": "user", "identifier": account_id}, "operation": "read"}
+        document = self._send("POST", f"rest/api/content/{segment(page_id)}/permission/check", check,
+                              idempotent=True) or {}
+        return bool(document.get("hasPermission"))
+
+    def account_id(self) -> str | None:
+        """GET user/current: the account id of the credentials' user (Cloud), or None."""
+        return (self._get("rest/api/user/current") or {}).get("accountId")
+
     def update_page(self, page: Page, body: str, *, message: str, minor_edit: bool = True) -> Page:
         """Our own PUT with version page.version + 1 (optimistic locking); VersionConflict on 409."""
         payload = {

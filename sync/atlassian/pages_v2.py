@@ -56,6 +56,10 @@ class PagesV2:
             raise NotFound(f"page {page_id} is {document['status']}", status=404)
         return self._page(document, document)
 
+    def page_status(self, page_id: str) -> str:
+        """GET pages/{id} (no status filter: archived and trashed pages answer too): the page's status."""
+        return str((self._get(f"api/v2/pages/{segment(page_id)}") or {}).get("status") or "current")
+
     def update_page(self, page: Page, body: str, *, message: str) -> Page:
         """PUT version page.version + 1 (optimistic locking; VersionConflict on 409): a major edit."""
         payload = {
