@@ -189,6 +189,22 @@ class JiraProbe(Protocol):
         """Ids of the fields on the create screen of this project and issue type; NotFound if either is missing."""
         ...
 
+    def site_deployment(self) -> DeploymentKind:
+        """What the site says it is (serverInfo), whatever the configuration says."""
+        ...
+
+    def myself(self) -> dict[str, Any]:
+        """The credentials' user document (`timeZone` among its fields)."""
+        ...
+
+    def server_time(self, at: float | None = None) -> datetime | None:
+        """Jira's time, from the `Date` header of its latest answer (as JiraPort.server_time)."""
+        ...
+
+    def active_sprint(self, board_id: int) -> int | None:
+        """The id of the board's active sprint, or None; NotFound when the board is not there for us."""
+        ...
+
 
 class ConfluenceProbe(Protocol):
     """What `postmortem-sync check` asks Confluence: whether the search finds pages, whether we may edit the summary."""
@@ -207,4 +223,19 @@ class ConfluenceProbe(Protocol):
 
     def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
         """A content property's value and version number, or None (as ConfluencePort.get_property)."""
+        ...
+
+    @property
+    def deployment(self) -> DeploymentKind: ...
+
+    def answers(self, generation: Literal["v1", "v2"]) -> bool:
+        """Whether v1 content or v2 page routes answer us: False when they are not there (404) or retired (410)."""
+        ...
+
+    def count_pages(self, cql: str) -> int | None:
+        """How many pages the CQL selects (an estimate on Cloud); None when Confluence does not say."""
+        ...
+
+    def server_time(self, at: float | None = None) -> datetime | None:
+        """Confluence's time, from the `Date` header of its latest answer."""
         ...

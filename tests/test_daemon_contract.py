@@ -69,6 +69,8 @@ _COMMON_ROUTES = {
     "POST /rest/agile/1.0/sprint/{sprintId}/issue",
     "GET /wiki/rest/api/content/search",  # CQL: v1 on both deployments (v2 has no CQL)
     "PUT /wiki/rest/api/content/{id}",  # write-back, ticked tasks, summary page: minor edits (v1 on Cloud too)
+    "GET /rest/api/2/myself",  # `check`: the account's time zone
+    "GET /wiki/rest/api/search",  # `check`: how many pages the configured CQL selects (totalSize)
 }
 _V1_PAGES = {  # Data Center's page calls
     "GET /wiki/rest/api/content",  # the summary page by title
@@ -90,6 +92,7 @@ _V2_PAGES = {  # Cloud's, where v1 content is deprecated
 }
 _CLOUD = _COMMON_ROUTES | _V2_PAGES | {
     "GET /rest/api/3/search/jql", "POST /rest/api/3/search/jql",
+    "GET /wiki/rest/api/content",  # `check`: whether v1 content answers (410 where it is retired)
     "GET /wiki/rest/api/user/current",  # our account id, for the permission check below (asked once)
     "POST /wiki/rest/api/content/{id}/permission/check",  # a page answering 404: purged, or hidden from us?
 }

@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sync.atlassian.confluence import ConfluenceAdapter
-from sync.atlassian.connection import ClientOptions, Connection, Credentials, detect_deployment, remembered_deployment
+from sync.atlassian.connection import (
+    ClientOptions,
+    Connection,
+    Credentials,
+    anonymous_server_info,
+    detect_deployment,
+    remembered_deployment,
+)
 from sync.atlassian.jira import JiraAdapter
 from sync.atlassian.memory import MetaStore, SiteMemory, contradicts_deployment
 from sync.atlassian.transport import RestChannel
@@ -59,7 +66,8 @@ def make_adapters(
     jira_channel = RestChannel(pacer=pacer, policy=policy, secrets=secrets, on_failure=doubt)
     jira_connection = _jira_connection(settings, jira_channel, sites)
     jira = JiraAdapter(jira_connection, jira_channel, project=settings.jira.project,
-                       done_transition=settings.jira.done_transition)
+                       done_transition=settings.jira.done_transition,
+                       site_info=lambda: anonymous_server_info(jira_base, jira_channel, _client_options(settings)))
     confluence_channel = RestChannel(pacer=pacer, policy=policy, secrets=secrets)
     confluence = ConfluenceAdapter(_confluence_connection(settings, jira_connection), confluence_channel, sites)
     return jira, confluence

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -26,7 +26,7 @@ from sync.atlassian.pages_v1 import PAGE_EXPAND, PagesV1, page_from_json
 from sync.atlassian.pages_v2 import PagesV2
 from sync.atlassian.transport import RestChannel
 from sync.models import Page
-from sync.ports import Gone, NotFound
+from sync.ports import DeploymentKind, Gone, NotFound
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +113,26 @@ class ConfluenceAdapter:
     def set_property(self, page_id: str, key: str, value: object, version: int | None) -> None:
         """Create the property or replace version `version`; VersionConflict when another writer was first."""
         self._pages().set_property(page_id, key, value, version)
+
+    @property
+    def deployment(self) -> DeploymentKind:
+        """cloud or datacenter (configured, or Jira's)."""
+        return self._connection.deployment
+
+    def answers(self, generation: Literal["v1", "v2"]) -> bool:
+        """Whether this generation's page routes answer us (v1 `content`, v2 `spaces`): False on 404 (not
+        there) or 410 (v1 content retired for this credential); other errors are raised."""
+        path = "rest/api/content" if generation == "v1" else "api/v2/spaces"
+        try:
+            self._get(path, limit=1, **({"type": "page"} if generation == "v1" else {}))
+        except (NotFound, Gone):
+            return False
+        return True
+
+    def count_pages(self, cql: str) -> int | None:
+        """How many pages the CQL selects (`GET search` `totalSize`, an estimate on Cloud); None if not said."""
+        total = (self._get("rest/api/search", cql=cql, limit=1) or {}).get("totalSize")
+        return int(total) if isinstance(total, int) else None
 
     def _pages(self) -> PagesV1 | PagesV2:
         return self._v2 if self._connection.deployment == "cloud" else self._v1

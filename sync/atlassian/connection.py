@@ -147,6 +147,17 @@ def remembered_deployment(memory: SiteMemory, url: str, detect: Callable[[], Dep
     return deployment
 
 
+def anonymous_server_info(url: str, channel: RestChannel, options: ClientOptions) -> dict[str, Any]:
+    """Jira's serverInfo asked without credentials: both deployments answer it anonymously."""
+    with options.jira(url, "datacenter", {}) as client:
+        return channel.send(client, "GET", "rest/api/2/serverInfo", idempotent=True) or {}
+
+
+def deployment_of(info: dict[str, Any]) -> DeploymentKind:
+    """cloud or datacenter, as a serverInfo document says (`deploymentType` Cloud, or Server/Data Center)."""
+    return "cloud" if str(info.get("deploymentType", "")).lower() == "cloud" else "datacenter"
+
+
 def detect_deployment(
     url: str, credentials: Credentials, channel: RestChannel, options: ClientOptions
 ) -> DeploymentKind:

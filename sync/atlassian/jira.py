@@ -10,17 +10,25 @@ the caller re-queries by identity label before creating again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from sync.atlassian.connection import Connection
+from sync.atlassian.connection import Connection, deployment_of
 from sync.atlassian.jira_json import bulk_results, create_fields, field_change, issue_from_json, wiki_text
 from sync.atlassian.transport import RestChannel, segment
 from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner
-from sync.ports import SNAPSHOT_FIELDS, AtlassianError, CreateInterrupted, DeploymentKind, NotFound
+from sync.ports import (
+    SNAPSHOT_FIELDS,
+    AtlassianError,
+    AuthFailed,
+    CreateInterrupted,
+    DeploymentKind,
+    NotFound,
+    PermissionDenied,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +54,10 @@ class JiraAdapter:
         *,
         project: str = "",
         done_transition: str | None = None,
+        site_info: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._connection = connection
+        self._site_info = site_info  # serverInfo asked without credentials (what the site says it is)
         self._channel = channel
         self._project = project
         self._done_transition = done_transition
@@ -72,6 +82,19 @@ class JiraAdapter:
     def server_info(self) -> dict[str, Any]:
         """Jira's serverInfo document."""
         return self._get("rest/api/2/serverInfo") or {}
+
+    def site_deployment(self) -> DeploymentKind:
+        """What the site says it is (serverInfo's deploymentType), asked without credentials where it answers so,
+        whatever `jira.deployment` says; with them when it refuses anonymous requests."""
+        try:
+            info = self._site_info() if self._site_info else self.server_info()
+        except (AuthFailed, PermissionDenied):
+            info = self.server_info()
+        return deployment_of(info)
+
+    def myself(self) -> dict[str, Any]:
+        """The credentials' user (GET myself): its account id or name, and the time zone Jira reads dates in."""
+        return self._get("rest/api/2/myself") or {}
 
     # reads
 

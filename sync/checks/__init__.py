@@ -39,9 +39,23 @@ CheckGroup = Callable[[Probe], Iterator[Check]]
 
 
 def _groups() -> list[CheckGroup]:
-    from sync.checks import site  # the groups import Check and Probe from here
+    from sync.checks import board, clock, deployment, endpoints, pages, site, summary_lease  # they import Check, Probe
 
-    return [site.credentials, site.jira_project, site.create_screen, site.confluence_search, site.summary_page]
+    return [
+        deployment.deployment,  # before the credentials: says whether they are of the right kind
+        site.credentials,
+        endpoints.confluence_api,
+        clock.server_clock,  # once both servers answered (their `Date` headers)
+        clock.time_zone,
+        endpoints.jira_search,
+        site.jira_project,
+        site.create_screen,
+        board.sprint_board,
+        site.confluence_search,
+        pages.postmortem_pages,
+        site.summary_page,
+        summary_lease.write_lease,
+    ]
 
 
 def run_checks(settings: Settings, jira: JiraProbe, confluence: ConfluenceProbe) -> Iterator[Check]:
