@@ -199,3 +199,23 @@ def test_before_the_first_cycle_the_lease_is_free_to_take(tmp_path, capsys):
     with sandbox("datacenter") as sb:
         _, _, results = run_check(config(sb, tmp_path), capsys)
     assert "the first cycle creates it and takes the write lease" in results["write lease"]["message"]
+
+
+def test_a_cloud_search_route_missing_on_the_site_names_data_center(tmp_path):
+    """Jira Data Center has no /rest/api/3/search/jql (404): reached only when the credentials work both ways,
+    which the sandbox's do not, so the adapter's answer is stood in for here."""
+    from sync.checks import Probe
+    from sync.checks.endpoints import jira_search
+    from sync.ports import NotFound
+    from sync.settings import Settings
+
+    class Jira:
+        deployment = "cloud"
+
+        def search(self, jql, *, fields=()):
+            raise NotFound("null for uri: /rest/api/3/search/jql", status=404)
+
+    settings = Settings(**site_config("https://jira.example.com", tmp_path / "s.sqlite3"))
+    [check] = jira_search(Probe(settings, Jira(), None))  # type: ignore[arg-type]
+    assert not check.passed and "this is Jira Data Center" in check.message
+    assert "set jira.deployment = datacenter" in check.message
