@@ -84,7 +84,7 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult,
     for done in plan.transitions:
         key = done.record.issue_key
         assert key is not None  # the planner plans this only for an item that has an issue
-        if _attempt(result, ProblemKind.TRANSITION_FAILED, key, partial(jira.transition_to_done, key)):
+        if _attempt(result, ProblemKind.TRANSITION_FAILED, key, partial(jira.transition_to_done, key, done.kind)):
             state.save_items([replace(done.record, done=True)])
             result.transitioned += 1
     for flag in plan.flags:
@@ -233,14 +233,15 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
             state.clear_intents([item_key])
             result.created[item_key] = outcome.key
             log.info("issue_created", issue_key=outcome.key, item_key=item_key, page_id=change.record.page_id)
-            done_keys += [outcome.key] if change.mark_done else []
+            kind = (change.fields.project, change.fields.issue_type) if change.fields.project else None
+            done_keys += [(outcome.key, kind)] if change.mark_done else []
         elif outcome.error != "interrupted":
             state.clear_intents([item_key])  # Jira rejected it: nothing exists to find
             result.problems.append(Problem(ProblemKind.CREATE_REJECTED, item_key, str(outcome.error)))
     # Distinct new issues, one transition each: safe to send side by side (no bulk transition in v2).
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        failures = pool.map(lambda k: _problem_of(ProblemKind.TRANSITION_FAILED, k, lambda: jira.transition_to_done(k)),
-                            done_keys)
+        failures = pool.map(lambda done: _problem_of(ProblemKind.TRANSITION_FAILED, done[0],
+                                                     partial(jira.transition_to_done, *done)), done_keys)
         result.problems += [problem for problem in failures if problem]
     _after_create(creates, jira, options, result)
 
