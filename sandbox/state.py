@@ -67,6 +67,7 @@ class SandboxState:
             self.confluence = ConfluenceStore(self.clock)
             self.jira = JiraStore(self.options.search_lag_ms, clock=self.clock)
             self.hidden_fields_by_project: dict[str, set[str]] = {}  # project key → fields off its screens
+            self.required_fields_by_project: dict[str, dict[str, str]] = {}  # project key → {custom field id: name}
             seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
             seed_jira(self.jira, now)
 
@@ -85,6 +86,18 @@ class SandboxState:
                 raise jira_error(404, f"No project could be found with key '{project_key}'.")
             self.hidden_fields_by_project.setdefault(key, set()).add(field_id)
             return sorted(self.fields_off_screen(key))
+
+    def require_field(self, project_key: str, field_id: str, name: str) -> None:
+        """Put a required custom field on a project's create screens."""
+        with self.lock:
+            key = project_key.strip().upper()
+            if key not in self.jira.projects:
+                raise jira_error(404, f"No project could be found with key '{project_key}'.")
+            self.required_fields_by_project.setdefault(key, {})[field_id] = name
+
+    def required_fields(self, project_key: str) -> dict[str, str]:
+        """Required custom fields of a project's create screens: {field id: name}."""
+        return self.required_fields_by_project.get(project_key.upper(), {})
 
     def fields_off_screen(self, project_key: str) -> set[str]:
         """Fields missing from a project's create and edit screens."""

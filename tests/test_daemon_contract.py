@@ -61,7 +61,8 @@ _COMMON_ROUTES = {
     "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes",  # `check`: the create screen's fields
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
-    "GET /rest/api/2/issue/{issueIdOrKey}/transitions",
+    "GET /rest/api/2/issue/{issueIdOrKey}/transitions",  # with their screens; `check`: the Done transition
+    "GET /rest/api/2/issue/{issueIdOrKey}/editmeta",  # `check`: the edit screen of a managed issue
     "POST /rest/api/2/issue/{issueIdOrKey}/transitions",
     "POST /rest/api/2/issue/{issueIdOrKey}/comment",
     "POST /rest/api/2/issue/{issueIdOrKey}/remotelink",

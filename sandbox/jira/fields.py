@@ -7,7 +7,7 @@ All problems of one request are collected and answered together, as Jira does:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -50,6 +50,7 @@ class FieldRules:
     store: JiraStore
     directory: UserDirectory
     off_screen: Callable[[str], Collection[str]] = lambda project_key: ()  # project key → fields its screens lack
+    required: Callable[[str], Mapping[str, str]] = lambda project_key: {}  # project key → {required custom field: name}
 
 
 def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -> Edit:
@@ -68,6 +69,7 @@ def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -
         _collect(errors, name, partial(_apply_operations, edit, name, operations, rules))
     if existing is None:
         _require_create_fields(edit, errors)
+        _require_custom_fields(fields.keys(), edit.values.get("project"), rules, errors)
     _check_parent_hierarchy(edit, existing, rules, errors)
     _check_epic_name(edit, existing, rules, errors)
     _check_screen(fields.keys() | update.keys(), existing.project if existing else edit.values.get("project"),
@@ -138,6 +140,14 @@ def _require_create_fields(edit: Edit, errors: dict[str, str]) -> None:
         errors.setdefault("issuetype", "Specify an issue type")
     if "summary" not in edit.values:
         errors.setdefault("summary", "You must specify a summary of the issue.")
+
+
+def _require_custom_fields(names: Collection[str], project: Project | None, rules: FieldRules,
+                           errors: dict[str, str]) -> None:
+    """A required custom field an admin put on the create screen (`Sandbox.require_field`) must be given."""
+    for field_id, name in rules.required(project.key if project else "").items():
+        if field_id not in names:
+            errors.setdefault(field_id, f"{name} is required.")
 
 
 def _check_parent_hierarchy(edit: Edit, existing: Issue | None, rules: FieldRules, errors: dict[str, str]) -> None:

@@ -42,7 +42,7 @@ def _created(state: SandboxState, request: Request, issue: Issue) -> dict[str, A
 
 def _screen_rules(state: SandboxState, request: Request) -> FieldRules:
     """The field rules of a create or edit: also refuse fields off the project's screens (Sandbox.hide_field)."""
-    return replace(rules_for(state, request), off_screen=state.fields_off_screen)
+    return replace(rules_for(state, request), off_screen=state.fields_off_screen, required=state.required_fields)
 
 
 def _create_one(state: SandboxState, request: Request, payload: Any) -> Issue:

@@ -151,7 +151,17 @@ def createmeta_fields(state: SandboxState, request: Request) -> Reply:
     fields = _screen_fields(_CREATE_SCREEN, state, OPS.key)
     if request.params["issueTypeId"] == EPIC.id and not state.options.is_cloud:
         fields.append(_EPIC_NAME_META)
+    fields += [_required_text_field(field_id, name) for field_id, name in state.required_fields(OPS.key).items()]
     return json_reply(_page(state, [{**meta, "fieldId": meta["key"]} for meta in fields], "fields"))
+
+
+def _required_text_field(field_id: str, name: str) -> dict[str, Any]:
+    """A required custom text field an admin put on the create screen (`Sandbox.require_field`)."""
+    custom_id = int(field_id.rsplit("_", 1)[-1]) if field_id.rsplit("_", 1)[-1].isdigit() else 0
+    schema = {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+              "customId": custom_id}
+    return {"required": True, "schema": schema, "name": name, "key": field_id, "hasDefaultValue": False,
+            "operations": ["set"]}
 
 
 def editmeta(state: SandboxState, request: Request) -> Reply:

@@ -39,9 +39,11 @@ CheckGroup = Callable[[Probe], Iterator[Check]]
 
 
 def _groups() -> list[CheckGroup]:
-    from sync.checks import site  # the groups import Check and Probe from here
+    from sync.checks import site, workflow  # the groups import Check and Probe from here
 
-    return [site.credentials, site.jira_project, site.create_screen, site.confluence_search, site.summary_page]
+    return [site.credentials, site.jira_project, site.create_screen, workflow.create_requirements,
+            workflow.edit_screen, workflow.done_transitions, workflow.epic_name, site.confluence_search,
+            site.summary_page]
 
 
 def run_checks(settings: Settings, jira: JiraProbe, confluence: ConfluenceProbe) -> Iterator[Check]:
