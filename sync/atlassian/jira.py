@@ -156,7 +156,12 @@ class JiraAdapter:
     def epic_name_field(self) -> str | None:
         """The id of Jira Software's Epic Name field (by its schema, from `GET /field`), else None; asked once."""
         if not self._epic_name_field:
-            self._epic_name_field.append(epic_name_field(self._get("rest/api/2/field") or []))
+            try:
+                fields = self._get("rest/api/2/field") or []
+            except AtlassianError as exc:  # the create goes without it, and Jira's answer names the field
+                log.warning("epic_name_field_unknown", status=exc.status)
+                return None
+            self._epic_name_field.append(epic_name_field(fields))
         return self._epic_name_field[0]
 
     def _link_epics(self, fields: Sequence[IssueFields], results: Sequence[CreateResult]) -> None:

@@ -87,3 +87,14 @@ def test_cloud_epics_have_no_epic_name(http: responses.RequestsMock) -> None:
     jira.create_issues([IssueFields(summary="Queue stall follow-ups", issue_type="Epic")])
     assert len(http.calls) == 1 and not any(k.startswith("customfield") for k in
                                             body(http.calls[0])["issueUpdates"][0]["fields"])
+
+
+def test_an_unreadable_field_list_sends_the_epic_without_epic_name(http: responses.RequestsMock) -> None:
+    """Nothing was sent yet, so the create is not interrupted: Jira's answer names the missing field."""
+    http.get(DC_JIRA + "/rest/api/2/field", status=403, json={"errorMessages": ["no"], "errors": {}})
+    http.post(DC_JIRA + "/rest/api/2/issue/bulk", status=400, json={"issues": [], "errors": [{
+        "status": 400, "failedElementNumber": 0,
+        "elementErrors": {"errorMessages": [], "errors": {"customfield_10100": "Epic Name is required."}}}]})
+    jira, _ = adapters("datacenter", epic={"enabled": True})
+    [result] = jira.create_issues([IssueFields(summary="Queue stall follow-ups", issue_type="Epic")])
+    assert result.key is None and "Epic Name is required." in str(result.error)
