@@ -199,6 +199,12 @@ class Sandbox:
         ("Root cause is required."); createmeta lists it as required, without a default."""
         self.state.require_field(project_key, field_id, name)
 
+    def add_jira_link(self, link_id: str, url: str) -> None:
+        """Link Confluence to another Jira, as an admin adds an application link: Jira macros whose serverId is
+        `link_id` point there. The primary link (`PRIMARY_JIRA_LINK`) is this sandbox's Jira; a serverId naming
+        no link renders "Unable to locate Jira server for this macro"."""
+        self.state.add_jira_link(link_id, url)
+
     def restrict_page_edit(self, page_id: str) -> None:
         """Let the sandbox user read this page but not edit it (a page restriction); unknown page: ApiError 404."""
         self.state.restrict_page_edit(page_id)

@@ -16,6 +16,9 @@ from sandbox.options import SandboxOptions
 from sandbox.seed import read_seed_pages, seed_confluence, seed_jira
 from sandbox.timefmt import zone
 
+# The id of Confluence's primary Jira application link, named "System Jira" (bundled example 07 uses it).
+PRIMARY_JIRA_LINK = "a9986ca6-387c-3b09-9a85-450e12a1cf94"
+
 
 class SandboxState:
     """Users, Confluence and Jira; handlers touch them only while holding `lock`."""
@@ -68,6 +71,8 @@ class SandboxState:
             self.jira = JiraStore(self.options.search_lag_ms, clock=self.clock)
             self.hidden_fields_by_project: dict[str, set[str]] = {}  # project key → fields off its screens
             self.required_fields_by_project: dict[str, dict[str, str]] = {}  # project key → {custom field id: name}
+            # Confluence's Jira application links (id → base URL; "" is this sandbox's Jira, the primary link)
+            self.jira_links: dict[str, str] = {PRIMARY_JIRA_LINK: ""}
             seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
             seed_jira(self.jira, now)
 
@@ -102,6 +107,11 @@ class SandboxState:
     def fields_off_screen(self, project_key: str) -> set[str]:
         """Fields missing from a project's create and edit screens."""
         return self.hidden_fields_by_project.get(project_key.upper(), set())
+
+    def add_jira_link(self, link_id: str, url: str) -> None:
+        """Link Confluence to another Jira (an application link), whose macros render against `url`."""
+        with self.lock:
+            self.jira_links[link_id] = url.rstrip("/")
 
     def restrict_page_edit(self, page_id: str) -> None:
         """Let the sandbox user read the page but not edit it (an edit restriction naming someone else)."""

@@ -8,12 +8,13 @@ import re
 
 import pytest
 
+from sandbox.state import PRIMARY_JIRA_LINK
 from sync.jira_macro import JiraServer, jira_macro_xml, page_server
 from sync.storage_edits import edit_items
 from sync.storage_format import parse_well_formed
 from tests.harness import FLAVORS, table_page
 
-LINK_ID = "a9986ca6-387c-3b09-9a85-450e12a1cf94"
+LINK_ID = "5c1f7e2a-0b3d-4e8f-9a6c-2d4b6f8a0c1e"
 TITLE = "Postmortem: queue stall"
 
 
@@ -83,3 +84,21 @@ def test_no_link_is_named_when_none_is_known(world):
     written = [m for body in world.bodies("") for m in written_macros(body) if "OPS-" in m]
     assert written and not [m for m in written if "server" in m]
     assert any("HOT-2207" in m and "serverId" in m for body in world.bodies("") for m in written_macros(body))
+
+
+def test_confluence_renders_a_macro_against_the_link_it_names(make_world):
+    """The sandbox's links: the primary one is its own Jira (used without serverId), another one points
+    elsewhere, and a serverId naming no link renders Confluence's error instead of the issue."""
+    world = make_world({"page.xml": table_page(TITLE, ["Drain the queue"])}, sprint=False)
+    world.sb.add_jira_link("vendor-link", "https://vendor.example.com")
+    key = world.jira_client.post("rest/api/2/issue", data={"fields": {
+        "project": {"key": "OPS"}, "issuetype": {"name": "Task"}, "summary": "Incident ticket"}})["key"]
+    macros = [macro(key), macro(key, "System Jira", PRIMARY_JIRA_LINK), macro(key, "Vendor Jira", "vendor-link"),
+              macro(key, "Old Jira", "retired-link")]
+    world.edit_page(TITLE, lambda body: body.replace("<h2>", "".join(f"<p>{m}</p>" for m in macros) + "<h2>", 1))
+    view = world.confluence_client.get(f"rest/api/content/{world.page_id(TITLE)}",
+                                       params={"expand": "body.view"})["body"]["view"]["value"]
+    paragraphs = re.findall(r"<p>(.*?)</p>", view)[:4]
+    assert all("Incident ticket" in p and f'href="/browse/{key}"' in p for p in paragraphs[:2]), paragraphs
+    assert f'href="https://vendor.example.com/browse/{key}"' in paragraphs[2] and "Incident ticket" not in paragraphs[2]
+    assert "Unable to locate Jira server for this macro" in paragraphs[3] and key not in paragraphs[3]
