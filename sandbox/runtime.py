@@ -193,6 +193,18 @@ class Sandbox:
         """
         self.state.hide_field(project_key, field_id)
 
+    def require_field(self, project_key: str, field_id: str, name: str) -> None:
+        """Put a required custom text field on a project's create screens, as a Jira admin might:
+        require_field("OPS", "customfield_10200", "Root cause"). Creates without it get Jira's 400
+        ("Root cause is required."); createmeta lists it as required, without a default."""
+        self.state.require_field(project_key, field_id, name)
+
+    def add_jira_link(self, link_id: str, url: str) -> None:
+        """Link Confluence to another Jira, as an admin adds an application link: Jira macros whose serverId is
+        `link_id` point there. The primary link (`PRIMARY_JIRA_LINK`) is this sandbox's Jira; a serverId naming
+        no link renders "Unable to locate Jira server for this macro"."""
+        self.state.add_jira_link(link_id, url)
+
     def restrict_page_edit(self, page_id: str) -> None:
         """Let the sandbox user read this page but not edit it (a page restriction); unknown page: ApiError 404."""
         self.state.restrict_page_edit(page_id)

@@ -16,6 +16,9 @@ from sandbox.options import SandboxOptions
 from sandbox.seed import read_seed_pages, seed_confluence, seed_jira
 from sandbox.timefmt import zone
 
+# The id of Confluence's primary Jira application link, named "System Jira" (bundled example 07 uses it).
+PRIMARY_JIRA_LINK = "a9986ca6-387c-3b09-9a85-450e12a1cf94"
+
 
 class SandboxState:
     """Users, Confluence and Jira; handlers touch them only while holding `lock`."""
@@ -67,6 +70,9 @@ class SandboxState:
             self.confluence = ConfluenceStore(self.clock)
             self.jira = JiraStore(self.options.search_lag_ms, clock=self.clock)
             self.hidden_fields_by_project: dict[str, set[str]] = {}  # project key → fields off its screens
+            self.required_fields_by_project: dict[str, dict[str, str]] = {}  # project key → {custom field id: name}
+            # Confluence's Jira application links (id → base URL; "" is this sandbox's Jira, the primary link)
+            self.jira_links: dict[str, str] = {PRIMARY_JIRA_LINK: ""}
             seed_confluence(self.confluence, self._seed_pages, self.api_user, now)
             seed_jira(self.jira, now)
 
@@ -86,9 +92,26 @@ class SandboxState:
             self.hidden_fields_by_project.setdefault(key, set()).add(field_id)
             return sorted(self.fields_off_screen(key))
 
+    def require_field(self, project_key: str, field_id: str, name: str) -> None:
+        """Put a required custom field on a project's create screens."""
+        with self.lock:
+            key = project_key.strip().upper()
+            if key not in self.jira.projects:
+                raise jira_error(404, f"No project could be found with key '{project_key}'.")
+            self.required_fields_by_project.setdefault(key, {})[field_id] = name
+
+    def required_fields(self, project_key: str) -> dict[str, str]:
+        """Required custom fields of a project's create screens: {field id: name}."""
+        return self.required_fields_by_project.get(project_key.upper(), {})
+
     def fields_off_screen(self, project_key: str) -> set[str]:
         """Fields missing from a project's create and edit screens."""
         return self.hidden_fields_by_project.get(project_key.upper(), set())
+
+    def add_jira_link(self, link_id: str, url: str) -> None:
+        """Link Confluence to another Jira (an application link), whose macros render against `url`."""
+        with self.lock:
+            self.jira_links[link_id] = url.rstrip("/")
 
     def restrict_page_edit(self, page_id: str) -> None:
         """Let the sandbox user read the page but not edit it (an edit restriction naming someone else)."""

@@ -16,6 +16,7 @@ from functools import partial
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
+from sync.jira_macro import JiraServer
 from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, WriteBack
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.problems import Problem, ProblemKind
@@ -37,6 +38,7 @@ class ApplyOptions:
     concurrency: int = 4
     templates: tuple[TemplateSpec, ...] = DEFAULT_TEMPLATES  # the parser's, so the write-back finds the same items
     managed_projects: tuple[str, ...] = ()  # where issues may be written to; empty: not checked by project
+    jira_server: JiraServer | None = None  # the Jira link written-back macros name; None: as the page's macros do
 
 
 @dataclass
@@ -64,7 +66,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
         # the shared pacer keeps the request rate within the configured burst limit.
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            outcomes = pool.map(lambda w: _write_back(w, keys, confluence, pages, options.templates), plan.write_backs)
+            outcomes = pool.map(lambda w: _write_back(w, keys, confluence, pages, options), plan.write_backs)
             for written, problems in outcomes:
                 result.pages += [written] if written else []
                 result.problems += problems
@@ -84,7 +86,7 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult,
     for done in plan.transitions:
         key = done.record.issue_key
         assert key is not None  # the planner plans this only for an item that has an issue
-        if _attempt(result, ProblemKind.TRANSITION_FAILED, key, partial(jira.transition_to_done, key)):
+        if _attempt(result, ProblemKind.TRANSITION_FAILED, key, partial(jira.transition_to_done, key, done.kind)):
             state.save_items([replace(done.record, done=True)])
             result.transitioned += 1
     for flag in plan.flags:
@@ -233,14 +235,15 @@ def _create(creates: Sequence[CreateIssue], jira: JiraPort, state: State, option
             state.clear_intents([item_key])
             result.created[item_key] = outcome.key
             log.info("issue_created", issue_key=outcome.key, item_key=item_key, page_id=change.record.page_id)
-            done_keys += [outcome.key] if change.mark_done else []
+            kind = (change.fields.project, change.fields.issue_type) if change.fields.project else None
+            done_keys += [(outcome.key, kind)] if change.mark_done else []
         elif outcome.error != "interrupted":
             state.clear_intents([item_key])  # Jira rejected it: nothing exists to find
             result.problems.append(Problem(ProblemKind.CREATE_REJECTED, item_key, str(outcome.error)))
     # Distinct new issues, one transition each: safe to send side by side (no bulk transition in v2).
     with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-        failures = pool.map(lambda k: _problem_of(ProblemKind.TRANSITION_FAILED, k, lambda: jira.transition_to_done(k)),
-                            done_keys)
+        failures = pool.map(lambda done: _problem_of(ProblemKind.TRANSITION_FAILED, done[0],
+                                                     partial(jira.transition_to_done, *done)), done_keys)
         result.problems += [problem for problem in failures if problem]
     _after_create(creates, jira, options, result)
 
@@ -277,11 +280,12 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
 
 
 def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None],
-              templates: Sequence[TemplateSpec] = DEFAULT_TEMPLATES) -> str:
+              options: ApplyOptions = ApplyOptions()) -> str:
     """The page body with the Jira keys inserted and tasks ticked, in one pass; unknown targets are skipped."""
     links = [(origin, key, summary) for origin, item_key, summary in write.keys if (key := keys.get(item_key))]
     try:
-        edited, problems = edit_items(body, links=links, completions=write.complete, templates=templates)
+        edited, problems = edit_items(body, links=links, completions=write.complete, templates=options.templates,
+                                      server=options.jira_server, projects=options.managed_projects)
     except EditError as exc:  # e.g. a body that is not well-formed: never edited
         log.warning("write_back_refused", page_id=write.page_id, error=str(exc))
         return body
@@ -291,7 +295,7 @@ def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None],
 
 
 def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
-                pages: Mapping[str, Page], templates: Sequence[TemplateSpec]) -> tuple[Page | None, list[Problem]]:
+                pages: Mapping[str, Page], options: ApplyOptions) -> tuple[Page | None, list[Problem]]:
     """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost.
 
     Returns (the page as written, None if it was not, problems); safe to run for different pages at once.
@@ -300,7 +304,7 @@ def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: Co
     for _ in range(WRITE_BACK_ATTEMPTS):
         try:
             page = page or confluence.get_page(write.page_id)
-            body = edit_body(page.body, write, keys, templates)
+            body = edit_body(page.body, write, keys, options)
             if body == page.body:
                 return None, []
             written = confluence.update_page(page, body, message="postmortem-sync: linked Jira issues",

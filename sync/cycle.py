@@ -15,6 +15,7 @@ from sync import intents, lease
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
+from sync.jira_macro import JiraServer
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
 from sync.page_status import archived_parses, deleted_pages
 from sync.parser import parse_page
@@ -284,6 +285,7 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
         remote_links=not settings.sync.write_back, concurrency=settings.sync.concurrency,
         page_url=lambda page_id: by_id[page_id].url if page_id in by_id else None,
         templates=combine_templates(settings.templates), managed_projects=settings.jira.managed,
+        jira_server=JiraServer(settings.confluence.jira_server, settings.confluence.jira_server_id) or None,
     )
     return apply_plan(plan, jira, confluence, state, by_id, options, now)
 

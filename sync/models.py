@@ -241,9 +241,10 @@ class UpdateIssue:
 
 @dataclass(frozen=True)
 class TransitionDone:
-    """Move a tracked issue to done: its item is done on the page."""
+    """Move a tracked issue to done: its item is done on the page. `kind` (project, issue type) picks its workflow."""
 
     record: ItemRecord
+    kind: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -254,7 +254,8 @@ def _plan_known(item: ActionItem, record: ItemRecord | None, new: ItemRecord, sn
         if record.flagged:
             acc.unflags.append(Unflag(kept))
     if to_done:
-        acc.transitions.append(TransitionDone(new))
+        kind = (snapshot.project, snapshot.issue_type) if snapshot.project and snapshot.issue_type else None
+        acc.transitions.append(TransitionDone(new, kind))
 
 
 def _plan_epic(pm: Postmortem, epic_key: str | None, given: _Given, acc: _Changes) -> None:

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 from sync.models import CreateResult, IssueFields, IssueSnapshot, Page
 
 DeploymentKind = Literal["cloud", "datacenter"]
+# What a workflow depends on: (project key, issue type name).
+IssueKind = tuple[str, str]
 
 # Fields `JiraPort.search` and `get_issue` read by default: exactly what `IssueSnapshot` holds.
 SNAPSHOT_FIELDS: tuple[str, ...] = (
@@ -146,12 +148,14 @@ class JiraPort(Protocol):
         """Apply changes named like IssueFields (plus labels_add / labels_remove)."""
         ...
 
-    def transition_to_done(self, key: str) -> bool:
-        """Move the issue into a done-category status; False when no such transition is available."""
+    def transition_to_done(self, key: str, kind: IssueKind | None = None) -> bool:
+        """Move the issue into a done-category status, filling a resolution its screen requires; False when no
+        such transition is available. With the issue's `kind`, the transition is remembered for that kind."""
         ...
 
     def transition(self, key: str, name: str) -> bool:
-        """Apply the transition with this name (or target status name); False when unavailable."""
+        """Apply the transition with this name (or target status name), filling a resolution its screen
+        requires; False when unavailable."""
         ...
 
     def add_comment(self, key: str, text: str) -> None:
@@ -203,6 +207,22 @@ class JiraProbe(Protocol):
 
     def active_sprint(self, board_id: int) -> int | None:
         """The id of the board's active sprint, or None; NotFound when the board is not there for us."""
+        ...
+
+    def create_meta(self, project: str, issue_type: str) -> list[dict[str, Any]]:
+        """Jira's FieldMetadata of the create screen of this project and issue type; NotFound if either is missing."""
+        ...
+
+    def edit_meta(self, key: str) -> list[dict[str, Any]]:
+        """Jira's FieldMetadata of the issue's edit screen (`key` is each field's id)."""
+        ...
+
+    def transitions(self, key: str) -> list[dict[str, Any]]:
+        """The transitions the issue may take now, each with its screen's `fields` (FieldMetadata by field id)."""
+        ...
+
+    def epic_name_field(self) -> str | None:
+        """The id of Jira Software's Epic Name field, None when the site has none."""
         ...
 
 

@@ -8,12 +8,14 @@ offsets in the text by a small tag scanner, and only the inserted macro or the t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from lxml import etree
 
 from sync.item_locator import LocatedItem, PageItems, locate_items, macro_keys
+from sync.jira_macro import JiraServer, page_server
+from sync.jira_macro import jira_macro_xml as jira_macro_xml  # where report and tests have always found it
 from sync.storage_format import TASK_STATUS, collapse_whitespace, parse_well_formed, reference_key
 from sync.storage_tables import cell_span
 from sync.templates import DEFAULT_TEMPLATES, TemplateSpec
@@ -140,14 +142,6 @@ def _spliced(body: str, splices: Sequence[_Splice]) -> str:
     return "".join(reversed(parts))
 
 
-def jira_macro_xml(issue_key: str) -> str:
-    """A Jira issue macro for the key, escaped."""
-    key = (issue_key.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-           .replace('"', "&quot;"))
-    return ('<ac:structured-macro ac:name="jira" ac:schema-version="1">'
-            f'<ac:parameter ac:name="key">{key}</ac:parameter></ac:structured-macro>')
-
-
 def _target(page: PageItems, origin: str, expected_summary: str | None) -> LocatedItem:
     """The item at `origin`; if its summary is not `expected_summary`, the one item that has that summary."""
     item = page.at(origin)
@@ -211,19 +205,23 @@ def mark_task_complete(body: str, origin: str, *, expected_summary: str | None =
 
 def edit_items(body: str, links: Sequence[tuple[str, str, str | None]] = (),
                completions: Sequence[tuple[str, str | None]] = (),
-               templates: Sequence[TemplateSpec] | None = None) -> tuple[str, list[EditError]]:
+               templates: Sequence[TemplateSpec] | None = None, *, server: JiraServer | None = None,
+               projects: Collection[str] = ()) -> tuple[str, list[EditError]]:
     """The body with Jira macros added (origin, issue key, expected summary) and tasks ticked (origin,
     expected summary), all from one parse; plus the edits that could not be made, as errors.
 
-    Nothing but the inserted macros and the task statuses changes; the result is checked well-formed.
+    The macros name `server` (the configured Jira link), else the link the page's macros for issues of
+    `projects` agree on, else none. Nothing but the inserted macros and the task statuses changes; the
+    result is checked well-formed.
     """
     root = _well_formed_root(body)
     page, spans = locate_items(root, templates or DEFAULT_TEMPLATES), _SpanIndex(body, root)
+    server = (server or page_server(root, projects)) if links else None
     splices: list[_Splice] = []
     problems: list[EditError] = []
     for origin, issue_key, summary in links:
         try:
-            splice = _link_splice(body, _target(page, origin, summary), origin, issue_key, spans)
+            splice = _link_splice(body, _target(page, origin, summary), origin, issue_key, spans, server)
         except EditError as exc:
             problems.append(exc)
             continue
@@ -238,7 +236,8 @@ def edit_items(body: str, links: Sequence[tuple[str, str, str | None]] = (),
     return (_checked(_spliced(body, splices)) if splices else body), problems
 
 
-def _link_splice(body: str, item: LocatedItem, origin: str, issue_key: str, spans: _SpanIndex) -> _Splice | None:
+def _link_splice(body: str, item: LocatedItem, origin: str, issue_key: str, spans: _SpanIndex,
+                 server: JiraServer | None = None) -> _Splice | None:
     """The insertion of a Jira macro for `issue_key`; None when the item already links it."""
     reference = reference_key(item.columns.get("jira"))
     existing = tuple(macro_keys(item)) or ((reference,) if reference else ())
@@ -250,7 +249,7 @@ def _link_splice(body: str, item: LocatedItem, origin: str, issue_key: str, span
     if home is None:
         raise EditError(f"every cell of the row at {origin} spans other rows; refusing to link them all")
     separator = " " if item.is_task else ""
-    return _append_splice(body, spans.of(home), separator + jira_macro_xml(issue_key))
+    return _append_splice(body, spans.of(home), separator + jira_macro_xml(issue_key, server))
 
 
 def _complete_splice(body: str, item: LocatedItem, origin: str, spans: _SpanIndex) -> _Splice | None:

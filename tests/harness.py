@@ -331,10 +331,13 @@ class World:
         return self.jira_client.get(path, params={"jql": jql, "fields": fields, "maxResults": limit})["issues"]
 
     def transition_done(self, key: str) -> None:
-        """Move the issue to Done, as a user does in Jira."""
-        transitions = self.jira_client.get(f"rest/api/2/issue/{key}/transitions")["transitions"]
+        """Move the issue to Done, as a user does in Jira (choosing the resolution Done where the screen asks)."""
+        transitions = self.jira_client.get(f"rest/api/2/issue/{key}/transitions",
+                                           params={"expand": "transitions.fields"})["transitions"]
         done = next(t for t in transitions if t["to"]["statusCategory"]["key"] == "done")
-        self.jira_client.post(f"rest/api/2/issue/{key}/transitions", data={"transition": {"id": done["id"]}})
+        fields = {"resolution": {"name": "Done"}} if "resolution" in done.get("fields", {}) else {}
+        self.jira_client.post(f"rest/api/2/issue/{key}/transitions",
+                              data={"transition": {"id": done["id"]}, **({"fields": fields} if fields else {})})
 
     # --- what the sandbox holds (read under its lock) -------------------------------------------
 

@@ -61,7 +61,8 @@ _COMMON_ROUTES = {
     "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes",  # `check`: the create screen's fields
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
-    "GET /rest/api/2/issue/{issueIdOrKey}/transitions",
+    "GET /rest/api/2/issue/{issueIdOrKey}/transitions",  # with their screens; `check`: the Done transition
+    "GET /rest/api/2/issue/{issueIdOrKey}/editmeta",  # `check`: the edit screen of a managed issue
     "POST /rest/api/2/issue/{issueIdOrKey}/transitions",
     "POST /rest/api/2/issue/{issueIdOrKey}/comment",
     "POST /rest/api/2/issue/{issueIdOrKey}/remotelink",
@@ -107,6 +108,7 @@ EXPECTED_ROUTES = {
         "GET /rest/api/2/search", "POST /rest/api/2/search",
         "GET /rest/api/2/user",  # a ri:userkey owner (Cloud mentions carry the accountId itself)
         "POST /rest/agile/1.0/epic/{epicIdOrKey}/issue",  # Cloud sets `parent` in the create instead
+        "GET /rest/api/2/field",  # the Epic Name field's id: an epic needs one on Data Center
     },
 }
 # The statuses a variant answers that the spec does not declare, and why they are right.

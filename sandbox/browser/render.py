@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from html.entities import name2codepoint
@@ -54,6 +54,9 @@ class RenderContext:
     page_href: Callable[[str, str | None], str | None] = lambda title, space: None
     child_pages: Callable[[], list[tuple[str, str]]] = list
     jira_prefix: str = ""
+    # Confluence's Jira application links: id -> that Jira's base URL ("" for this sandbox's Jira, the
+    # primary link, which a macro without serverId uses). Empty: links are not checked.
+    jira_links: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_storage(body: str, context: RenderContext) -> str:
@@ -268,12 +271,20 @@ def _status(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain:
     return [f'<span class="status-lozenge status-{colour}{subtle}">{_esc(params.get("title", ""))}</span>']
 
 
+UNKNOWN_JIRA_LINK = "Unable to locate Jira server for this macro. It may be due to Application Link configuration."
+
+
 def _jira(renderer: _Renderer, name: str, params: _Params, rich: _Body, plain: _Body) -> list[Part]:
-    key = params.get("key", "")
+    """A Jira macro, rendered against the link its serverId names (the primary link without one)."""
+    key, links, server_id = params.get("key", ""), renderer.context.jira_links, params.get("serverId")
+    if server_id and links and server_id not in links:
+        return [f'<span class="jira-error">{_esc(UNKNOWN_JIRA_LINK)}</span>']
+    elsewhere = bool(server_id and links.get(server_id))  # another Jira: its issues are not ours to show
     if not key:
         return [f'<span class="jira-query">Jira query: {_esc(params.get("jqlQuery", ""))}</span>']
-    link = f'<a class="jira-issue-key" href="{_esc(renderer.context.jira_prefix)}/browse/{_esc(key)}">{_esc(key)}</a>'
-    info = renderer.context.issue(key)
+    prefix = links[server_id] if elsewhere and server_id else renderer.context.jira_prefix
+    link = f'<a class="jira-issue-key" href="{_esc(prefix)}/browse/{_esc(key)}">{_esc(key)}</a>'
+    info = None if elsewhere else renderer.context.issue(key)
     if info is None:
         return [f'<span class="jira-issue">{link}</span>']
     colour = _CATEGORY_COLOURS.get(info.category, "grey")

@@ -77,7 +77,8 @@ def render_context(state: SandboxState, page: Page | None = None) -> RenderConte
     def child_pages() -> list[tuple[str, str]]:
         return [(kid.title, _page_url(state, kid)) for kid in state.confluence.children(page.id)] if page else []
 
-    return RenderContext(user_name=user_name, issue=issue, page_href=page_href, child_pages=child_pages)
+    return RenderContext(user_name=user_name, issue=issue, page_href=page_href, child_pages=child_pages,
+                         jira_links=dict(state.jira_links))
 
 
 def render_page_html(state: SandboxState, page: Page, body: str) -> str:

@@ -23,7 +23,7 @@ from sandbox.http.controls import Controls
 from sandbox.http.errors import ApiError, Product, as_v2_error, fault_reply, product_error, unauthorized
 from sandbox.http.router import Route, Router
 from sandbox.http.wire import Reply, Request, json_reply
-from sandbox.jira import agile_api, issue_api, meta_api, search_api
+from sandbox.jira import agile_api, issue_api, meta_api, search_api, transitions_api
 from sandbox.options import SANDBOX_CLOUD_ID, SANDBOX_EMAIL, SandboxOptions
 from sandbox.state import SandboxState
 from sandbox.timefmt import http_date
@@ -42,6 +42,7 @@ def build_router(is_cloud: bool) -> Router:
     if is_cloud:  # Confluence Data Center has no v2 API
         v2_api.register(router)
     issue_api.register(router, versions)
+    transitions_api.register(router, versions)
     meta_api.register(router, versions)
     search_api.register(router, is_cloud)
     agile_api.register(router)

@@ -1,4 +1,5 @@
-"""The fixed configuration of the sandbox's Jira: project OPS, its workflow, priorities, board and sprint."""
+"""The fixed configuration of the sandbox's Jira: project OPS, its issue types and their workflows, resolutions,
+priorities, board and sprint."""
 
 from __future__ import annotations
 
@@ -25,9 +26,20 @@ class Status:
 
 @dataclass(frozen=True)
 class Transition:
+    """A workflow transition; `screen` lists the fields of its screen, `required` those it demands."""
+
     id: str
     name: str
     to: Status
+    screen: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    id: str
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -87,14 +99,36 @@ IN_PROGRESS = Status("3", "In Progress", CATEGORY_IN_PROGRESS)
 DONE = Status("10001", "Done", CATEGORY_DONE)
 STATUSES = (TO_DO, IN_PROGRESS, DONE)
 
-# Global transitions: every status can reach every status, as in a simplified Jira workflow.
+# Global transitions: every status can reach every status, as in a simplified Jira workflow (Task, Epic).
+# Its Done transition has no screen: a post function sets the resolution to Done.
 TRANSITIONS = (
     Transition("11", "To Do", TO_DO), Transition("21", "In Progress", IN_PROGRESS), Transition("31", "Done", DONE),
 )
+# Another workflow, as sites give bugs: other transition ids, and a screen on the ways into Done that
+# requires a Resolution ("Field Resolution is required." without one).
+BUG_TRANSITIONS = (
+    Transition("41", "Reopen", TO_DO), Transition("51", "Start progress", IN_PROGRESS),
+    Transition("61", "Resolve", DONE, screen=("resolution", "comment"), required=("resolution",)),
+    Transition("71", "Won't do", DONE, screen=("resolution", "comment"), required=("resolution",)),
+)
+
+RESOLUTIONS = (
+    Resolution("10000", "Done", "Work has been completed on this issue."),
+    Resolution("10001", "Won't Do", "This issue won't be actioned."),
+    Resolution("10002", "Duplicate", "The problem is a duplicate of an existing issue."),
+)
+DONE_RESOLUTION = RESOLUTIONS[0]
 
 TASK = IssueType("10001", "Task", 0, "A small, distinct piece of work.")
 EPIC = IssueType("10000", "Epic", 1, "A collection of related bugs, stories, and tasks.")
-ISSUE_TYPES = (TASK, EPIC)
+BUG = IssueType("10002", "Bug", 0, "A problem which impairs or prevents the functions of the product.")
+ISSUE_TYPES = (TASK, EPIC, BUG)
+WORKFLOWS: dict[str, tuple[Transition, ...]] = {TASK.id: TRANSITIONS, EPIC.id: TRANSITIONS, BUG.id: BUG_TRANSITIONS}
+
+
+def workflow_of(issuetype: IssueType) -> tuple[Transition, ...]:
+    """The transitions of an issue type's workflow."""
+    return WORKFLOWS.get(issuetype.id, TRANSITIONS)
 
 PRIORITIES = (
     Priority("1", "Highest", "#d04437"),
@@ -111,6 +145,9 @@ SCRUM_BOARD = Board(1, "OPS board", "scrum", OPS)
 
 # Data Center links epics through this custom field ("Epic Link"), Cloud through `parent`.
 EPIC_LINK_FIELD = "customfield_10101"
+# Data Center's Epic Name: a custom field every Epic create must fill (Cloud has none).
+EPIC_NAME_FIELD = "customfield_10100"
+EPIC_NAME_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-label"  # its schema.custom: how clients find its id
 # The Sprint field; Cloud's id is customfield_10020 on most sites.
 SPRINT_FIELD = "customfield_10020"
 

@@ -7,7 +7,7 @@ All problems of one request are collected and answered together, as Jira does:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -20,6 +20,7 @@ from sandbox.jira.catalog import (
     COMPONENTS,
     EPIC,
     EPIC_LINK_FIELD,
+    EPIC_NAME_FIELD,
     ISSUE_TYPES,
     OPS,
     PRIORITIES,
@@ -49,6 +50,7 @@ class FieldRules:
     store: JiraStore
     directory: UserDirectory
     off_screen: Callable[[str], Collection[str]] = lambda project_key: ()  # project key → fields its screens lack
+    required: Callable[[str], Mapping[str, str]] = lambda project_key: {}  # project key → {required custom field: name}
 
 
 def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -> Edit:
@@ -67,7 +69,9 @@ def parse_edit(payload: Any, rules: FieldRules, existing: Issue | None = None) -
         _collect(errors, name, partial(_apply_operations, edit, name, operations, rules))
     if existing is None:
         _require_create_fields(edit, errors)
+        _require_custom_fields(fields.keys(), edit.values.get("project"), rules, errors)
     _check_parent_hierarchy(edit, existing, rules, errors)
+    _check_epic_name(edit, existing, rules, errors)
     _check_screen(fields.keys() | update.keys(), existing.project if existing else edit.values.get("project"),
                   rules, errors)
     if errors:
@@ -94,7 +98,8 @@ def _set_field(edit: Edit, name: str, raw: Any, rules: FieldRules) -> None:
         edit.label_ops.append(("set", [_label(item) for item in raw]))
         return
     setter = _SETTERS.get(name)
-    if setter is None or (name == "parent" and not rules.is_cloud) or (name == EPIC_LINK_FIELD and rules.is_cloud):
+    data_center_only = name in (EPIC_LINK_FIELD, EPIC_NAME_FIELD)
+    if setter is None or (name == "parent" and not rules.is_cloud) or (data_center_only and rules.is_cloud):
         raise FieldError(not_on_screen(name))
     attribute, value = setter(raw, rules)
     edit.values[attribute] = value
@@ -137,6 +142,14 @@ def _require_create_fields(edit: Edit, errors: dict[str, str]) -> None:
         errors.setdefault("summary", "You must specify a summary of the issue.")
 
 
+def _require_custom_fields(names: Collection[str], project: Project | None, rules: FieldRules,
+                           errors: dict[str, str]) -> None:
+    """A required custom field an admin put on the create screen (`Sandbox.require_field`) must be given."""
+    for field_id, name in rules.required(project.key if project else "").items():
+        if field_id not in names:
+            errors.setdefault(field_id, f"{name} is required.")
+
+
 def _check_parent_hierarchy(edit: Edit, existing: Issue | None, rules: FieldRules, errors: dict[str, str]) -> None:
     parent_key = edit.values.get("parent_key")
     if parent_key is None:
@@ -145,6 +158,17 @@ def _check_parent_hierarchy(edit: Edit, existing: Issue | None, rules: FieldRule
     field = "parent" if rules.is_cloud else EPIC_LINK_FIELD
     if child_type == EPIC or (existing is not None and existing.key == parent_key):
         errors.setdefault(field, "Given parent work item does not belong to appropriate hierarchy.")
+
+
+def _check_epic_name(edit: Edit, existing: Issue | None, rules: FieldRules, errors: dict[str, str]) -> None:
+    """Data Center: an Epic needs its Epic Name; the field is on no other issue type's screens."""
+    if rules.is_cloud:
+        return
+    issuetype = edit.values.get("issuetype") or (existing.issuetype if existing else None)
+    if issuetype != EPIC and "epic_name" in edit.values:
+        errors[EPIC_NAME_FIELD] = not_on_screen(EPIC_NAME_FIELD)
+    elif issuetype == EPIC and not edit.values.get("epic_name", existing.epic_name if existing else None):
+        errors.setdefault(EPIC_NAME_FIELD, "Epic Name is required.")
 
 
 def _project(raw: Any, rules: FieldRules) -> tuple[str, Project]:
@@ -267,6 +291,12 @@ def _epic_key(key_or_id: str, rules: FieldRules) -> str:
     return parent.key
 
 
+def _epic_name(raw: Any, rules: FieldRules) -> tuple[str, str | None]:
+    if raw is not None and not isinstance(raw, str):
+        raise FieldError("Operation value must be a string")
+    return "epic_name", (raw or "").strip() or None
+
+
 def _label(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise FieldError("Label cannot be empty.")
@@ -289,4 +319,5 @@ _SETTERS: dict[str, Callable[[Any, FieldRules], tuple[str, Any]]] = {
     "reporter": _reporter,
     "parent": _parent,
     EPIC_LINK_FIELD: _epic_link,
+    EPIC_NAME_FIELD: _epic_name,
 }

@@ -1,5 +1,5 @@
 """Jira issue routes, /rest/api/2 and (Cloud only) /rest/api/3: create, bulk create, read, edit, delete,
-transitions, comments, remote links and issue properties. A former key (the issue was moved) reads
+comments, remote links and issue properties. A former key (the issue was moved) reads
 and writes the issue under its current key, as Jira follows moved keys."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from typing import Any
 from sandbox.http.errors import ApiError, jira_error
 from sandbox.http.router import Router
 from sandbox.http.wire import Reply, Request, json_reply, no_content
-from sandbox.jira.catalog import TRANSITIONS
 from sandbox.jira.fields import FieldError, FieldRules, parse_comment_body, parse_edit
 from sandbox.jira.inputs import MAX_BULK, int_param, json_body, rules_for, view_for
-from sandbox.jira.json_shapes import FieldSelection, comment_json, issue_json, remote_link_json, status_json
+from sandbox.jira.json_shapes import FieldSelection, comment_json, issue_json, remote_link_json
 from sandbox.jira.store import Issue
 from sandbox.state import SandboxState
 
@@ -27,8 +26,6 @@ def register(router: Router, versions: tuple[str, ...]) -> None:
             ("POST", "", create_issue), ("POST", "/bulk", create_issues),
             ("GET", "/{issueIdOrKey}", get_issue), ("PUT", "/{issueIdOrKey}", edit_issue),
             ("DELETE", "/{issueIdOrKey}", delete_issue),
-            ("GET", "/{issueIdOrKey}/transitions", get_transitions),
-            ("POST", "/{issueIdOrKey}/transitions", do_transition),
             ("GET", "/{issueIdOrKey}/comment", get_comments), ("POST", "/{issueIdOrKey}/comment", add_comment),
             ("GET", "/{issueIdOrKey}/remotelink", get_remote_links),
             ("POST", "/{issueIdOrKey}/remotelink", upsert_remote_link),
@@ -45,7 +42,7 @@ def _created(state: SandboxState, request: Request, issue: Issue) -> dict[str, A
 
 def _screen_rules(state: SandboxState, request: Request) -> FieldRules:
     """The field rules of a create or edit: also refuse fields off the project's screens (Sandbox.hide_field)."""
-    return replace(rules_for(state, request), off_screen=state.fields_off_screen)
+    return replace(rules_for(state, request), off_screen=state.fields_off_screen, required=state.required_fields)
 
 
 def _create_one(state: SandboxState, request: Request, payload: Any) -> Issue:
@@ -129,33 +126,6 @@ def delete_issue(state: SandboxState, request: Request) -> Reply:
     """204; the sandbox has no subtasks, so `deleteSubtasks` never matters."""
     issue = state.jira.issue(request.params["issueIdOrKey"])
     state.jira.delete(issue)
-    return no_content()
-
-
-def get_transitions(state: SandboxState, request: Request) -> Reply:
-    state.jira.issue(request.params["issueIdOrKey"])
-    view = view_for(state, request)
-    wanted = request.arg("transitionId")
-    transitions = [
-        {
-            "id": t.id, "name": t.name, "to": status_json(t.to, view), "hasScreen": False, "isGlobal": True,
-            "isInitial": False, "isAvailable": True, "isConditional": False, "looped": False,
-        }
-        for t in TRANSITIONS if wanted in (None, t.id)
-    ]
-    return json_reply({"expand": "transitions", "transitions": transitions})
-
-
-def do_transition(state: SandboxState, request: Request) -> Reply:
-    issue = state.jira.issue(request.params["issueIdOrKey"])
-    payload = json_body(request)
-    transition_id = (payload.get("transition") or {}).get("id") if isinstance(payload, dict) else None
-    if not transition_id:
-        raise jira_error(400, "Missing 'transition' identifier")
-    comments = parse_edit({"update": payload.get("update") or {}}, rules_for(state, request), existing=issue).comments
-    state.jira.transition(issue, str(transition_id))
-    for body in comments:
-        state.jira.add_comment(issue, body, state.api_user)
     return no_content()
 
 

@@ -12,6 +12,8 @@ from sandbox.directory import User
 from sandbox.jira.catalog import (
     COMPONENTS,
     EPIC_LINK_FIELD,
+    EPIC_NAME_FIELD,
+    EPIC_NAME_SCHEMA,
     ISSUE_TYPES,
     SPRINT_FIELD,
     Board,
@@ -19,6 +21,7 @@ from sandbox.jira.catalog import (
     IssueType,
     Priority,
     Project,
+    Resolution,
     Sprint,
     Status,
 )
@@ -224,7 +227,7 @@ def all_fields(issue: Issue, view: JiraView, sprints: dict[int, Sprint]) -> dict
         "created": view.time(issue.created),
         "updated": view.time(issue.updated),
         "resolutiondate": view.time(issue.resolutiondate) if issue.resolutiondate else None,
-        "resolution": _resolution(view) if issue.resolutiondate else None,
+        "resolution": resolution_json(issue.resolution, view) if issue.resolution else None,
         "statuscategorychangedate": view.time(issue.status_changed or issue.created),
         "components": [component_json(c, view) for c in issue.components],
         "subtasks": [],
@@ -242,18 +245,20 @@ def all_fields(issue: Issue, view: JiraView, sprints: dict[int, Sprint]) -> dict
         fields["parent"] = {"key": issue.parent_key, "self": f"{view.api}/issue/{issue.parent_key}"}
     if not view.is_cloud:
         fields[EPIC_LINK_FIELD] = issue.parent_key
+        fields[EPIC_NAME_FIELD] = issue.epic_name
     return fields
 
 
-def _resolution(view: JiraView) -> dict[str, Any]:
+def resolution_json(resolution: Resolution, view: JiraView) -> dict[str, Any]:
     return {
-        "self": f"{view.api}/resolution/10000", "id": "10000", "description": "Work has been completed on this issue.",
-        "name": "Done",
+        "self": f"{view.api}/resolution/{resolution.id}", "id": resolution.id, "description": resolution.description,
+        "name": resolution.name,
     }
 
 
 _CUSTOM_TYPES = {
     SPRINT_FIELD: "com.pyxis.greenhopper.jira:gh-sprint", EPIC_LINK_FIELD: "com.pyxis.greenhopper.jira:gh-epic-link",
+    EPIC_NAME_FIELD: EPIC_NAME_SCHEMA,
 }
 FIELD_CATALOG = (
     ("summary", "Summary", "string", True), ("description", "Description", "string", True),
@@ -266,6 +271,7 @@ FIELD_CATALOG = (
     ("resolution", "Resolution", "resolution", True), ("components", "Component/s", "array", True),
     ("comment", "Comment", "comments-page", False), ("parent", "Parent", "issuelink", True),
     (SPRINT_FIELD, "Sprint", "array", True), (EPIC_LINK_FIELD, "Epic Link", "any", True),
+    (EPIC_NAME_FIELD, "Epic Name", "string", True),
 )
 
 
@@ -273,7 +279,7 @@ def field_list(is_cloud: bool) -> list[dict[str, Any]]:
     """GET /field: what a client needs to discover field ids by name."""
     out = []
     for field_id, name, schema_type, navigable in FIELD_CATALOG:
-        if (field_id == "parent" and not is_cloud) or (field_id == EPIC_LINK_FIELD and is_cloud):
+        if (field_id == "parent" and not is_cloud) or (field_id in (EPIC_LINK_FIELD, EPIC_NAME_FIELD) and is_cloud):
             continue
         custom = field_id in _CUSTOM_TYPES
         number = field_id.rsplit("_", 1)[-1]

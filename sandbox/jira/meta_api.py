@@ -8,7 +8,7 @@ from typing import Any
 from sandbox.http.errors import jira_error
 from sandbox.http.router import Router
 from sandbox.http.wire import Reply, Request, json_reply
-from sandbox.jira.catalog import ISSUE_TYPES, OPS, PRIORITIES
+from sandbox.jira.catalog import EPIC, EPIC_NAME_FIELD, EPIC_NAME_SCHEMA, ISSUE_TYPES, OPS, PRIORITIES
 from sandbox.jira.inputs import int_param, view_for
 from sandbox.jira.json_shapes import field_list, issuetype_json, priority_json, project_json, user_json
 from sandbox.state import SandboxState
@@ -118,6 +118,13 @@ _EDIT_SCREEN: tuple[_ScreenField, ...] = (
 )
 
 
+# Data Center's Epic screens carry Jira Software's Epic Name, required (found by its schema.custom).
+_EPIC_NAME_META: dict[str, Any] = {
+    "required": True, "schema": {"type": "string", "custom": EPIC_NAME_SCHEMA, "customId": 10100},
+    "name": "Epic Name", "key": EPIC_NAME_FIELD, "hasDefaultValue": False, "operations": ["set"],
+}
+
+
 def _project_or_404(request: Request) -> None:
     wanted = request.params["projectIdOrKey"]
     if wanted.upper() != OPS.key and wanted != OPS.id:
@@ -141,14 +148,28 @@ def createmeta_fields(state: SandboxState, request: Request) -> Reply:
     _project_or_404(request)
     if request.params["issueTypeId"] not in {t.id for t in ISSUE_TYPES}:
         raise jira_error(404, f"The issue type with id '{request.params['issueTypeId']}' does not exist.")
-    fields = [{**meta, "fieldId": meta["key"]} for meta in _screen_fields(_CREATE_SCREEN, state, OPS.key)]
-    return json_reply(_page(state, fields, "fields"))
+    fields = _screen_fields(_CREATE_SCREEN, state, OPS.key)
+    if request.params["issueTypeId"] == EPIC.id and not state.options.is_cloud:
+        fields.append(_EPIC_NAME_META)
+    fields += [_required_text_field(field_id, name) for field_id, name in state.required_fields(OPS.key).items()]
+    return json_reply(_page(state, [{**meta, "fieldId": meta["key"]} for meta in fields], "fields"))
+
+
+def _required_text_field(field_id: str, name: str) -> dict[str, Any]:
+    """A required custom text field an admin put on the create screen (`Sandbox.require_field`)."""
+    custom_id = int(field_id.rsplit("_", 1)[-1]) if field_id.rsplit("_", 1)[-1].isdigit() else 0
+    schema = {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+              "customId": custom_id}
+    return {"required": True, "schema": schema, "name": name, "key": field_id, "hasDefaultValue": False,
+            "operations": ["set"]}
 
 
 def editmeta(state: SandboxState, request: Request) -> Reply:
     """The fields an edit of this issue may set, keyed by field id; those off its project's screen are missing."""
     issue = state.jira.issue(request.params["issueIdOrKey"])
     fields = _screen_fields(_EDIT_SCREEN, state, issue.project.key)
+    if issue.issuetype == EPIC and not state.options.is_cloud:
+        fields.append(_EPIC_NAME_META)
     return json_reply({"fields": {meta["key"]: meta for meta in fields}})
 
 

@@ -26,16 +26,18 @@ from sandbox.jira.adf import RichText
 from sandbox.jira.catalog import (
     CATEGORY_DONE,
     DEFAULT_PRIORITY,
+    DONE_RESOLUTION,
     OPS,
     SCRUM_BOARD,
     TO_DO,
-    TRANSITIONS,
     Component,
     IssueType,
     Priority,
     Project,
+    Resolution,
     Sprint,
     Status,
+    workflow_of,
 )
 from sandbox.timefmt import utcnow
 
@@ -84,6 +86,8 @@ class Issue:
     parent_key: str | None = None
     components: list[Component] = field(default_factory=list)
     resolutiondate: datetime | None = None
+    resolution: Resolution | None = None
+    epic_name: str | None = None  # Data Center's Epic Name, on epics
     sprint_ids: list[int] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     remote_links: list[RemoteLink] = field(default_factory=list)
@@ -150,9 +154,10 @@ class JiraStore:
         if _fingerprint(issue) != before:
             self._changed(issue)
 
-    def transition(self, issue: Issue, transition_id: str) -> None:
-        """Move to the transition's status; entering Done sets resolutiondate, leaving it clears it."""
-        target = next((t.to for t in TRANSITIONS if t.id == str(transition_id)), None)
+    def transition(self, issue: Issue, transition_id: str, resolution: Resolution | None = None) -> None:
+        """Move to the transition's status (one of its type's workflow); entering Done sets resolutiondate and
+        the resolution (the one given, else Done), leaving it clears both."""
+        target = next((t.to for t in workflow_of(issue.issuetype) if t.id == str(transition_id)), None)
         if target is None:
             raise jira_error(400, f"Transition id '{transition_id}' is not valid for this issue.")
         now = self.clock()
@@ -164,6 +169,10 @@ class JiraStore:
             issue.resolutiondate = now
         elif target.category != CATEGORY_DONE:
             issue.resolutiondate = None
+        if target.category == CATEGORY_DONE:
+            issue.resolution = resolution or issue.resolution or DONE_RESOLUTION
+        else:
+            issue.resolution = None
         self._changed(issue)
 
     def add_comment(self, issue: Issue, body: RichText, author: User) -> Comment:

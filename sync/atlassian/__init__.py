@@ -65,8 +65,10 @@ def make_adapters(
 
     jira_channel = RestChannel(pacer=pacer, policy=policy, secrets=secrets, on_failure=doubt)
     jira_connection = _jira_connection(settings, jira_channel, sites)
-    jira = JiraAdapter(jira_connection, jira_channel, project=settings.jira.project,
-                       done_transition=settings.jira.done_transition,
+    j = settings.jira
+    jira = JiraAdapter(jira_connection, jira_channel, project=j.project, done_transition=j.done_transition,
+                       done_resolution=j.done_resolution, removed_resolution=j.removed_resolution,
+                       epic_issue_type=j.epic.issue_type if j.epic.enabled else None,
                        site_info=lambda: anonymous_server_info(jira_base, jira_channel, _client_options(settings)))
     confluence_channel = RestChannel(pacer=pacer, policy=policy, secrets=secrets)
     confluence = ConfluenceAdapter(_confluence_connection(settings, jira_connection), confluence_channel, sites)

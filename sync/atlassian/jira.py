@@ -17,7 +17,9 @@ from typing import Any
 import structlog
 
 from sync.atlassian.connection import Connection, deployment_of
-from sync.atlassian.jira_json import bulk_results, create_fields, field_change, issue_from_json, wiki_text
+from sync.atlassian.jira_json import bulk_results, create_fields, field_change, issue_from_json, summary_text, wiki_text
+from sync.atlassian.jira_meta import epic_name_field, field_id
+from sync.atlassian.jira_workflow import Workflows
 from sync.atlassian.transport import RestChannel, segment
 from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner
 from sync.ports import (
@@ -26,6 +28,7 @@ from sync.ports import (
     AuthFailed,
     CreateInterrupted,
     DeploymentKind,
+    IssueKind,
     NotFound,
     PermissionDenied,
 )
@@ -54,14 +57,20 @@ class JiraAdapter:
         *,
         project: str = "",
         done_transition: str | None = None,
+        done_resolution: str = "Done",
+        removed_resolution: str | None = None,
+        epic_issue_type: str | None = None,
         site_info: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._connection = connection
         self._site_info = site_info  # serverInfo asked without credentials (what the site says it is)
         self._channel = channel
         self._project = project
-        self._done_transition = done_transition
-        self._done_transition_seen: dict[str, Any] | None = None
+        self._epic_type = epic_issue_type
+        self._epic_name_field: list[str | None] = []  # looked up once, on the first epic created on Data Center
+        post = lambda path, body: self._send("POST", path, body, idempotent=False)  # noqa: E731
+        self._workflows = Workflows(self._get, post, done_name=done_transition, done_resolution=done_resolution,
+                                    removed_resolution=removed_resolution)
         self._assignees: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._assignees_lock = threading.Lock()
 
@@ -160,7 +169,24 @@ class JiraAdapter:
 
     def _create_fields(self, item: IssueFields) -> dict[str, Any]:
         assignee = self.resolve_assignee(item.assignee) if item.assignee else None
-        return create_fields(item, project=self._project, assignee=assignee, cloud=self.deployment == "cloud")
+        fields = create_fields(item, project=self._project, assignee=assignee, cloud=self.deployment == "cloud")
+        if self._is_epic(item) and self.deployment == "datacenter" and (epic_name := self.epic_name_field()):
+            fields[epic_name] = summary_text(item.summary)  # Data Center requires an epic's Epic Name
+        return fields
+
+    def _is_epic(self, item: IssueFields) -> bool:
+        return bool(self._epic_type) and item.issue_type.casefold() == str(self._epic_type).casefold()
+
+    def epic_name_field(self) -> str | None:
+        """The id of Jira Software's Epic Name field (by its schema, from `GET /field`), else None; asked once."""
+        if not self._epic_name_field:
+            try:
+                fields = self._get("rest/api/2/field") or []
+            except AtlassianError as exc:  # the create goes without it, and Jira's answer names the field
+                log.warning("epic_name_field_unknown", status=exc.status)
+                return None
+            self._epic_name_field.append(epic_name_field(fields))
+        return self._epic_name_field[0]
 
     def _link_epics(self, fields: Sequence[IssueFields], results: Sequence[CreateResult]) -> None:
         """Data Center: move created issues under their epics; a failure is logged, the issues exist."""
@@ -201,43 +227,23 @@ class JiraAdapter:
                 return {}
         return field_change(name, value)
 
-    def transition_to_done(self, key: str) -> bool:
-        """The configured done transition, else the first one into a done-category status."""
-        if self._done_transition:
-            return self.transition(key, self._done_transition)
-        known = self._done_transition_seen
-        if known is not None:  # one workflow per project: skip the GET, fall back to it if Jira says no
-            try:
-                return self._apply_transition(key, known)
-            except AtlassianError as exc:
-                if exc.status != 400:
-                    raise
-        options = self._transitions(key)
-        chosen = next((t for t in options if _target_category(t) == "done"), None)
-        if chosen is not None:
-            self._done_transition_seen = chosen
-        return self._apply_transition(key, chosen)
+    def transition_to_done(self, key: str, kind: IssueKind | None = None) -> bool:
+        """The configured done transition, else the first one into a done-category status; cached per `kind`."""
+        return self._workflows.to_done(key, kind)
 
     def transition(self, key: str, name: str) -> bool:
         """The transition with this name, else the one into a status with this name; False if none."""
-        wanted = name.casefold()
-        options = self._transitions(key)
-        chosen = next((t for t in options if str(t.get("name", "")).casefold() == wanted), None) or next(
-            (t for t in options if str((t.get("to") or {}).get("name", "")).casefold() == wanted), None
-        )
-        return self._apply_transition(key, chosen)
+        return self._workflows.take(key, name)
 
-    def _transitions(self, key: str) -> list[dict[str, Any]]:
-        return (self._get(f"rest/api/2/issue/{segment(key)}/transitions") or {}).get("transitions") or []
-
-    def _apply_transition(self, key: str, transition: dict[str, Any] | None) -> bool:
-        if transition is None:
-            return False
-        payload = {"transition": {"id": str(transition["id"])}}
-        self._send("POST", f"rest/api/2/issue/{segment(key)}/transitions", payload, idempotent=False)
-        return True
+    def transitions(self, key: str) -> list[dict[str, Any]]:
+        """The transitions the issue may take now, with their screens' fields (`expand=transitions.fields`)."""
+        return self._workflows.options(key)
 
     def create_screen_fields(self, project: str, issue_type: str) -> set[str]:
+        """Ids of the fields on the create screen of the project's issue type."""
+        return {field_id(meta) for meta in self.create_meta(project, issue_type)}
+
+    def create_meta(self, project: str, issue_type: str) -> list[dict[str, Any]]:
         """createmeta of the project's issue type (Cloud: `issueTypes`/`fields`; Data Center: `values`)."""
         base = f"rest/api/2/issue/createmeta/{segment(project)}/issuetypes"
         listing = self._get(base, maxResults=200) or {}
@@ -246,7 +252,12 @@ class JiraAdapter:
         if wanted is None:
             raise NotFound(f"issue type {issue_type!r} is not available in project {project}", status=404)
         document = self._get(f"{base}/{segment(str(wanted['id']))}", maxResults=200) or {}
-        return {str(f.get("fieldId") or f.get("key")) for f in document.get("fields") or document.get("values") or []}
+        return list(document.get("fields") or document.get("values") or [])
+
+    def edit_meta(self, key: str) -> list[dict[str, Any]]:
+        """The fields an edit of the issue may set (its edit screen), each with its id as `key`."""
+        fields = (self._get(f"rest/api/2/issue/{segment(key)}/editmeta") or {}).get("fields") or {}
+        return [{**meta, "key": field_id(meta) or name} for name, meta in fields.items()]
 
     def add_comment(self, key: str, text: str) -> None:
         """A plain-text comment, rendered verbatim."""
@@ -318,7 +329,3 @@ class JiraAdapter:
     ) -> Any:
         client = self._connection.client
         return self._channel.send(client, method, path, body=body, idempotent=idempotent, tolerate=tolerate)
-
-
-def _target_category(transition: dict[str, Any]) -> str | None:
-    return (((transition.get("to") or {}).get("statusCategory")) or {}).get("key")

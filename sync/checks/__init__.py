@@ -39,7 +39,8 @@ CheckGroup = Callable[[Probe], Iterator[Check]]
 
 
 def _groups() -> list[CheckGroup]:
-    from sync.checks import board, clock, deployment, endpoints, pages, site, summary_lease  # they import Check, Probe
+    # the groups import Check and Probe from this module
+    from sync.checks import board, clock, deployment, endpoints, pages, site, summary_lease, workflow
 
     return [
         deployment.deployment,  # before the credentials: says whether they are of the right kind
@@ -50,6 +51,10 @@ def _groups() -> list[CheckGroup]:
         endpoints.jira_search,
         site.jira_project,
         site.create_screen,
+        workflow.create_requirements,
+        workflow.edit_screen,
+        workflow.done_transitions,
+        workflow.epic_name,
         board.sprint_board,
         site.confluence_search,
         pages.postmortem_pages,

@@ -55,6 +55,16 @@ class ConfluenceSettings(Section):
         description="Raw CQL selecting postmortem pages; replaces spaces/labels/parent_pages. Without ORDER BY: "
                     "the daemon orders pages itself (by lastmodified), so a query with one is rejected at start-up.",
     )
+    jira_server: str | None = Field(
+        None, min_length=1,
+        description="Name of the Jira application link (the Jira macro's `server`, e.g. \"System JIRA\") written "
+                    "into the Jira macros we add, for sites with several Jira links: without it Confluence renders a "
+                    "macro against its primary link. Default: what the page's macros for our projects name, else none.",
+    )
+    jira_server_id: str | None = Field(
+        None, min_length=1,
+        description="Id of that application link (the Jira macro's `serverId`, a UUID); default as for jira_server.",
+    )
     summary_page: SummaryPageSettings = Field(
         default_factory=SummaryPageSettings, validate_default=True, description="The completion summary page."
     )

@@ -71,8 +71,16 @@ class JiraSettings(Section):
     done_transition: str | None = Field(
         None, description="Transition used to close issues; default: any transition into a done status."
     )
+    done_resolution: str = Field(
+        "Done", min_length=1, description="Resolution set when the done transition's screen requires one (workflows "
+        "that put a screen with a required Resolution on their Done transition)."
+    )
     removed_transition: str | None = Field(
         None, description="Transition applied when an item is removed from its page; default: none."
+    )
+    removed_resolution: str | None = Field(
+        None, description="Resolution set when the removed transition's screen requires one; default: "
+                          "jira.done_resolution."
     )
     verify_ssl: bool = Field(True, description="Verify TLS certificates of Jira and Confluence.")
 

@@ -23,7 +23,7 @@ def test_myself_project_priorities_and_fields(sandbox, connect):
     assert me["emailAddress"] == "sandbox@example.com"
     assert ("accountId" in me) == sandbox.options.is_cloud and ("name" in me) != sandbox.options.is_cloud
     project = jira.get_project("OPS")
-    assert project["key"] == "OPS" and {t["name"] for t in project["issueTypes"]} == {"Task", "Epic"}
+    assert project["key"] == "OPS" and {t["name"] for t in project["issueTypes"]} == {"Task", "Epic", "Bug"}
     assert [p["name"] for p in jira.get_all_priorities()] == ["Highest", "High", "Medium", "Low", "Lowest"]
     names = {f["name"] for f in jira.get_all_fields()}
     assert {"Summary", "Labels", "Due date", "Sprint"} <= names
@@ -232,7 +232,8 @@ def test_unknown_issue_is_jiras_404(sandbox, connect):
 
 def test_epics_are_parents_on_cloud_and_epic_links_on_datacenter(sandbox, connect):
     clients = connect(sandbox)
-    epic = clients.jira.issue_create(new_task("Postmortem follow-ups", issuetype={"name": "Epic"}))["key"]
+    epic_name = {} if sandbox.options.is_cloud else {"customfield_10100": "Follow-ups"}  # DC: Epic Name
+    epic = clients.jira.issue_create(new_task("Postmortem follow-ups", issuetype={"name": "Epic"}, **epic_name))["key"]
     link = {"parent": {"key": epic}} if sandbox.options.is_cloud else {"customfield_10101": epic}
     child = clients.jira.issue_create(new_task(**link))["key"]
     fields = clients.jira.issue(child)["fields"]
