@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sync.models import CreateResult, IssueFields, IssueSnapshot, Page
+from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner, Page
 
 DeploymentKind = Literal["cloud", "datacenter"]
 
@@ -37,6 +37,10 @@ class NotFound(AtlassianError):
 
 class VersionConflict(AtlassianError):
     """The page changed since we read it (409): re-fetch, re-apply, retry."""
+
+
+class AssigneeRejected(AtlassianError):
+    """Jira refused an edit for its assignee (400, `errors.assignee`), so none of the edit was saved."""
 
 
 class PermissionDenied(AtlassianError):
@@ -113,6 +117,10 @@ class ConfluencePort(Protocol):
         """
         ...
 
+    def person(self, userkey: str) -> Owner | None:
+        """Who Confluence knows by this (Data Center) userkey: username and display name; None when nobody."""
+        ...
+
 
 class JiraPort(Protocol):
     """Jira reads and writes the daemon needs."""
@@ -184,6 +192,10 @@ class JiraProbe(Protocol):
         """Ids of the fields on the create screen of this project and issue type; NotFound if either is missing."""
         ...
 
+    def assignable(self, project: str, owner: Owner) -> bool | None:
+        """Whether Jira may assign this person issues of the project; None when the owner names nobody Jira knows."""
+        ...
+
 
 class ConfluenceProbe(Protocol):
     """What `postmortem-sync check` asks Confluence: whether the search finds pages, whether we may edit the summary."""
@@ -202,4 +214,12 @@ class ConfluenceProbe(Protocol):
 
     def get_property(self, page_id: str, key: str) -> tuple[object, int] | None:
         """A content property's value and version number, or None (as ConfluencePort.get_property)."""
+        ...
+
+    def person(self, userkey: str) -> Owner | None:
+        """Who Confluence knows by this userkey, or None (as ConfluencePort.person)."""
+        ...
+
+    def current_user(self) -> Owner | None:
+        """Who the credentials are to Confluence; AuthFailed when it refuses them."""
         ...

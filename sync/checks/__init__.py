@@ -39,9 +39,10 @@ CheckGroup = Callable[[Probe], Iterator[Check]]
 
 
 def _groups() -> list[CheckGroup]:
-    from sync.checks import site  # the groups import Check and Probe from here
+    from sync.checks import people, site  # the groups import Check and Probe from here
 
-    return [site.credentials, site.jira_project, site.create_screen, site.confluence_search, site.summary_page]
+    return [site.credentials, people.product_tokens, site.jira_project, site.create_screen, site.confluence_search,
+            site.summary_page, people.owners]
 
 
 def run_checks(settings: Settings, jira: JiraProbe, confluence: ConfluenceProbe) -> Iterator[Check]:
