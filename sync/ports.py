@@ -23,11 +23,13 @@ SNAPSHOT_FIELDS: tuple[str, ...] = (
 
 
 class AtlassianError(Exception):
-    """A Jira or Confluence call failed; `status` is the HTTP status (None for connection errors)."""
+    """A Jira or Confluence call failed; `status` is the HTTP status (None for connection errors), `fields`
+    the names of the fields a Jira 400 rejected (its `errors` map)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, fields: Sequence[str] = ()) -> None:
         self.message = message
         self.status = status
+        self.fields = tuple(fields)
         super().__init__(f"{message} (HTTP {status})" if status is not None else message)
 
 

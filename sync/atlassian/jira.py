@@ -168,13 +168,12 @@ class JiraAdapter:
         payload = {part: content for part, content in (("fields", fields), ("update", update)) if content}
         if not payload:
             return
-        path = f"rest/api/2/issue/{segment(key)}"
-        refusal = self._send("PUT", path, payload, idempotent=True, tolerate=(400,))  # 204: no body
-        if isinstance(refusal, dict):
-            errors = refusal.get("errors") or {}
-            text = "; ".join([*(refusal.get("errorMessages") or []), *(f"{f}: {m}" for f, m in errors.items())])
-            rejected = AssigneeRejected if "assignee" in errors and "assignee" in fields else AtlassianError
-            raise rejected(f"PUT {path}: {text or 'rejected'}", status=400)
+        try:
+            self._send("PUT", f"rest/api/2/issue/{segment(key)}", payload, idempotent=True)
+        except AtlassianError as exc:
+            if exc.status == 400 and "assignee" in exc.fields and "assignee" in fields:
+                raise AssigneeRejected(exc.message, status=400, fields=exc.fields) from None
+            raise
 
     def _field_change(self, key: str, name: str, value: Any) -> dict[str, Any]:
         """The `fields` entries for one change; an unresolvable assignee leaves the assignee alone."""
