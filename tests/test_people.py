@@ -16,9 +16,13 @@ import pytest
 import requests
 
 from sandbox.directory import User
+from sync.atlassian import make_adapters
+from sync.checks import run_checks
+from sync.cycle import run_cycle
 from sync.identity import MANAGED_LABEL
 from sync.problems import ProblemKind
-from tests.harness import FLAVORS, SUMMARY_TITLE, World
+from sync.state import State
+from tests.harness import FLAVORS, SUMMARY_TITLE, World, replaced
 
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 LATER = (date.today() + timedelta(days=45)).isoformat()
@@ -105,7 +109,9 @@ def test_an_owner_jira_cannot_assign_is_reported_created_unassigned_and_named_on
 
 
 def test_an_unknown_userkey_is_reported_and_its_ticket_created_unassigned(make_world):
-    nobody = f'<ac:link><ri:user ri:userkey="{NOBODY_KEY}" /></ac:link>'
+    # Confluence renders a mention of a deleted user by the link text the page kept, if any
+    nobody = (f'<ac:link><ri:user ri:userkey="{NOBODY_KEY}" /><ac:plain-text-link-body><![CDATA[Nora Gone]]>'
+              '</ac:plain-text-link-body></ac:link>')
     world = make_world({"q.xml": page([("Archive the old queue", nobody, FUTURE),
                                        ("Drain the dead-letter queue", mention("datacenter", HWAGNER), FUTURE)])},
                        flavor="datacenter")
@@ -114,7 +120,8 @@ def test_an_unknown_userkey_is_reported_and_its_ticket_created_unassigned(make_w
     assert len(unknown) == 1 and NOBODY_KEY in (unknown[0].detail or "")
     assert issue_of(world, "Archive the old queue").assignee is None
     assert issue_of(world, "Drain the dead-letter queue").assignee.username == "hwagner"
-    assert NOBODY_KEY in world.summary_pages()[0]  # the owner stays on the summary page
+    summary = world.summary_pages()[0]
+    assert NOBODY_KEY in summary and "Nora Gone" in rendered_summary(world)  # still named on the summary page
     again = world.cycle()
     assert again.plan.is_empty and ProblemKind.UNKNOWN_USER not in kinds(again)
 
@@ -175,3 +182,60 @@ def test_a_429_or_5xx_on_an_update_stays_transient(make_world, status):
     assert issue_of(world, "Drain the dead-letter queue").duedate == date.fromisoformat(LATER)
     labels = world.search(f"labels = {MANAGED_LABEL}", "labels")
     assert len(labels) == 1
+
+
+# --- personal access tokens, per product --------------------------------------------------------------
+
+
+def test_datacenter_sandbox_accepts_each_products_pat_only_on_that_product(make_world):
+    world = make_world({"q.xml": page([])}, flavor="datacenter")
+    jira_pat, confluence_pat = world.sb.options.pat, world.sb.options.confluence_pat
+    assert jira_pat != confluence_pat
+    for path, own, other in (("/rest/api/2/myself", jira_pat, confluence_pat),
+                             ("/wiki/rest/api/user/current", confluence_pat, jira_pat)):
+        def get(token: str, path: str = path) -> int:
+            return requests.get(world.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=5).status_code
+        assert (get(own), get(other)) == (200, 401), path
+
+
+def test_a_daemon_sending_jiras_pat_to_confluence_gets_401_and_check_names_it(make_world, tmp_path):
+    world = make_world({"q.xml": page([("Drain the dead-letter queue", mention("datacenter", HWAGNER), FUTURE)])},
+                       flavor="datacenter")
+    borrowed = replaced(world.settings_for("borrowing"), confluence={"pat": None})  # deployment auto: jira.pat is sent
+    jira, confluence = make_adapters(borrowed)
+    state = State.open(tmp_path / "borrowing.sqlite3")
+    try:
+        result = run_cycle(borrowed, jira, confluence, state, now=world.clock)
+    finally:
+        state.close()
+    assert not result.ok and "401" in str(result.problems)
+    checks = list(run_checks(borrowed, jira, confluence))
+    failed = [check for check in checks if not check.passed]
+    assert failed and failed[0].name == "confluence credentials", checks
+    assert "per product" in failed[0].message and "confluence.pat is not set" in failed[0].message
+    assert next(c for c in checks if c.name == "credentials").passed  # Jira accepts its own
+
+
+# --- check: the owners on real pages ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_check_names_owners_that_cannot_be_resolved_or_assigned(make_world, flavor):
+    nobody = f'<ac:link><ri:user ri:userkey="{NOBODY_KEY}" /></ac:link>'
+    gail = (GAIL.account_id, GAIL.username, GAIL.userkey)
+    rows = [("Drain the dead-letter queue", mention(flavor, HWAGNER), FUTURE),
+            ("Replay the lost messages", mention(flavor, gail), FUTURE)]
+    rows += [("Archive the old queue", nobody, FUTURE)] if flavor == "datacenter" else []
+    world = make_world({"q.xml": page(rows)}, flavor=flavor)
+    add_person(world, GAIL)
+    jira, confluence = make_adapters(world.settings)
+    owners = [check for check in run_checks(world.settings, jira, confluence) if check.name == "owners"]
+    failed = {check.message.split(" (owner", 1)[0]: check.message for check in owners if not check.passed}
+    gail_named = "Gail Ghost" if flavor == "datacenter" else GAIL.account_id  # Cloud mentions carry the id only
+    assert "cannot assign" in failed[gail_named]
+    assert len(failed) == (2 if flavor == "datacenter" else 1), owners  # hwagner can be assigned
+    if flavor == "datacenter":
+        assert "Confluence does not know the userkey" in failed[f"userkey {NOBODY_KEY}"]
+        assert any(c.name == "confluence credentials" and c.passed for c in run_checks(world.settings, jira,
+                                                                                       confluence))
+    assert world.sb.stats()["by_route"].get("POST /rest/api/2/issue/bulk") is None  # read-only

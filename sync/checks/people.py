@@ -44,10 +44,10 @@ def owners(probe: Probe) -> Iterator[Check]:
     project = settings.jira.project
     failed = False
     for owner, title in sample:
-        problem = _owner_problem(probe, owner, project)
+        problem, known_as = _owner_problem(probe, owner, project)
         if problem:
             failed = True
-            yield Check("owners", False, f"{_name(owner)} (owner on {title!r}): {problem}")
+            yield Check("owners", False, f"{_name(known_as)} (owner on {title!r}): {problem}")
     if not failed:
         yield Check("owners", True, f"{len(sample)} owner(s) named on {len(pages)} postmortem page(s) can be "
                     f"assigned issues in {project}" if sample else "no owner mention found on the sampled pages")
@@ -64,22 +64,22 @@ def _sample(postmortems: list[Postmortem]) -> list[tuple[Owner, str]]:
     return list(seen.values())[:SAMPLE_OWNERS]
 
 
-def _owner_problem(probe: Probe, owner: Owner, project: str) -> str | None:
-    """Why tickets of this owner would go unassigned, or None."""
+def _owner_problem(probe: Probe, owner: Owner, project: str) -> tuple[str | None, Owner]:
+    """Why tickets of this owner would go unassigned (None: they would not), and the owner as resolved."""
     try:
         resolved = jira_owner(owner, probe.confluence.person)
         if resolved is None:
             return (f"Confluence does not know the userkey {owner.userkey}: the daemon reports unknown-user and "
-                    "leaves the tickets unassigned")
+                    "leaves the tickets unassigned"), owner
         assignable = probe.jira.assignable(project, resolved)
     except AtlassianError as exc:
-        return f"could not be looked up: {exc}"
+        return f"could not be looked up: {exc}", owner
     if assignable is None:
-        return "names nobody Jira can assign (a userkey on Cloud?): the tickets go unassigned"
+        return "names nobody Jira can assign (a userkey on Cloud?): the tickets go unassigned", resolved
     if not assignable:
         return (f"Jira cannot assign them issues in {project} (no account, inactive, or no Assignable User "
-                "permission): the tickets go unassigned and unknown-user is reported")
-    return None
+                "permission): the tickets go unassigned and unknown-user is reported"), resolved
+    return None, resolved
 
 
 def _name(owner: Owner) -> str:
