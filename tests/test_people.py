@@ -198,22 +198,36 @@ def test_datacenter_sandbox_accepts_each_products_pat_only_on_that_product(make_
         assert (get(own), get(other)) == (200, 401), path
 
 
-def test_a_daemon_sending_jiras_pat_to_confluence_gets_401_and_check_names_it(make_world, tmp_path):
-    world = make_world({"q.xml": page([("Drain the dead-letter queue", mention("datacenter", HWAGNER), FUTURE)])},
-                       flavor="datacenter")
-    borrowed = replaced(world.settings_for("borrowing"), confluence={"pat": None})  # deployment auto: jira.pat is sent
-    jira, confluence = make_adapters(borrowed)
-    state = State.open(tmp_path / "borrowing.sqlite3")
+def run_once(world: World, settings, tmp_path) -> tuple[object, list]:
+    """One cycle with these settings on a state file of their own, and what `check` says of them."""
+    jira, confluence = make_adapters(settings)
+    state = State.open(tmp_path / f"{len(list(tmp_path.iterdir()))}.sqlite3")
     try:
-        result = run_cycle(borrowed, jira, confluence, state, now=world.clock)
+        result = run_cycle(settings, jira, confluence, state, now=world.clock)
     finally:
         state.close()
-    assert not result.ok and "401" in str(result.problems)
-    checks = list(run_checks(borrowed, jira, confluence))
+    return result, list(run_checks(settings, jira, confluence))
+
+
+def test_jiras_pat_is_never_sent_to_confluence_and_a_copy_of_it_is_named_by_check(make_world, tmp_path):
+    world = make_world({"q.xml": page([("Drain the dead-letter queue", mention("datacenter", HWAGNER), FUTURE)])},
+                       flavor="datacenter")
+    # A Data Center configuration: jira.pat only, deployment auto. Nothing reaches Confluence; cycle and check say why.
+    without = replaced(world.settings_for("without"), jira={"email": None, "api_token": None},
+                       confluence={"pat": None})
+    result, checks = run_once(world, without, tmp_path)
+    assert not result.ok and "set confluence.pat" in str(result.problems) and "per product" in str(result.problems)
+    assert world.sb.stats()["by_route"].get("GET /wiki/rest/api/content/search") is None
     failed = [check for check in checks if not check.passed]
-    assert failed and failed[0].name == "confluence credentials", checks
-    assert "per product" in failed[0].message and "confluence.pat is not set" in failed[0].message
+    assert failed[0].name == "confluence credentials" and "set confluence.pat" in failed[0].message, checks
     assert next(c for c in checks if c.name == "credentials").passed  # Jira accepts its own
+    # confluence.pat set to a copy of Jira's: Confluence answers 401, and check names the mix-up
+    copied = replaced(world.settings_for("copied"), confluence={"pat": world.settings.jira.pat})
+    result, checks = run_once(world, copied, tmp_path)
+    assert not result.ok and "401" in str(result.problems)
+    failed = [check for check in checks if not check.passed]
+    assert failed[0].name == "confluence credentials" and "(HTTP 401)" in failed[0].message, checks
+    assert "per product" in failed[0].message and "not a copy of jira.pat" in failed[0].message
 
 
 # --- check: the owners on real pages ----------------------------------------------------------------

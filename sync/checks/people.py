@@ -24,13 +24,15 @@ def product_tokens(probe: Probe) -> Iterator[Check]:
     conf = probe.settings.confluence
     try:
         probe.confluence.current_user()
-    except AuthFailed:
-        borrowed = "confluence.pat is not set, so Jira's token was sent" if not conf.pat else (
-            "confluence.pat was sent")
+    except AuthFailed as exc:
+        if exc.status is None:  # nothing was sent: no credential Confluence could take
+            yield Check("confluence credentials", False, f"Confluence at {conf.url}: {exc.message}")
+            return
+        sent = "confluence.pat" if conf.pat else "the email and API token (confluence.pat is not set)"
         yield Check("confluence credentials", False, (
-            f"Confluence at {conf.url} rejected the personal access token (HTTP 401) while Jira accepts its own: "
-            f"on Data Center personal access tokens are per product ({borrowed}); set confluence.pat to a token "
-            "created in Confluence"))
+            f"Confluence at {conf.url} rejected {sent} (HTTP 401) while Jira accepts its own token: on Data "
+            "Center personal access tokens are per product; set confluence.pat to a token created in Confluence "
+            "(not a copy of jira.pat)"))
         return
     yield Check("confluence credentials", True, f"Confluence at {conf.url} accepts its own personal access token")
 
