@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from sync.models import CreateIssue, Owner, Plan, UpdateIssue
+from sync.ports import AtlassianError
 from sync.problems import Problem, ProblemKind
 
 Lookup = Callable[[str], Owner | None]  # userkey -> the person Confluence knows by it (ConfluencePort.person)
@@ -34,14 +35,24 @@ def jira_owner(owner: Owner, lookup: Lookup) -> Owner | None:
 
 def with_people(plan: Plan, lookup: Lookup) -> tuple[Plan, list[Problem]]:
     """The plan with every userkey owner it would send to Jira resolved; those nobody is found for are
-    left out (the ticket unassigned, its assignee left alone on an update) and reported."""
+    left out (the ticket unassigned, its assignee left alone on an update) and reported.
+
+    A look-up that may work next time (429, 5xx, no answer) raises, before anything was written: the
+    cycle fails and is redone. One Confluence refuses (403, 400) counts as nobody found.
+    """
     problems: list[Problem] = []
 
     def owner_for(item_key: str, owner: Owner) -> Owner | None:
-        resolved = jira_owner(owner, lookup)
+        try:
+            resolved = jira_owner(owner, lookup)
+            why = "is unknown to Confluence"
+        except AtlassianError as exc:
+            if exc.status is None or exc.status == 429 or exc.status >= 500:
+                raise
+            resolved, why = None, f"could not be looked up ({exc})"
         if resolved is None:
-            problems.append(Problem(ProblemKind.UNKNOWN_USER, item_key, f"userkey {owner.userkey} is unknown to "
-                                    "Confluence: the ticket is left unassigned"))
+            problems.append(Problem(ProblemKind.UNKNOWN_USER, item_key,
+                                    f"userkey {owner.userkey} {why}: the ticket is left unassigned"))
         return resolved
 
     creates = tuple(_create(c, owner_for) for c in plan.creates)

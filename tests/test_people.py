@@ -253,3 +253,45 @@ def test_check_names_owners_that_cannot_be_resolved_or_assigned(make_world, flav
         assert any(c.name == "confluence credentials" and c.passed for c in run_checks(world.settings, jira,
                                                                                        confluence))
     assert world.sb.stats()["by_route"].get("POST /rest/api/2/issue/bulk") is None  # read-only
+
+
+# --- sync.people, pure ------------------------------------------------------------------------------
+
+
+def test_with_people_resolves_userkeys_and_says_which_it_could_not():
+    from sync.models import CreateIssue, IssueFields, ItemRecord, Owner, Plan, UpdateIssue
+    from sync.people import with_people
+    from sync.ports import AtlassianError, PermissionDenied
+
+    known = Owner(userkey="k1", display=None)
+    people = {"k1": Owner(userkey="k1", username="hwagner", display="Hwagner")}
+    asked: list[str] = []
+
+    def lookup(key: str) -> Owner | None:
+        asked.append(key)
+        if key == "denied":
+            raise PermissionDenied("GET rest/api/user", status=403)
+        if key == "down":
+            raise AtlassianError("GET rest/api/user", status=503)
+        return people.get(key)
+
+    def record(n: int) -> ItemRecord:
+        return ItemRecord(item_key=f"i{n}", page_id="1", origin="row:0:1", issue_key=f"OPS-{n}", summary="s")
+
+    plan = Plan(
+        creates=(CreateIssue(record(1), IssueFields(summary="a", assignee=known), False),
+                 CreateIssue(record(2), IssueFields(summary="b", assignee=Owner(account_id="557058:x")), False)),
+        updates=(UpdateIssue(record(3), {"assignee": Owner(userkey="gone"), "due": None}),
+                 UpdateIssue(record(4), {"assignee": Owner(userkey="denied")})),
+    )
+    resolved, problems = with_people(plan, lookup)
+    assert resolved.creates[0].fields.assignee == Owner(userkey="k1", username="hwagner", display="Hwagner")
+    assert resolved.creates[1] is plan.creates[1]  # an accountId needs no look-up
+    assert resolved.updates[0].changes == {"due": None}  # the assignee is left alone, the rest goes
+    assert resolved.updates[1].changes == {}
+    assert [(p.kind, p.subject) for p in problems] == [(ProblemKind.UNKNOWN_USER, "i3"),
+                                                        (ProblemKind.UNKNOWN_USER, "i4")]
+    assert asked == ["k1", "gone", "denied"]
+    with pytest.raises(AtlassianError):  # may work next time: nothing is written this cycle
+        with_people(Plan(creates=(CreateIssue(record(5), IssueFields(summary="c", assignee=Owner(userkey="down")),
+                                              False),)), lookup)
