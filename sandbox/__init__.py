@@ -5,7 +5,9 @@ only), Jira at ``<url>/`` (REST v2, v3 on Cloud only, Agile 1.0). On Cloud both 
 Atlassian's API gateway form, ``<url>/ex/jira/{cloudId}`` and ``<url>/ex/confluence/{cloudId}/wiki``
 (``GET <url>/_edge/tenant_info`` names the cloudId); with ``v1_content_gone`` the retired v1 content
 routes answer 410 Gone there. Cloud wants basic auth ``sandbox@example.com`` / ``sandbox-token``;
-Data Center a bearer personal access token ``sandbox-pat``. Admin endpoints sit under
+Data Center a bearer personal access token per product, ``sandbox-pat`` on Jira and
+``sandbox-confluence-pat`` on Confluence (each refused by the other product, as real ones are).
+Admin endpoints sit under
 ``/_sandbox/`` (health, stats, faults, reset, state, clock); a browser view renders pages at
 ``/wiki/spaces/PM/pages/{id}`` and issues at ``/browse/{KEY}``.
 
@@ -23,7 +25,8 @@ In-process use (tests, benchmarks)::
         sb.url             # "http://127.0.0.1:PORT" (Jira's base URL; also sb.jira_url)
         sb.confluence_url  # sb.url + "/wiki"
         sb.gateway_jira_url, sb.gateway_confluence_url  # Cloud: the API gateway form of both
-        sb.auth_kwargs()   # {"username", "password"} on Cloud, {"token"} on Data Center
+        sb.auth_kwargs()   # {"username", "password"} on Cloud, {"token"} on Data Center (Jira's;
+                           # sb.auth_kwargs("confluence") for Confluence's PAT)
         sb.jira_client()   # atlassian.Jira(url, cloud=…, retry_with_header=False, credentials)
         sb.confluence_client()  # atlassian.confluence.ConfluenceServer(url + "/wiki", cloud=…)
         sb.state           # SandboxState: .confluence (pages, spaces), .jira (issues, sprints),
@@ -40,12 +43,20 @@ In-process use (tests, benchmarks)::
 `serve(options)` runs it in the foreground until SIGINT/SIGTERM.
 """
 
-from sandbox.options import BUNDLED_SEED_DIR, SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, SandboxOptions
+from sandbox.options import (
+    BUNDLED_SEED_DIR,
+    SANDBOX_API_TOKEN,
+    SANDBOX_CONFLUENCE_PAT,
+    SANDBOX_EMAIL,
+    SANDBOX_PAT,
+    SandboxOptions,
+)
 from sandbox.runtime import Sandbox, banner, running_sandbox, serve
 
 __all__ = [
     "BUNDLED_SEED_DIR",
     "SANDBOX_API_TOKEN",
+    "SANDBOX_CONFLUENCE_PAT",
     "SANDBOX_EMAIL",
     "SANDBOX_PAT",
     "Sandbox",

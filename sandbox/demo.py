@@ -14,7 +14,15 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sandbox.options import SANDBOX_API_TOKEN, SANDBOX_CLOUD_ID, SANDBOX_EMAIL, SANDBOX_PAT, Flavor, SandboxOptions
+from sandbox.options import (
+    SANDBOX_API_TOKEN,
+    SANDBOX_CLOUD_ID,
+    SANDBOX_CONFLUENCE_PAT,
+    SANDBOX_EMAIL,
+    SANDBOX_PAT,
+    Flavor,
+    SandboxOptions,
+)
 from sandbox.runtime import Sandbox
 from sync.settings import Settings
 
@@ -36,7 +44,7 @@ def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_b
               "project": "OPS", "priority_map": {"P1": "High", "P2": "Medium", "P3": "Low"},
               "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics},
               **({"api_url": api["jira"]} if gateway else {})},
-        confluence={"url": f"{url}/wiki", "spaces": ["PM"], "labels": ["postmortem"],
+        confluence={"url": f"{url}/wiki", "pat": SANDBOX_CONFLUENCE_PAT, "spaces": ["PM"], "labels": ["postmortem"],
                     "summary_page": {"space": "PM", "title": "Postmortem action items"},
                     **({"api_url": api["confluence"]} if gateway else {})},
         sync={"state_path": str(state_path), "max_requests_per_second": 100, "write_back": write_back},

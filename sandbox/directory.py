@@ -1,9 +1,14 @@
-"""The user directory both products share: Cloud identifies people by accountId, Data Center by username/userkey."""
+"""The user directory of both products: Cloud identifies people by accountId, Data Center by username and a key.
+
+On Data Center each product keeps its own user keys: Confluence's `userkey` (32 hex digits, what a
+`ri:userkey` mention carries) is not Jira's `key` (`JIRAUSER10100` for users created since Jira 8.x).
+Someone may also have an account in one product only (`products`).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,8 @@ class User:
     email: str
     active: bool = True
     time_zone: str | None = None  # IANA name from the profile; None: the site's default zone
+    jira_key: str = ""  # Jira Data Center's key; empty: assigned by the directory (JIRAUSER<n>)
+    products: tuple[str, ...] = ("jira", "confluence")  # where the person has an account
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> User:
@@ -33,6 +40,8 @@ class User:
             email=data.get("emailAddress", ""),
             active=bool(data.get("active", True)),
             time_zone=data.get("timeZone"),
+            jira_key=data.get("jiraKey", ""),
+            products=tuple(data.get("products", ("jira", "confluence"))),
         )
 
 
@@ -43,6 +52,7 @@ API_USER = User(
     userkey="5a4db0c500000000000000000000a001",
     display_name="Sandbox Automation",
     email=SANDBOX_EMAIL,
+    jira_key="JIRAUSER10000",
 )
 
 BUILTIN_USERS = (
@@ -57,17 +67,29 @@ BUILTIN_USERS = (
 )
 
 
+FIRST_JIRA_KEY = 10100  # Jira numbers generated keys from its user ids (the API user's is JIRAUSER10000)
+
+
 class UserDirectory:
     """Look-ups by each identifier the two deployments use."""
 
     def __init__(self, users: list[User], api_user: User = API_USER) -> None:
         self._users: list[User] = []
+        self._next_key = FIRST_JIRA_KEY
         for user in [api_user, *users]:
             self.add(user)
 
     def add(self, user: User) -> None:
-        """Add (or replace, by accountId) a user."""
+        """Add (or replace, by accountId) a user; one without a Jira key gets the next JIRAUSER<n>."""
+        if not user.jira_key:
+            user, self._next_key = replace(user, jira_key=f"JIRAUSER{self._next_key}"), self._next_key + 1
         self._users = [u for u in self._users if u.account_id != user.account_id] + [user]
+
+    def of_product(self, product: str) -> UserDirectory:
+        """The people with an account in this product ("jira" or "confluence"), as that product sees them."""
+        view = UserDirectory.__new__(UserDirectory)
+        view._users, view._next_key = [u for u in self._users if product in u.products], self._next_key
+        return view
 
     def all(self) -> list[User]:
         return list(self._users)
@@ -79,7 +101,12 @@ class UserDirectory:
         return next((u for u in self._users if u.username.lower() == username.lower()), None)
 
     def by_key(self, userkey: str) -> User | None:
+        """By Confluence's user key (Data Center)."""
         return next((u for u in self._users if u.userkey == userkey), None)
+
+    def by_jira_key(self, key: str) -> User | None:
+        """By Jira's user key (Data Center): JIRAUSER<n>, or a legacy lower-case username."""
+        return next((u for u in self._users if u.jira_key.lower() == key.lower()), None)
 
     def by_any_id(self, identifier: str) -> User | None:
         """Match an accountId, userkey or username: what a storage-format mention may carry."""

@@ -23,7 +23,8 @@ DEFAULT_SITE_TIMEZONE = "America/New_York"
 # The only secrets the sandbox ever prints: documented, local-only defaults.
 SANDBOX_EMAIL = "sandbox@example.com"
 SANDBOX_API_TOKEN = "sandbox-token"
-SANDBOX_PAT = "sandbox-pat"
+SANDBOX_PAT = "sandbox-pat"  # Jira's (Data Center personal access tokens are per product)
+SANDBOX_CONFLUENCE_PAT = "sandbox-confluence-pat"  # Confluence's
 # The site's cloudId (Cloud): what /_edge/tenant_info answers and the API gateway form /ex/{product}/{cloudId} needs.
 SANDBOX_CLOUD_ID = "5b2c7a8e-6d0f-4c1e-9a3b-8f7e1d2c3b4a"
 
@@ -42,7 +43,8 @@ class SandboxOptions:
     search_lag_ms: int = 0
     host: str = "127.0.0.1"
     port: int = 0
-    # Cloud: basic auth with SANDBOX_EMAIL and this token. Data Center: this bearer PAT. Never in repr().
+    # Cloud: basic auth with SANDBOX_EMAIL and this token. Data Center: this bearer PAT on Jira (and
+    # `confluence_pat` on Confluence: each product accepts only its own). Never in repr().
     api_token: str = field(default=SANDBOX_API_TOKEN, repr=False)
     pat: str = field(default=SANDBOX_PAT, repr=False)
     # Cloud: deprecated v1 content routes answer 410 Gone through the API gateway, as Confluence Cloud does
@@ -56,18 +58,26 @@ class SandboxOptions:
     cql_timezone: CqlZone = "site"
     # How far the sandbox's clock starts ahead of the machine's (negative: behind), as a server's clock may be.
     clock_offset_s: float = 0.0
+    # Data Center: the bearer PAT Confluence accepts (Jira's `pat` is refused there, and this one on Jira).
+    confluence_pat: str = field(default=SANDBOX_CONFLUENCE_PAT, repr=False)
 
     @property
     def custom_token(self) -> bool:
         """Whether the credential this flavour checks is one a test chose (then it is never printed)."""
-        return self.api_token != SANDBOX_API_TOKEN if self.is_cloud else self.pat != SANDBOX_PAT
+        if self.is_cloud:
+            return self.api_token != SANDBOX_API_TOKEN
+        return self.pat != SANDBOX_PAT or self.confluence_pat != SANDBOX_CONFLUENCE_PAT
+
+    def pat_for(self, product: str) -> str:
+        """The personal access token a Data Center product accepts: Jira's `pat`, Confluence's `confluence_pat`."""
+        return self.confluence_pat if product == "confluence" else self.pat
 
     def __post_init__(self) -> None:
         if self.flavor not in FLAVORS:
             raise ValueError(f"flavor must be one of {FLAVORS}, not {self.flavor!r}")
         if self.latency_ms < 0 or self.search_lag_ms < 0:
             raise ValueError("latency_ms and search_lag_ms must be >= 0")
-        if not self.api_token or not self.pat:
+        if not self.api_token or not self.pat or not self.confluence_pat:
             raise ValueError("api_token and pat must not be empty")
         if self.v1_content_gone and not self.is_cloud:
             raise ValueError("v1_content_gone models Confluence Cloud; Data Center keeps its v1 API")

@@ -19,6 +19,7 @@ from sandbox.options import (
     DEFAULT_TIMEZONE,
     SANDBOX_API_TOKEN,
     SANDBOX_CLOUD_ID,
+    SANDBOX_CONFLUENCE_PAT,
     SANDBOX_EMAIL,
     SANDBOX_PAT,
     CqlZone,
@@ -151,11 +152,11 @@ class Sandbox:
     def clear_faults(self) -> None:
         self._controls.faults.clear()
 
-    def auth_kwargs(self) -> dict[str, str]:
-        """Keyword arguments for atlassian-python-api: basic auth on Cloud, the PAT on Data Center."""
+    def auth_kwargs(self, product: str = "jira") -> dict[str, str]:
+        """Keyword arguments for atlassian-python-api: basic auth on Cloud, the product's PAT on Data Center."""
         if self.options.is_cloud:
             return {"username": SANDBOX_EMAIL, "password": self.options.api_token}
-        return {"token": self.options.pat}
+        return {"token": self.options.pat_for(product)}
 
     def jira_client(self, **kwargs: Any) -> Jira:
         """atlassian.Jira against this sandbox (library retries off unless asked for)."""
@@ -168,7 +169,8 @@ class Sandbox:
         """atlassian ConfluenceServer at <site>/wiki, the class the daemon uses (docs/atlassian-behaviours.md)."""
         from atlassian.confluence import ConfluenceServer
 
-        options = {"cloud": self.options.is_cloud, "retry_with_header": False, **self.auth_kwargs(), **kwargs}
+        options = {"cloud": self.options.is_cloud, "retry_with_header": False, **self.auth_kwargs("confluence"),
+                   **kwargs}
         # atlassian-python-api leaves this constructor unannotated; the variable states what it builds.
         connect: Callable[..., ConfluenceServer] = ConfluenceServer
         return connect(self.confluence_url, **options)
@@ -228,11 +230,12 @@ def running_sandbox(
     port: int = 0, host: str = "127.0.0.1", api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
     v1_content_gone: bool = False,
     timezone: str = DEFAULT_TIMEZONE, site_timezone: str = DEFAULT_SITE_TIMEZONE, cql_timezone: CqlZone = "site",
-    clock_offset_s: float = 0.0,
+    clock_offset_s: float = 0.0, confluence_pat: str = SANDBOX_CONFLUENCE_PAT,
 ) -> Iterator[Sandbox]:
     """A sandbox serving in a background thread for the duration of the block."""
     options = SandboxOptions(flavor, Path(seed_dir) if seed_dir else None, latency_ms, search_lag_ms, host, port,
-                             api_token, pat, v1_content_gone, timezone, site_timezone, cql_timezone, clock_offset_s)
+                             api_token, pat, v1_content_gone, timezone, site_timezone, cql_timezone, clock_offset_s,
+                             confluence_pat)
     with Sandbox(options) as sandbox:
         yield sandbox
 
@@ -279,4 +282,6 @@ def _auth_line(options: SandboxOptions) -> str:
     if options.is_cloud:
         token = "custom API token (not shown)" if options.custom_token else f"API token {SANDBOX_API_TOKEN}"
         return f"basic auth: {SANDBOX_EMAIL} / {token}"
-    return f"bearer personal access token: {'custom PAT (not shown)' if options.custom_token else SANDBOX_PAT}"
+    if options.custom_token:
+        return "bearer personal access token: custom PAT (not shown)"
+    return f"bearer personal access token: {SANDBOX_PAT} (Jira), {SANDBOX_CONFLUENCE_PAT} (Confluence)"

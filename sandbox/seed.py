@@ -2,7 +2,7 @@
 
 A seed file is ``<title>…</title>`` on its first line followed by the storage body, which is stored
 byte for byte. ``users.json`` beside the pages (accountId, username, userkey, displayName,
-emailAddress, active) replaces the built-in user directory.
+emailAddress, active; optionally timeZone, jiraKey and products) replaces the built-in user directory.
 """
 
 from __future__ import annotations

@@ -58,6 +58,11 @@ class SandboxState:
         return self.confluence.clock()
 
     @property
+    def jira_directory(self) -> UserDirectory:
+        """The people Jira knows (with Jira's keys): some have a Confluence account only."""
+        return self.directory.of_product("jira")
+
+    @property
     def wiki(self) -> str:
         """Confluence's base URL (what `_links.base` carries)."""
         return f"{self.site}/wiki"

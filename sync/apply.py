@@ -17,8 +17,17 @@ import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
 from sync.jira_macro import JiraServer
-from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, WriteBack
-from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
+from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, UpdateIssue, WriteBack
+from sync.people import with_people
+from sync.ports import (
+    AssigneeRejected,
+    AtlassianError,
+    ConfluencePort,
+    CreateInterrupted,
+    JiraPort,
+    NotFound,
+    VersionConflict,
+)
 from sync.problems import Problem, ProblemKind
 from sync.state import State
 from sync.storage_edits import EditError, edit_items
@@ -57,6 +66,8 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
                pages: Mapping[str, Page], options: ApplyOptions, now: datetime) -> ApplyResult:
     """Execute every change of the plan; a failed change is reported and the rest go on."""
     result = ApplyResult()
+    plan, unknown = with_people(plan, confluence.person)  # before any write: a failed look-up writes nothing
+    result.problems += unknown
     state.save_items(plan.records)
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
@@ -77,12 +88,8 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
 def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult, managed: Sequence[str]) -> None:
     """Update, transition, flag and unflag tracked issues; each record is saved once its write landed."""
     for change in plan.updates:
-        key = change.record.issue_key
-        assert key is not None  # the planner plans this only for an item that has an issue
-        changes = _port_changes(change.changes, add=change.add_labels, remove=change.remove_labels)
-        if _attempt(result, ProblemKind.UPDATE_FAILED, key, partial(jira.update_issue, key, changes)):
+        if _update(jira, change, result):
             state.save_items([change.record])
-            result.updated += 1
     for done in plan.transitions:
         key = done.record.issue_key
         assert key is not None  # the planner plans this only for an item that has an issue
@@ -104,6 +111,32 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult,
         if _attempt(result, ProblemKind.UNFLAG_FAILED, key,
                     partial(jira.update_issue, key, _port_changes(remove=[REMOVED_LABEL]))):
             state.save_items([replace(unflag.record, flagged=False)])
+
+
+def _update(jira: JiraPort, change: UpdateIssue, result: ApplyResult) -> bool:
+    """Carry one update; True when it is settled: landed, or refused for good (a 4xx, reported once).
+
+    An assignee Jira refuses would make it refuse the whole edit, every cycle: the other fields go
+    without it (as a create does) and the owner is reported. 429, 5xx, no answer and 401 (the
+    credentials, not this change) stay transient: the next cycle redoes the change.
+    """
+    key = change.record.issue_key
+    assert key is not None  # the planner plans this only for an item that has an issue
+    changes = _port_changes(change.changes, add=change.add_labels, remove=change.remove_labels)
+    try:
+        try:
+            jira.update_issue(key, changes)
+        except AssigneeRejected as exc:
+            result.problems.append(Problem(ProblemKind.UNKNOWN_USER, change.record.item_key, exc.message))
+            jira.update_issue(key, {name: value for name, value in changes.items() if name != "assignee"})
+    except AtlassianError as exc:
+        log.warning("update_failed", issue_key=key, error=str(exc), status=exc.status)
+        rejected = exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429)
+        result.problems.append(Problem(ProblemKind.UPDATE_REJECTED if rejected else ProblemKind.UPDATE_FAILED,
+                                       key, str(exc)))
+        return rejected
+    result.updated += 1
+    return True
 
 
 def _flagged(result: ApplyResult, flag: FlagRemoved) -> None:

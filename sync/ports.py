@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sync.models import CreateResult, IssueFields, IssueSnapshot, Page
+from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner, Page
 
 DeploymentKind = Literal["cloud", "datacenter"]
 # What a workflow depends on: (project key, issue type name).
@@ -25,11 +25,13 @@ SNAPSHOT_FIELDS: tuple[str, ...] = (
 
 
 class AtlassianError(Exception):
-    """A Jira or Confluence call failed; `status` is the HTTP status (None for connection errors)."""
+    """A Jira or Confluence call failed; `status` is the HTTP status (None for connection errors), `fields`
+    the names of the fields a Jira 400 rejected (its `errors` map)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, fields: Sequence[str] = ()) -> None:
         self.message = message
         self.status = status
+        self.fields = tuple(fields)
         super().__init__(f"{message} (HTTP {status})" if status is not None else message)
 
 
@@ -39,6 +41,10 @@ class NotFound(AtlassianError):
 
 class VersionConflict(AtlassianError):
     """The page changed since we read it (409): re-fetch, re-apply, retry."""
+
+
+class AssigneeRejected(AtlassianError):
+    """Jira refused an edit for its assignee (400, `errors.assignee`), so none of the edit was saved."""
 
 
 class PermissionDenied(AtlassianError):
@@ -118,6 +124,10 @@ class ConfluencePort(Protocol):
 
         VersionConflict when another writer created or replaced it first (a compare-and-swap).
         """
+        ...
+
+    def person(self, userkey: str) -> Owner | None:
+        """Who Confluence knows by this (Data Center) userkey: username and display name; None when nobody."""
         ...
 
 
@@ -225,6 +235,10 @@ class JiraProbe(Protocol):
         """The id of Jira Software's Epic Name field, None when the site has none."""
         ...
 
+    def assignable(self, project: str, owner: Owner) -> bool | None:
+        """Whether Jira may assign this person issues of the project; None when the owner names nobody Jira knows."""
+        ...
+
 
 class ConfluenceProbe(Protocol):
     """What `postmortem-sync check` asks Confluence: whether the search finds pages, whether we may edit the summary."""
@@ -258,4 +272,12 @@ class ConfluenceProbe(Protocol):
 
     def server_time(self, at: float | None = None) -> datetime | None:
         """Confluence's time, from the `Date` header of its latest answer."""
+        ...
+
+    def person(self, userkey: str) -> Owner | None:
+        """Who Confluence knows by this userkey, or None (as ConfluencePort.person)."""
+        ...
+
+    def current_user(self) -> Owner | None:
+        """Who the credentials are to Confluence; AuthFailed when it refuses them."""
         ...

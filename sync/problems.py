@@ -50,7 +50,8 @@ class ProblemKind(Enum):
     CREATE_INTERRUPTED = "create-interrupted"
     CREATE_REJECTED = "create-rejected"
     UNKNOWN_USER = "unknown-user"
-    UPDATE_FAILED = "update-failed"
+    UPDATE_FAILED = "update-failed"  # transient (429, 5xx, no answer): redone next cycle
+    UPDATE_REJECTED = "update-rejected"  # Jira refused the change (4xx): reported once, not redone
     TRANSITION_FAILED = "transition-failed"
     FLAG_FAILED = "flag-failed"
     UNFLAG_FAILED = "unflag-failed"

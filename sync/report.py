@@ -226,14 +226,18 @@ def _tally_cells(tally: Tally) -> list[str]:
 
 
 def _owner_cell(label: str, mentions: Mapping[str, Owner]) -> str:
-    """A user mention where the owner is a known person (Confluence renders the name), else the text."""
+    """A user mention where the owner is a known person (Confluence renders the name), else the text.
+
+    The page's own link text, when it has one, goes along: it names even someone Confluence no longer knows.
+    """
     owner = mentions.get(label)
     if owner is None:
         return _text(label)
+    text = f"<ac:link-body>{_text(owner.display)}</ac:link-body>" if owner.display else ""
     for attribute, value in (("ri:account-id", owner.account_id), ("ri:userkey", owner.userkey),
                              ("ri:username", owner.username)):
         if value:
-            return f"<ac:link><ri:user {attribute}={_attr(value)} /></ac:link>"
+            return f"<ac:link><ri:user {attribute}={_attr(value)} />{text}</ac:link>"
     return _text(label)
 
 

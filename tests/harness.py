@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sandbox import SANDBOX_API_TOKEN, SANDBOX_EMAIL, SANDBOX_PAT, Sandbox, running_sandbox
+from sandbox import SANDBOX_API_TOKEN, SANDBOX_CONFLUENCE_PAT, SANDBOX_EMAIL, SANDBOX_PAT, Sandbox, running_sandbox
 from sandbox.options import SANDBOX_CLOUD_ID
 from sync.atlassian import make_adapters, retry_policy
 from sync.clock import passed_for_all
@@ -49,13 +49,15 @@ MANAGED = "pmsync"
 
 
 def site_config(url: str, state_path: Path | str, *, token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
-                project: str = "OPS", gateway: bool = False) -> dict[str, Any]:
-    """What every test daemon needs: Jira and Confluence at `url` with the sandbox's credentials, the
-    postmortems (space PM, label postmortem), the summary page, the state file, no client-side pacing;
-    with `gateway`, the daemon's REST calls take the API gateway form (the sandbox serves both)."""
+                project: str = "OPS", gateway: bool = False,
+                confluence_pat: str = SANDBOX_CONFLUENCE_PAT) -> dict[str, Any]:
+    """What every test daemon needs: Jira and Confluence at `url` with the sandbox's credentials (a PAT per
+    product, as Data Center has them), the postmortems (space PM, label postmortem), the summary page, the
+    state file, no client-side pacing; with `gateway`, the daemon's REST calls take the API gateway form
+    (the sandbox serves both)."""
     config = {
         "jira": {"url": url, "email": SANDBOX_EMAIL, "api_token": token, "pat": pat, "project": project},
-        "confluence": {"url": f"{url}/wiki", "spaces": ["PM"], "labels": ["postmortem"],
+        "confluence": {"url": f"{url}/wiki", "pat": confluence_pat, "spaces": ["PM"], "labels": ["postmortem"],
                        "summary_page": {"space": "PM", "title": SUMMARY_TITLE}},
         "sync": {"state_path": str(state_path), "max_requests_per_second": 100},
     }
@@ -67,10 +69,11 @@ def site_config(url: str, state_path: Path | str, *, token: str = SANDBOX_API_TO
 
 def daemon_config(url: str, state_path: Path | str, *, epics: bool = False, write_back: bool = True,
                   sprint: bool = True, token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT, gateway: bool = False,
-                  **sections: dict[str, Any]) -> dict[str, Any]:
+                  confluence_pat: str = SANDBOX_CONFLUENCE_PAT, **sections: dict[str, Any]) -> dict[str, Any]:
     """`site_config` plus what in-process tests run with (priorities, the board's sprint, epics,
     write-back, quiet logs), then `sections` merged over it: daemon_config(..., sync={"lease_minutes": 0})."""
-    config = merged(site_config(url, state_path, token=token, pat=pat, gateway=gateway), {
+    site = site_config(url, state_path, token=token, pat=pat, gateway=gateway, confluence_pat=confluence_pat)
+    config = merged(site, {
         "jira": {"priority_map": {"P1": "High", "P2": "Medium", "P3": "Low"},
                  "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics}},
         "sync": {"write_back": write_back},
@@ -257,7 +260,8 @@ class World:
 
     def __init__(self, sb: Sandbox, folder: Path, *, record_waits: bool = False, **options: Any) -> None:
         self.sb, self.folder, self.flavor = sb, folder, sb.flavor
-        self.options = {"token": sb.options.api_token, "pat": sb.options.pat, **options}
+        self.options = {"token": sb.options.api_token, "pat": sb.options.pat,
+                        "confluence_pat": sb.options.confluence_pat, **options}
         self.record_waits = record_waits
         self.clock = Clock()
         sb.state.confluence.clock = sb.state.jira.clock = self.clock
@@ -306,7 +310,7 @@ class World:
         """A TOML config for the CLI: this site, its credentials and `state` (the world daemon's state
         file by default), then `sections`; `jira={"api_token": ...}` overrides a credential."""
         base = site_config(self.url, state or self.state_path(), token=self.options["token"], pat=self.options["pat"],
-                           gateway=self.options.get("gateway", False))
+                           gateway=self.options.get("gateway", False), confluence_pat=self.options["confluence_pat"])
         return write_config(path, merged(base, sections))
 
     # --- the users' side: through the API, as people work ---------------------------------------

@@ -39,7 +39,7 @@ def register(router: Router) -> None:
         ("GET", "/content/{id}/history", get_history), ("GET", "/content/{id}/child/page", child_pages),
         ("GET", "/content/{id}/label", get_labels), ("POST", "/content/{id}/label", add_labels),
         ("DELETE", "/content/{id}/label", remove_label), ("DELETE", "/content/{id}/label/{label}", remove_label),
-        ("GET", "/space/{spaceKey}", get_space), ("GET", "/user/current", current_user),
+        ("GET", "/space/{spaceKey}", get_space), ("GET", "/user/current", current_user), ("GET", "/user", get_user),
         ("DELETE", "/content/{id}", delete_content),
         ("POST", "/content/{id}/permission/check", check_content_permission),
     ):
@@ -328,3 +328,21 @@ def get_space(state: SandboxState, request: Request) -> Reply:
 
 def current_user(state: SandboxState, request: Request) -> Reply:
     return json_reply(_renderer(state).user(state.api_user))
+
+
+def get_user(state: SandboxState, request: Request) -> Reply:
+    """One person by Cloud's ?accountId=, or Data Center's ?key= (Confluence's userkey) or ?username=; else 404."""
+    people = state.directory.of_product("confluence")
+    if state.options.is_cloud:
+        account_id = request.arg("accountId")
+        if not account_id:
+            raise confluence_error(400, "accountId is required")
+        found = people.by_account_id(account_id)
+    else:
+        key, username = request.arg("key"), request.arg("username")
+        if not key and not username:
+            raise confluence_error(400, "Either key or username is required")
+        found = people.by_key(key) if key else people.by_username(username or "")
+    if found is None:
+        raise confluence_error(404, "No user found with the given identifier")
+    return json_reply(_renderer(state).user(found))

@@ -102,7 +102,7 @@ class SandboxApp:
                 return None
             if fault.status is not None:
                 return fault_reply(product, fault.status, fault.headers)
-        authorized, sent_basic = self._check_credentials(request)
+        authorized, sent_basic = self._check_credentials(request, product)
         anonymous = route is not None and route.name in _ANONYMOUS and not request.header("authorization")
         if not authorized and not anonymous:
             return unauthorized(product, self.options.is_cloud, sent_basic)
@@ -131,8 +131,11 @@ class SandboxApp:
             return json_reply({"error": f"no admin route {request.method} {request.path}"}, 404)
         return route.handler(self.controls, request)
 
-    def _check_credentials(self, request: Request) -> tuple[bool, bool]:
-        """(authorized, whether Basic credentials were sent): Basic on Cloud, Bearer PAT on Data Center."""
+    def _check_credentials(self, request: Request, product: Product) -> tuple[bool, bool]:
+        """(authorized, whether Basic credentials were sent): Basic on Cloud, Bearer PAT on Data Center.
+
+        Data Center personal access tokens are per product: Jira's is refused by Confluence and vice versa.
+        """
         scheme, _, value = request.header("authorization").partition(" ")
         if scheme.lower() == "basic":
             try:
@@ -142,7 +145,7 @@ class SandboxApp:
             expected = f"{SANDBOX_EMAIL}:{self.options.api_token}".encode()
             return self.options.is_cloud and hmac.compare_digest(sent, expected), True
         if scheme.lower() == "bearer":
-            valid = hmac.compare_digest(value.strip().encode(), self.options.pat.encode())
+            valid = hmac.compare_digest(value.strip().encode(), self.options.pat_for(product).encode())
             return (not self.options.is_cloud) and valid, False
         return False, False
 

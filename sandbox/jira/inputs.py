@@ -27,7 +27,7 @@ def view_for(state: SandboxState, request: Request) -> JiraView:
 
 
 def rules_for(state: SandboxState, request: Request) -> FieldRules:
-    return FieldRules(state.options.is_cloud, api_version(request), state.jira, state.directory)
+    return FieldRules(state.options.is_cloud, api_version(request), state.jira, state.jira_directory)
 
 
 def json_body(request: Request, required: bool = True) -> Any:

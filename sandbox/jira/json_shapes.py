@@ -73,7 +73,7 @@ def user_json(user: User, view: JiraView) -> dict[str, Any]:
         self_link = f"{view.api}/user?accountId={quote(user.account_id)}"
         return {"self": self_link, "accountId": user.account_id, "accountType": "atlassian", **common}
     self_link = f"{view.api}/user?username={quote(user.username)}"
-    return {"self": self_link, "name": user.username, "key": user.userkey, **common}
+    return {"self": self_link, "name": user.username, "key": user.jira_key, **common}
 
 
 def status_json(status: Status, view: JiraView) -> dict[str, Any]:

@@ -24,6 +24,7 @@ def register(router: Router, versions: tuple[str, ...]) -> None:
         for template, handler in (
             ("/serverInfo", server_info), ("/myself", myself), ("/project/{projectIdOrKey}", project),
             ("/priority", priorities), ("/field", fields), ("/user", user), ("/user/search", user_search),
+            ("/user/assignable/search", assignable_search),
         ):
             router.add("GET", base + template, handler)
         router.add("GET", base + "/issue/createmeta/{projectIdOrKey}/issuetypes", createmeta_issue_types)
@@ -67,8 +68,8 @@ def fields(state: SandboxState, request: Request) -> Reply:
 
 
 def user(state: SandboxState, request: Request) -> Reply:
-    """Cloud: ?accountId= only (GDPR strict mode). Data Center: ?username= or ?key=."""
-    directory = state.directory
+    """Cloud: ?accountId= only (GDPR strict mode). Data Center: ?username= or ?key= (Jira's key, not Confluence's)."""
+    directory = state.jira_directory
     if state.options.is_cloud:
         for legacy in ("username", "key"):
             if request.arg(legacy):
@@ -82,7 +83,7 @@ def user(state: SandboxState, request: Request) -> Reply:
         username, key = request.arg("username"), request.arg("key")
         if not username and not key:
             raise jira_error(404, "Either the 'username' or the 'key' query parameters need to be provided")
-        found = directory.by_username(username) if username else directory.by_key(key or "")
+        found = directory.by_username(username) if username else directory.by_jira_key(key or "")
         missing = f"The user named '{username or key}' does not exist"
     if found is None:
         raise jira_error(404, missing)
@@ -98,8 +99,35 @@ def user_search(state: SandboxState, request: Request) -> Reply:
     if not needle:
         raise jira_error(400, f"The '{param}' query parameter needs to be provided.")
     start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50)
-    found = state.directory.search(needle)[start : start + limit]
+    found = state.jira_directory.search(needle)[start : start + limit]
     return json_reply([user_json(u, view_for(state, request)) for u in found])
+
+
+def assignable_search(state: SandboxState, request: Request) -> Reply:
+    """Users who may be assigned issues of ?project= (or ?issueKey=): active Jira users; one of them by
+    ?accountId= (Cloud) or ?username= (Data Center, an exact name first, else a prefix), else by ?query=."""
+    project_key, issue_key = request.arg("project"), request.arg("issueKey")
+    if issue_key:
+        project_key = state.jira.issue(issue_key).project.key
+    if not project_key:
+        raise jira_error(400, "Either the 'project' or the 'issueKey' query parameter must be provided.")
+    if project_key.upper() not in state.jira.projects:
+        raise jira_error(404, f"No project could be found with key '{project_key}'.")
+    directory = state.jira_directory
+    cloud = state.options.is_cloud
+    if cloud and request.arg("username"):
+        raise jira_error(400, _GDPR.format("username"))
+    account_id, username, query = request.arg("accountId"), request.arg("username"), request.arg("query")
+    if account_id:
+        found = [u for u in [directory.by_account_id(account_id)] if u]
+    elif username:
+        exact = directory.by_username(username)
+        found = [exact] if exact else directory.search(username)
+    else:
+        found = directory.search(query) if query else directory.all()
+    start, limit = int_param(request, "startAt", 0), int_param(request, "maxResults", 50)
+    assignable = [u for u in found if u.active][start : start + limit]
+    return json_reply([user_json(u, view_for(state, request)) for u in assignable])
 
 
 # The create screen of every issue type: (field id, name, schema type, required, operations).

@@ -74,7 +74,7 @@ def _read_query(request: Request, page_param: str) -> _Query:
 
 def _matching(state: SandboxState, query: _Query) -> tuple[CompiledJql, list[Issue]]:
     context = JqlContext(
-        state.directory, state.api_user, state.jira_now(), state.options.is_cloud, state.jira.sprints,
+        state.jira_directory, state.api_user, state.jira_now(), state.options.is_cloud, state.jira.sprints,
         issue_exists=state.jira.has_issue, zone=state.zone_of(state.api_user),
     )
     compiled = compile_jql(query.jql, context)

@@ -202,12 +202,13 @@ def _key_values(issue: Issue) -> set[str]:
 def _user_values(user: User | None) -> set[str]:
     if user is None:
         return set()
-    return {user.account_id.lower(), user.username.lower(), user.userkey.lower(), user.email.lower()}
+    return {user.account_id.lower(), user.username.lower(), user.jira_key.lower(), user.email.lower()}
 
 
 def _lookup_user(text: str, context: JqlContext) -> set[str]:
     by_email = next((u for u in context.directory.all() if u.email.lower() == text.lower()), None)
-    user = context.directory.by_any_id(text) or by_email
+    user = (context.directory.by_account_id(text) or context.directory.by_jira_key(text)
+            or context.directory.by_username(text) or by_email)
     return {user.account_id.lower()} if user else set()
 
 

@@ -98,11 +98,11 @@ def _jira_connection(settings: Settings, channel: RestChannel, sites: SiteMemory
 
 
 def _confluence_connection(settings: Settings, jira_connection: Connection) -> Connection:
-    """Confluence's client: its own credentials or Jira's; an auto deployment follows Jira's (Cloud on the gateway)."""
+    """Confluence's client: its own credentials, else Jira's email and API token (Cloud) but never Jira's personal
+    access token (Data Center tokens are per product); an auto deployment follows Jira's (Cloud on the gateway)."""
     jira, confluence, options = settings.jira, settings.confluence, _client_options(settings)
-    credentials = Credentials(
-        confluence.email or jira.email, confluence.api_token or jira.api_token, confluence.pat or jira.pat
-    )
+    credentials = Credentials(confluence.email or jira.email, confluence.api_token or jira.api_token, confluence.pat,
+                              product="confluence")
     base = confluence.api_url or confluence.url
     deployment: DeploymentKind | Callable[[], DeploymentKind]
     if confluence.deployment != "auto":

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
@@ -22,10 +23,10 @@ import structlog
 
 from sync.atlassian.connection import Connection
 from sync.atlassian.memory import SiteMemory
-from sync.atlassian.pages_v1 import PAGE_EXPAND, PagesV1, page_from_json
+from sync.atlassian.pages_v1 import PAGE_EXPAND, PagesV1, page_from_json, user_from_json
 from sync.atlassian.pages_v2 import PagesV2
 from sync.atlassian.transport import RestChannel
-from sync.models import Page
+from sync.models import Owner, Page
 from sync.ports import DeploymentKind, Gone, NotFound
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,8 @@ class ConfluenceAdapter:
         self._v1 = PagesV1(connection, channel)
         self._v2 = PagesV2(connection, channel)
         self._account_id: str | None = None
+        self._people: dict[str, Owner | None] = {}  # userkey -> person, for the daemon's lifetime
+        self._people_lock = threading.Lock()
 
     @property
     def request_count(self) -> int:
@@ -133,6 +136,29 @@ class ConfluenceAdapter:
         """How many pages the CQL selects (`GET search` `totalSize`, an estimate on Cloud); None if not said."""
         total = (self._get("rest/api/search", cql=cql, limit=1) or {}).get("totalSize")
         return int(total) if isinstance(total, int) else None
+
+    def person(self, userkey: str) -> Owner | None:
+        """Data Center: who `GET /rest/api/user?key=` names (username, display name); None for 404, and on Cloud.
+
+        Asked once per userkey for the adapter's lifetime (a userkey never changes hands). Cloud has no
+        userkeys to resolve: its user look-up takes accountIds only, which Jira shares.
+        """
+        with self._people_lock:
+            if userkey in self._people:
+                return self._people[userkey]
+        found = None
+        if self._connection.deployment != "cloud":
+            try:
+                found = user_from_json(self._get("rest/api/user", key=userkey))
+            except NotFound:
+                found = None
+        with self._people_lock:
+            self._people[userkey] = found
+        return found
+
+    def current_user(self) -> Owner | None:
+        """Who the credentials are to Confluence (`user/current`); AuthFailed when it refuses them."""
+        return user_from_json(self._get("rest/api/user/current"))
 
     def _pages(self) -> PagesV1 | PagesV2:
         return self._v2 if self._connection.deployment == "cloud" else self._v1

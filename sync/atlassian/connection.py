@@ -32,6 +32,7 @@ class Credentials:
     email: str | None = None
     api_token: SecretStr | None = None
     pat: SecretStr | None = None
+    product: str = "jira"  # whose settings these are, for the message when they cannot work
 
     def client_auth(self, deployment: DeploymentKind) -> dict[str, str]:
         """Client keyword arguments: Bearer PAT on Data Center when set, else basic auth."""
@@ -39,6 +40,9 @@ class Credentials:
             return {"token": self.pat.get_secret_value()}
         if self.email and self.api_token:
             return {"username": self.email, "password": self.api_token.get_secret_value()}
+        if deployment == "datacenter" and self.product == "confluence":
+            raise AuthFailed("Confluence on Data Center needs its own personal access token: set confluence.pat "
+                             "(or confluence.pat_file); tokens are per product and Jira's is never sent to Confluence")
         needed = "email and api_token" if deployment == "cloud" else "pat (or email and api_token)"
         raise AuthFailed(f"{deployment} needs {needed}; none configured")
 

@@ -9,7 +9,6 @@ the caller re-queries by identity label before creating again.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from sync.atlassian.transport import RestChannel, segment
 from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner
 from sync.ports import (
     SNAPSHOT_FIELDS,
+    AssigneeRejected,
     AtlassianError,
     AuthFailed,
     CreateInterrupted,
@@ -71,8 +71,6 @@ class JiraAdapter:
         post = lambda path, body: self._send("POST", path, body, idempotent=False)  # noqa: E731
         self._workflows = Workflows(self._get, post, done_name=done_transition, done_resolution=done_resolution,
                                     removed_resolution=removed_resolution)
-        self._assignees: dict[tuple[str, str], dict[str, Any] | None] = {}
-        self._assignees_lock = threading.Lock()
 
     @property
     def deployment(self) -> DeploymentKind:
@@ -205,7 +203,10 @@ class JiraAdapter:
     # updates
 
     def update_issue(self, key: str, changes: dict[str, object]) -> None:
-        """PUT the changes (IssueFields names, plus labels_add / labels_remove) in one request."""
+        """PUT the changes (IssueFields names, plus labels_add / labels_remove) in one request.
+
+        Jira saves all of an edit or nothing: when it refuses the assignee, AssigneeRejected says so.
+        """
         fields: dict[str, Any] = {}
         update: dict[str, list[dict[str, str]]] = {}
         for name, value in changes.items():
@@ -215,8 +216,14 @@ class JiraAdapter:
             else:
                 fields.update(self._field_change(key, name, value))
         payload = {part: content for part, content in (("fields", fields), ("update", update)) if content}
-        if payload:
+        if not payload:
+            return
+        try:
             self._send("PUT", f"rest/api/2/issue/{segment(key)}", payload, idempotent=True)
+        except AtlassianError as exc:
+            if exc.status == 400 and "assignee" in exc.fields and "assignee" in fields:
+                raise AssigneeRejected(exc.message, status=400, fields=exc.fields) from None
+            raise
 
     def _field_change(self, key: str, name: str, value: Any) -> dict[str, Any]:
         """The `fields` entries for one change; an unresolvable assignee leaves the assignee alone."""
@@ -288,36 +295,27 @@ class JiraAdapter:
     # users
 
     def resolve_assignee(self, owner: Owner) -> dict[str, Any] | None:
-        """Cloud `{"accountId"}` / Data Center `{"name"}` for a known user, else None; cached per owner."""
-        if self.deployment == "cloud" and owner.account_id:
-            # The mention already is Jira's identifier; an unknown or inactive account is reported by
-            # the create itself (per item in a bulk create), which is cheaper than a lookup per person.
-            return {"accountId": owner.account_id}
-        if self.deployment == "datacenter" and owner.username and not owner.userkey:
-            return {"name": owner.username}
-        lookup = self._user_lookup(owner)
-        if lookup is None:
-            return None
-        with self._assignees_lock:
-            if lookup in self._assignees:
-                return self._assignees[lookup]
-        try:
-            user = self._get("rest/api/2/user", **{lookup[0]: lookup[1]}) or {}
-        except NotFound:
-            user = {}
-        attribute = "accountId" if self.deployment == "cloud" else "name"
-        assignee = {attribute: user[attribute]} if user.get(attribute) else None
-        with self._assignees_lock:
-            self._assignees[lookup] = assignee
-        return assignee
+        """Cloud `{"accountId"}` / Data Center `{"name"}`, else None: what Jira assigns by, without a request.
 
-    def _user_lookup(self, owner: Owner) -> tuple[str, str] | None:
-        """The user query for this owner: accountId on Cloud; userkey, else username, on Data Center."""
+        A Data Center `ri:userkey` is Confluence's key, never Jira's (sync.people turns it into the
+        username first). An unknown or unassignable person is reported by the write itself, which is
+        cheaper than a look-up per person.
+        """
         if self.deployment == "cloud":
-            return ("accountId", owner.account_id) if owner.account_id else None
-        if owner.userkey:
-            return ("key", owner.userkey)
-        return ("username", owner.username) if owner.username else None
+            return {"accountId": owner.account_id} if owner.account_id else None
+        return {"name": owner.username} if owner.username else None
+
+    def assignable(self, project: str, owner: Owner) -> bool | None:
+        """Whether `user/assignable/search` lists this person for the project; None when the owner names nobody."""
+        assignee = self.resolve_assignee(owner)
+        if assignee is None:
+            return None
+        cloud = self.deployment == "cloud"
+        query = {"accountId": assignee["accountId"]} if cloud else {"username": assignee["name"]}
+        found = self._get("rest/api/2/user/assignable/search", project=project, maxResults=50, **query) or []
+        attribute = "accountId" if cloud else "name"
+        return any(str(user.get(attribute, "")).lower() == str(next(iter(assignee.values()))).lower()
+                   for user in found)
 
     # transport
 

@@ -103,7 +103,9 @@ class RestChannel:
         message = self.scrub(f"{operation}: {str(exc).strip() or 'failed'}")[:1000]
         if status == 429:
             return RateLimited(message, retry_after=server_wait_hint(exc, now=self._policy.clock()))
-        return _ERRORS_BY_STATUS.get(status or 0, AtlassianError)(message, status=status)
+        errors = (_json(exc.response) or {}) if status == 400 else {}
+        fields = list(errors.get("errors") or {}) if isinstance(errors, dict) else []
+        return _ERRORS_BY_STATUS.get(status or 0, AtlassianError)(message, status=status, fields=fields)
 
 
 def is_absolute(path: str) -> bool:

@@ -40,11 +40,12 @@ CheckGroup = Callable[[Probe], Iterator[Check]]
 
 def _groups() -> list[CheckGroup]:
     # the groups import Check and Probe from this module
-    from sync.checks import board, clock, deployment, endpoints, pages, site, summary_lease, workflow
+    from sync.checks import board, clock, deployment, endpoints, pages, people, site, summary_lease, workflow
 
     return [
         deployment.deployment,  # before the credentials: says whether they are of the right kind
         site.credentials,
+        people.product_tokens,
         endpoints.confluence_api,
         clock.server_clock,  # once both servers answered (their `Date` headers)
         clock.time_zone,
@@ -59,6 +60,7 @@ def _groups() -> list[CheckGroup]:
         site.confluence_search,
         pages.postmortem_pages,
         site.summary_page,
+        people.owners,
         summary_lease.write_lease,
     ]
 

@@ -44,8 +44,9 @@ class ConfluenceSettings(Section):
     api_token: SecretStr | None = Field(None, description="Cloud API token; default: jira.api_token.")
     pat: SecretStr | None = Field(
         None,
-        description="Data Center personal access token for Confluence (they are per product): required when "
-                    "jira.pat is set and the deployment is datacenter; with auto, default: jira.pat.",
+        description="Data Center personal access token for Confluence (they are per product, so jira.pat is never "
+                    "sent to Confluence): required when jira.pat is set and the deployment is datacenter; with auto, "
+                    "required once Data Center is detected.",
     )
     spaces: tuple[str, ...] = Field((), description="Space keys searched for postmortems; empty: all spaces.")
     labels: tuple[Label, ...] = Field(("postmortem",), description="Page labels that mark a postmortem (any of).")

@@ -91,7 +91,8 @@ def check_confluence_credentials(jira: JiraSettings, confluence: ConfluenceSetti
         "api_token": confluence.api_token or jira.api_token,
     }
     check_credentials(effective, confluence.pat or jira.pat, required=False)
-    # With deployment auto the adapters still fall back to jira.pat, as they always did.
+    # With deployment auto this can only be known once Data Center is detected: the adapters then refuse
+    # to connect without confluence.pat (they never send Jira's token to Confluence).
     if deployment == "datacenter" and jira.pat and not confluence.pat:
         raise ValueError(
             "pat is required on Data Center when jira.pat is set: personal access tokens are per product, so "

@@ -107,3 +107,25 @@ def test_create_find_label_and_url(http: responses.RequestsMock) -> None:
     assert page_from_json({"id": "9", "title": "t"}, site=WIKI).url is None  # no webui link: no URL is made up
     assert confluence.find_page("PM", 'Say "hi"') is None
     assert query(http.calls[1])["title"] == 'Say "hi"' and query(http.calls[1])["spaceKey"] == "PM"
+
+
+# --- people ------------------------------------------------------------------------------------------
+
+
+def test_datacenter_userkey_is_resolved_once_through_confluence(http: responses.RequestsMock) -> None:
+    key = "8a7f808a7c1d2e3f017c1d9b4e2a0012"
+    http.get(DC_WIKI + "/rest/api/user", json={"type": "known", "username": "jsmith", "userKey": key,
+                                               "displayName": "Joe Smith"})
+    http.get(DC_WIKI + "/rest/api/user", status=404, json={"statusCode": 404, "message": "No user found"})
+    _, confluence = adapters("datacenter")
+    for _ in range(3):  # asked once per userkey for the daemon's lifetime
+        found = confluence.person(key)
+        assert found is not None and (found.username, found.userkey, found.display) == ("jsmith", key, "Joe Smith")
+    assert confluence.person("0" * 32) is None and confluence.person("0" * 32) is None
+    assert [query(call) for call in http.calls] == [{"key": key}, {"key": "0" * 32}]
+
+
+def test_cloud_has_no_userkeys_to_resolve(http: responses.RequestsMock) -> None:
+    _, confluence = adapters("cloud")
+    assert confluence.person("8a7f808a7c1d2e3f017c1d9b4e2a0012") is None
+    assert len(http.calls) == 0

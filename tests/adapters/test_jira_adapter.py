@@ -11,7 +11,7 @@ import responses
 
 from sync.atlassian.jira_json import wiki_text
 from sync.models import IssueFields, Owner
-from sync.ports import CreateInterrupted, NotFound
+from sync.ports import AssigneeRejected, AtlassianError, CreateInterrupted, NotFound
 from sync.query import jql_quote
 from tests.adapters.adapter_helpers import CLOUD, DC_JIRA, WIKI, adapters, body, issue, query
 
@@ -233,22 +233,55 @@ def test_cloud_assignee_is_the_mentioned_account_id_without_a_lookup(http: respo
     assert len(http.calls) == 0  # an unknown account is reported by the create itself
 
 
-def test_datacenter_assignee_is_a_name_looked_up_by_userkey(http: responses.RequestsMock) -> None:
-    http.get(DC_JIRA + "/rest/api/2/user", json={"name": "jdoe", "key": "JIRAUSER10100"})
+def test_datacenter_assignee_is_the_username_and_a_confluence_userkey_never_goes_to_jira(
+    http: responses.RequestsMock,
+) -> None:
+    # A ri:userkey is Confluence's key (Jira's own look like JIRAUSER10100): sync.people resolves it
+    # through Confluence to the username first; the Jira adapter never asks Jira about it.
     jira, _ = adapters("datacenter")
-    assert jira.resolve_assignee(Owner(userkey="JIRAUSER10100")) == {"name": "jdoe"}
-    assert jira.resolve_assignee(Owner(userkey="JIRAUSER10100")) == {"name": "jdoe"}
-    assert len(http.calls) == 1 and query(http.calls[0]) == {"key": "JIRAUSER10100"}
+    confluence_key = "8a7f808a7c1d2e3f017c1d9b4e2a0012"
+    assert jira.resolve_assignee(Owner(userkey=confluence_key)) is None
+    assert jira.resolve_assignee(Owner(userkey=confluence_key, username="jdoe")) == {"name": "jdoe"}
     assert jira.resolve_assignee(Owner(username="jdoe")) == {"name": "jdoe"}
-    assert len(http.calls) == 1  # a username already is the Data Center assignee name
     assert jira.resolve_assignee(Owner(account_id="557058:abc")) is None
+    assert len(http.calls) == 0
 
 
 def test_unknown_user_is_no_assignee_and_create_omits_it(http: responses.RequestsMock) -> None:
-    # Data Center userkeys are looked up (the assignee is a name); Cloud account ids go to Jira as they
-    # are and an unknown one is reported per item by the bulk create (see test_daemon_e2e).
-    http.get(DC_JIRA + "/rest/api/2/user", status=404, json={"errorMessages": ["not found"]})
+    # Data Center userkeys Confluence could not resolve reach the adapter without a username; Cloud account
+    # ids go to Jira as they are and an unknown one is reported per item by the bulk create (test_daemon_e2e).
     http.post(DC_JIRA + "/rest/api/2/issue/bulk", status=201, json={"issues": [{"id": "1", "key": "OPS-1"}]})
     jira, _ = adapters("datacenter")
     jira.create_issues([IssueFields(summary="a", assignee=Owner(userkey="gone"))])
     assert "assignee" not in body(http.calls[-1])["issueUpdates"][0]["fields"]
+    assert [call.request.method for call in http.calls] == ["POST"]  # no user look-up in Jira
+
+
+def test_an_edit_refused_for_its_assignee_raises_assignee_rejected(http: responses.RequestsMock) -> None:
+    refusal = {"errorMessages": [], "errors": {"assignee": "User 'joe' cannot be assigned issues."}}
+    http.put(DC_JIRA + "/rest/api/2/issue/OPS-1", status=400, json=refusal)
+    http.put(DC_JIRA + "/rest/api/2/issue/OPS-1", status=400, json={"errorMessages": [], "errors": {
+        "duedate": "Field 'duedate' cannot be set."}})
+    jira, _ = adapters("datacenter")
+    with pytest.raises(AssigneeRejected) as caught:
+        jira.update_issue("OPS-1", {"due": date(2026, 12, 1), "assignee": Owner(username="joe")})
+    assert caught.value.status == 400 and "cannot be assigned issues" in caught.value.message
+    with pytest.raises(AtlassianError) as other:
+        jira.update_issue("OPS-1", {"due": date(2026, 12, 1)})
+    assert not isinstance(other.value, AssigneeRejected) and other.value.status == 400
+
+
+def test_assignable_asks_user_assignable_search_by_each_deployments_identifier(
+    http: responses.RequestsMock,
+) -> None:
+    http.get(DC_JIRA + "/rest/api/2/user/assignable/search", json=[{"name": "jdoe", "key": "JIRAUSER10100"}])
+    http.get(DC_JIRA + "/rest/api/2/user/assignable/search", json=[])
+    http.get(CLOUD + "/rest/api/2/user/assignable/search", json=[{"accountId": "557058:abc"}])
+    dc, _ = adapters("datacenter")
+    assert dc.assignable("OPS", Owner(username="jdoe")) is True
+    assert dc.assignable("OPS", Owner(username="joe")) is False
+    assert dc.assignable("OPS", Owner(userkey="8a7f808a7c1d2e3f017c1d9b4e2a0012")) is None
+    assert query(http.calls[0]) == {"project": "OPS", "username": "jdoe", "maxResults": "50"}
+    cloud, _ = adapters("cloud")
+    assert cloud.assignable("OPS", Owner(account_id="557058:abc")) is True
+    assert query(http.calls[2]) == {"project": "OPS", "accountId": "557058:abc", "maxResults": "50"}

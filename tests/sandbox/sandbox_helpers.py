@@ -5,17 +5,31 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+import requests.auth
 
 from sandbox import Sandbox
 
 
+class ProductPat(requests.auth.AuthBase):
+    """Data Center: each product's own bearer PAT (Confluence's under /wiki, Jira's elsewhere): they are per product."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.tokens = {product: sandbox.auth_kwargs(product)["token"] for product in ("jira", "confluence")}
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        path = urlsplit(request.url or "").path
+        product = "confluence" if path.startswith(("/wiki", "/ex/confluence/")) else "jira"
+        request.headers["Authorization"] = f"Bearer {self.tokens[product]}"
+        return request
+
+
 def authorized_session(sandbox: Sandbox) -> requests.Session:
-    """A requests Session carrying the flavour's sandbox credentials."""
+    """A requests Session carrying the flavour's sandbox credentials (on Data Center, each product's PAT)."""
     session = requests.Session()
     if sandbox.options.is_cloud:
         session.auth = (sandbox.auth_kwargs()["username"], sandbox.auth_kwargs()["password"])
     else:
-        session.headers["Authorization"] = f"Bearer {sandbox.auth_kwargs()['token']}"
+        session.auth = ProductPat(sandbox)
     return session
 
 

@@ -171,7 +171,8 @@ def test_space_current_user_and_missing_content(sandbox, connect):
 def test_the_legacy_confluence_class_with_cloud_false_is_the_server_client(sandbox, connect):
     from atlassian import Confluence
 
-    confluence = Confluence(url=sandbox.confluence_url, cloud=False, retry_with_header=False, **sandbox.auth_kwargs())
+    confluence = Confluence(url=sandbox.confluence_url, cloud=False, retry_with_header=False,
+                            **sandbox.auth_kwargs("confluence"))
     page_id = sandbox.state.confluence.spaces["PM"].homepage_id
     assert confluence.get_page_by_id(page_id, expand="version")["version"]["number"] == 1
 

@@ -119,5 +119,6 @@ def test_paging_follows_the_relative_next_link(cloud, connect):
 
 
 def test_datacenter_has_no_v2(datacenter):
-    response = requests.get(f"{datacenter.url}{V2}/spaces", headers={"Authorization": "Bearer sandbox-pat"}, timeout=5)
+    bearer = {"Authorization": "Bearer sandbox-confluence-pat"}
+    response = requests.get(f"{datacenter.url}{V2}/spaces", headers=bearer, timeout=5)
     assert response.status_code == 404
