@@ -44,6 +44,7 @@ class CycleResult:
     plan: Plan | None = None
     applied: ApplyResult | None = None
     metrics: Metrics | None = None
+    rows: list[TrackedItem] = field(default_factory=list)  # every known item, joined (what the metrics count)
     summary_written: bool = False
     scoped_written: list[str] = field(default_factory=list)  # titles of the [[summary_pages]] written
     requests: dict[str, int] = field(default_factory=dict)
@@ -87,10 +88,10 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
-        rows, result.metrics = _measure(state, view, read, issues, settings, applied=result.applied is not None,
+        result.rows, result.metrics = _measure(state, view, read, issues, settings, applied=result.applied is not None,
                                         today=started.date())
         if writes:
-            _summarise(result, rows, settings, confluence, state, full=window.full)
+            _summarise(result, result.rows, settings, confluence, state, full=window.full)
             _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
