@@ -193,6 +193,17 @@ def _grouped(rows: Sequence[TrackedItem], key: Callable[[TrackedItem], str | Non
     return tuple((name, tally(group, today)) for name, group in sorted(groups.items()))
 
 
+def _by_owner(rows: Sequence[TrackedItem], today: date) -> tuple[tuple[str, Tally], ...]:
+    """One row per owner: most overdue first, then most open, then by who they are (their id, else the name).
+
+    Not by the label: Jira names a person only once it has their issues, and a mention renders the same
+    either way, so ordering by the name would reorder (and rewrite) the page when nothing changed.
+    """
+    keys = {r.owner: r.owner_key or r.owner for r in rows if r.owner}
+    grouped = _grouped(rows, lambda r: r.owner, today)
+    return tuple(sorted(grouped, key=lambda g: (-g[1].overdue, g[1].done - g[1].total, keys.get(g[0], g[0]))))
+
+
 def people(rows: Sequence[TrackedItem]) -> tuple[list[TrackedItem], tuple[tuple[str, Owner], ...]]:
     """The rows with one owner label per person, and each person's mention by that label.
 
@@ -293,7 +304,7 @@ def compute_metrics(rows: Sequence[TrackedItem], today: date, *, managed: Collec
         on_time_rate=sum(r.done_on_time for r in closed_with_due) / len(closed_with_due) if closed_with_due else None,
         median_days_to_close=float(statistics.median(days_to_close)) if days_to_close else None,
         postmortems=_postmortem_rows(rows, today),
-        by_owner=_grouped(rows, lambda r: r.owner, today),
+        by_owner=_by_owner(rows, today),
         by_team=_grouped(rows, lambda r: r.team, today),
         by_type=_grouped(rows, lambda r: r.type and r.type.capitalize(), today),
         aging=_aging(open_rows, today),
