@@ -73,7 +73,8 @@ def test_the_summary_page_shows_themes_recurrence_trend_and_who_needs_to_act(wor
     assert trend[date.today().strftime("%Y-%m")][0] == "0"  # no tall bar for the month the tickets were created
     attention = section_table(dom, "Needs attention", "Owner")
     overdue = [row for row in attention if texts(row)[0].startswith("overdue since")]
-    assert overdue and all(row[1].xpath(".//span[@class='jira-issue']/a[contains(@href, '/browse/')]") for row in overdue)
+    issue_link = ".//span[@class='jira-issue']/a[contains(@href, '/browse/')]"
+    assert overdue and all(row[1].xpath(issue_link) for row in overdue)
     assert any(row[1].xpath(".//a[contains(@href, '/browse/OPS-')]") for row in overdue)
     links = {(a.text_content(), a.get("href")) for row in attention for a in row[4].xpath(".//a")}
     assert len(links) >= 2 and all(world.page_id(title) in href for title, href in links)  # the postmortem's URL
@@ -134,7 +135,8 @@ def _person_page(flavor: str) -> str:
         'ri:username="hwagner"'
     due = (date.today() + timedelta(days=30)).isoformat()
     plain = f"<ac:link><ri:user {person} /></ac:link>"
-    named = f"<ac:link><ri:user {person} /><ac:plain-text-link-body><![CDATA[Hanna]]></ac:plain-text-link-body></ac:link>"
+    named = (f"<ac:link><ri:user {person} />"
+             "<ac:plain-text-link-body><![CDATA[Hanna]]></ac:plain-text-link-body></ac:link>")
     rows = "".join(f'<tr><td>{summary}</td><td>{owner}</td><td><time datetime="{due}" /></td></tr>'
                    for summary, owner in (("Add the alert", plain), ("Write the runbook", named)))
     return (f"<title>Postmortem: one person, two mentions</title>\n<h2>Action items</h2><table><tbody>"
@@ -166,7 +168,7 @@ def test_headless_chromium_renders_the_summary_page_with_its_new_sections(make_w
     assert result.returncode == 0, result.stderr[-2000:]
     dom = lxml_html.fromstring(result.stdout)
     recurring = [texts(row) for row in section_table(dom, "Recurring", "Before the next incident")]
-    assert ["payments", "2026-01-15", WEBHOOKS] == recurring[[r[0] for r in recurring].index("payments")][:3]
+    assert recurring[[r[0] for r in recurring].index("payments")][:3] == ["payments", "2026-01-15", WEBHOOKS]
     assert section_table(dom, "By theme", "Postmortems")
     assert dom.xpath("//h2[normalize-space()='Monthly trend']/following-sibling::figure[1]//svg//rect")
     attention = section_table(dom, "Needs attention", "Issue")
