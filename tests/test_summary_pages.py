@@ -85,10 +85,11 @@ def test_the_summary_page_shows_themes_recurrence_trend_and_who_needs_to_act(wor
 
 def test_report_json_has_themes_recurrence_and_the_trend_by_month(world, tmp_path, capsys):
     world.cycle()
+    capsys.readouterr()  # the daemon's own log lines
     config = world.write_config(tmp_path / "report.toml", state=tmp_path / "report.sqlite3")
     assert main(["report", "--json", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    data = json.loads(out[out.index("{"):])  # after the progress lines
+    data = json.loads(out)
     themes = {t["theme"]: t for t in data["by_theme"]}
     assert themes["payments"]["postmortems"] == 2 and themes["payments"]["total"] == 9
     recurring = {r["theme"]: r["incidents"] for r in data["recurring"]}
