@@ -102,20 +102,23 @@ def recurrences(rows: Sequence[ThemedItem], days: int) -> tuple[Recurrence, ...]
         for row in group:
             if row.page_date is not None:
                 pages[_page(row)].append(row)
-        ordered = sorted(pages.values(), key=lambda items: (items[0].page_date or date.min, _page(items[0])))
-        dates = [items[0].page_date or date.min for items in ordered]
+        ordered = sorted(pages.items(), key=lambda kv: (_date(kv[1]), kv[0]))
+        dates = [_date(items) for _, items in ordered]
         if not any((later - earlier).days <= days for earlier, later in pairwise(dates)):
             continue
-        incidents = [_incident(items, dates[n + 1] if n + 1 < len(dates) else None)
-                     for n, items in enumerate(ordered)]
+        incidents = [_incident(items, dates[n], dates[n + 1] if n + 1 < len(dates) else None)
+                     for n, (_, items) in enumerate(ordered)]
         found.append(Recurrence(theme, tuple(incidents)))
     return tuple(found)
 
 
-def _incident(items: Sequence[ThemedItem], next_date: date | None) -> Incident:
+def _date(items: Sequence[ThemedItem]) -> date:
+    return min(row.page_date or date.max for row in items)
+
+
+def _incident(items: Sequence[ThemedItem], day: date, next_date: date | None) -> Incident:
     """One postmortem of a theme; done before the next incident: resolved (Jira's date) on or before that day."""
-    first = items[0]
     before = None if next_date is None else all(
         r.done and r.resolved is not None and r.resolved <= next_date for r in items)
-    return Incident(first.page_title, first.page_url, first.page_date or date.min, len(items),
-                    sum(r.done for r in items), before)
+    url = min((r.page_url for r in items if r.page_url), default=None)
+    return Incident(items[0].page_title, url, day, len(items), sum(r.done for r in items), before)
