@@ -174,3 +174,20 @@ def test_headless_chromium_renders_the_summary_page_with_its_new_sections(make_w
     assert dom.xpath("//h2[normalize-space()='Monthly trend']/following-sibling::figure[1]//svg//rect")
     attention = section_table(dom, "Needs attention", "Issue")
     assert any(row[1].xpath(".//span[@class='jira-issue']/a") for row in attention)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_a_team_page_titled_like_one_we_did_not_create_is_left_alone(make_world, flavor):
+    from sync.problems import ProblemKind
+    from tests.harness import item_pages
+
+    world = make_world(item_pages(1, 2), flavor=flavor, sprint=False, summary_pages=[{"title": TEAM_TITLE}])
+    theirs = world.confluence_client.post("rest/api/content", data={
+        "type": "page", "title": TEAM_TITLE, "space": {"key": "PM"},
+        "body": {"storage": {"value": "<p>Our team's own list.</p>", "representation": "storage"}}})
+    result = world.attempt()
+    assert [p.kind for p in result.problems if p.subject == theirs["id"]] == [ProblemKind.SUMMARY_NOT_OURS]
+    assert result.summary_written and result.scoped_written == []  # the global page is written all the same
+    with world.sb.state.lock:
+        page = world.sb.state.confluence.pages[theirs["id"]]
+        assert page.body == "<p>Our team's own list.</p>" and len(page.versions) == 1
