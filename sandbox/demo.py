@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from sync.state import State
 
 
+# A team's page: the payments postmortems (the examples' "payments" theme), beside the global one.
+DEMO_TEAM_PAGE = {"title": "Payments team: postmortem action items", "space": "PM", "themes": ["payments"]}
+
+
 def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_back: bool = True,
                      sprint: bool = True, gateway: bool = False) -> Settings:
     """Settings that point every part of the daemon at a sandbox (its documented local credentials).
@@ -49,7 +53,9 @@ def sandbox_settings(url: str, state_path: Path, *, epics: bool = False, write_b
                     **({"api_url": api["confluence"]} if gateway else {})},
         sync={"state_path": str(state_path), "max_requests_per_second": 100, "write_back": write_back},
         daemon={"log_format": "console", "log_level": "WARNING"},
+        summary_pages=[DEMO_TEAM_PAGE],
     )
+
 
 
 def run_demo(*, port: int = 8990, flavor: Flavor = "cloud", serve: bool = True) -> int:
@@ -99,8 +105,12 @@ def print_results(result: CycleResult, state: State, url: str) -> None:
         m = result.metrics
         rate = "n/a" if m.completion_rate is None else f"{m.completion_rate:.0%}"
         print(f"Completion: {m.done}/{m.total} done ({rate}), {m.overdue} overdue.")
+        print(f"Themes: {len(m.by_theme)}; recurring within the window: "
+              + (", ".join(f"{r.theme} ({len(r.incidents)} incidents)" for r in m.recurring) or "none") + ".")
     summary_url = view.meta.get("summary_page_url")
     if summary_url:
         print(f"Summary page: {summary_url}")
+    for title in result.scoped_written:
+        print(f"Team summary page written: {title!r} (space PM)")
     if result.problems:
         print(f"{len(result.problems)} problem(s) reported, e.g. {result.problems[0]}")

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.parser import parse_file, render_table
+from sync.plan_view import render_plan_table
 from sync.templates import TemplateSpec, combine_templates
 
 if TYPE_CHECKING:
     from sync.atlassian.confluence import ConfluenceAdapter
     from sync.atlassian.jira import JiraAdapter
     from sync.cycle import CycleResult
-    from sync.models import Plan
     from sync.settings import Settings
     from sync.state import State
 
@@ -207,37 +207,10 @@ def _cmd_plan(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, c
 
     result = run_cycle(settings, jira, confluence, state, apply=False)
     if result.plan is not None:
-        print(render_plan_table(result.plan))
+        print(render_plan_table(result.plan, {r.page_id: r.page_title for r in result.rows if r.page_id}))
     for problem in result.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return EXIT_OK if result.plan is not None else EXIT_FAILED
-
-
-def render_plan_table(plan: Plan) -> str:
-    """The plan as a readable table for `postmortem-sync plan`."""
-    rows = [("create", c.record.page_id, c.fields.summary, "", c.fields.assignee.display if c.fields.assignee else "")
-            for c in plan.creates]
-    rows += [("create epic", e.page_id, e.fields.summary, "", "") for e in plan.epics]
-    rows += [("adopt", a.record.page_id, a.record.summary, a.record.issue_key or "", " ".join(a.add_labels))
-             for a in plan.adopts]
-    rows += [("update", u.record.page_id, u.record.summary, u.record.issue_key or "",
-              ", ".join([*u.changes, *(["labels"] if u.add_labels or u.remove_labels else [])])) for u in plan.updates]
-    rows += [("done", t.record.page_id, t.record.summary, t.record.issue_key or "", "") for t in plan.transitions]
-    rows += [("flag", f.record.page_id, f.record.summary, f.record.issue_key or "", "removed") for f in plan.flags]
-    rows += [("unflag", u.record.page_id, u.record.summary, u.record.issue_key or "", "") for u in plan.unflags]
-    rows += [("write-back", w.page_id, f"{len(w.keys)} key(s), {len(w.complete)} task(s)", "", "")
-             for w in plan.write_backs]
-    if not rows:
-        return "Nothing to change."
-    header = ("ACTION", "PAGE", "ITEM", "ISSUE", "DETAILS")
-    widths = [max(len(header[i]), *(min(60, len(str(r[i]))) for r in rows)) for i in range(5)]
-    line: Callable[[Sequence[object]], str] = lambda cells: "  ".join(  # noqa: E731
-        str(c)[:60].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-    out = [line(header)] + [line(r) for r in rows]
-    out += [f"problem: {p}" for p in plan.problems]
-    if plan.unsafe_reason:
-        out.append(f"UNSAFE: {plan.unsafe_reason} (re-run with --force to apply)")
-    return "\n".join(out)
 
 
 def _cmd_report(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,

@@ -16,17 +16,17 @@ from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
 from sync.jira_macro import JiraServer
-from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
+from sync.metrics import Metrics, TrackedItem, compute_metrics, tracked_items
+from sync.models import IssueSnapshot, Page, Plan, Postmortem
 from sync.page_status import archived_parses, deleted_pages
 from sync.parser import parse_page
 from sync.planner import plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort
 from sync.problems import Problem, ProblemKind
 from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
-from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
 from sync.settings import Settings
 from sync.state import State, StateView
-from sync.summary_page import write_summary
+from sync.summaries import global_page, summarise
 from sync.templates import combine_templates
 from sync.window import Window, plan_window, read_window
 
@@ -46,7 +46,9 @@ class CycleResult:
     plan: Plan | None = None
     applied: ApplyResult | None = None
     metrics: Metrics | None = None
+    rows: list[TrackedItem] = field(default_factory=list)  # every known item, joined (what the metrics count)
     summary_written: bool = False
+    scoped_written: list[str] = field(default_factory=list)  # titles of the [[summary_pages]] written
     requests: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     problems: list[Problem] = field(default_factory=list)
@@ -88,10 +90,10 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
-        result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date(),
-                                  managed=settings.jira.managed)
+        result.rows, result.metrics = _measure(state, view, read, issues, settings, applied=result.applied is not None,
+                                        today=started.date())
         if writes:
-            _summarise(result, settings, confluence, state)
+            _summarise(result, result.rows, settings, confluence, state, full=window.full)
             _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
@@ -103,12 +105,14 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     return result
 
 
-def _summarise(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State) -> None:
-    """Write the summary page when its content changed (sync.report plans it), and report how that went."""
-    summary = plan_summary(result.metrics, summary_page(settings), state.meta()) if result.metrics else None
-    failed = write_summary(summary, confluence, state) if summary else None
-    result.summary_written = summary is not None and failed is None
-    result.report(failed)
+def _summarise(result: CycleResult, rows: list[TrackedItem], settings: Settings, confluence: ConfluencePort,
+               state: State, *, full: bool) -> None:
+    """Write the summary pages whose content changed (sync.summaries), and report how that went."""
+    if result.metrics is None:
+        return
+    done = summarise(result.metrics, rows, settings, confluence, state, full=full)
+    result.summary_written, result.scoped_written = done.written, done.scoped
+    result.report(*done.problems)
 
 
 class _Reading(NamedTuple):
@@ -264,15 +268,9 @@ def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: 
         return Problem(ProblemKind.UNSAFE_PLAN, None, plan.unsafe_reason)
     if not apply or plan.is_empty:
         return None
-    return lease.hold(confluence, state, summary_page(settings), now,
+    return lease.hold(confluence, state, global_page(settings), now,
                       term=timedelta(minutes=settings.sync.lease_minutes),
                       grace=timedelta(minutes=settings.sync.search_lag_grace_minutes))
-
-
-def summary_page(settings: Settings) -> SummaryPage | None:
-    """Where the summary page lives; None when it is turned off."""
-    conf, space = settings.confluence.summary_page, settings.confluence.summary_space
-    return SummaryPage(space, conf.title, conf.parent_id) if conf.enabled and space else None
 
 
 def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,
@@ -308,13 +306,15 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
     return issues
 
 
-def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
-             today: date, managed: tuple[str, ...]) -> Metrics:
-    """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
+def _measure(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], settings: Settings, *,
+             applied: bool, today: date) -> tuple[list[TrackedItem], Metrics]:
+    """Every known item joined, and their metrics: pages parsed now, the last parse of the others (failed ones too)."""
     parsed = {pm.page_id: pm for pm in [*read.archived, *read.postmortems] if pm.page_id is not None}
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
     links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
-    return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
+    rows = tracked_items(pages.values(), links, issues, selecting=settings.confluence.labels)
+    return rows, compute_metrics(rows, today, managed=settings.jira.managed,
+                                 recurrence_days=settings.themes.recurrence_days)
 
 
 def _as_written(applied: ApplyResult | None, settings: Settings) -> list[Postmortem]:

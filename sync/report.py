@@ -1,198 +1,24 @@
-"""Completion metrics (pure) and the summary page they render to, in escaped storage XHTML."""
+"""The summary page the metrics render to (escaped storage XHTML), the report's JSON and its terminal table.
+
+The page is a list of sections (`SECTIONS`), each a function of the metrics; the same metrics give the
+same text, so an unchanged cycle plans no write (`plan_summary`).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import statistics
-from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sync.identity import page_item_keys, tracked_by_issue
-from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem, SummaryPage, WriteSummary
-from sync.query import is_issue_key
-from sync.state import IssueLink
+from sync.metrics import Metrics, Tally, TrendMonth
+from sync.models import Owner, SummaryPage, WriteSummary
 from sync.storage_edits import jira_macro_xml
 from sync.storage_format import strip_forbidden
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
-AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, 10**6, "over 90 days"))
-
-
-@dataclass(frozen=True)
-class TrackedItem:
-    """One action item joined with its page and its Jira issue (if any)."""
-
-    page_title: str
-    page_url: str | None
-    incident_date: date | None
-    severity: str | None
-    team: str | None
-    summary: str
-    owner: str | None
-    due: date | None
-    type: str | None
-    issue_key: str | None
-    done: bool
-    created: date | None
-    resolved: date | None
-    owner_mention: Owner | None = None  # rendered as a Confluence user mention, which shows the name
-    page_archived: bool = False  # its page is archived in Confluence: still counted, marked so
-
-
-@dataclass(frozen=True)
-class Tally:
-    total: int = 0
-    done: int = 0
-    overdue: int = 0
-
-    @property
-    def rate(self) -> float | None:
-        return self.done / self.total if self.total else None
-
-
-@dataclass(frozen=True)
-class PostmortemRow:
-    title: str
-    url: str | None
-    incident_date: date | None
-    severity: str | None
-    tally: Tally
-    archived: bool = False
-
-
-@dataclass(frozen=True)
-class Metrics:
-    as_of: date
-    total: int
-    done: int
-    open: int
-    overdue: int
-    completion_rate: float | None
-    on_time_rate: float | None
-    median_days_to_close: float | None
-    postmortems: tuple[PostmortemRow, ...]
-    by_owner: tuple[tuple[str, Tally], ...]
-    by_team: tuple[tuple[str, Tally], ...]
-    by_type: tuple[tuple[str, Tally], ...]
-    aging: tuple[tuple[str, int], ...]
-    trend: tuple[tuple[str, int, int], ...]  # (YYYY-MM, created, resolved)
-    attention: tuple[tuple[str, str, str], ...] = field(default=())  # (reason, summary, page title)
-    mentions: tuple[tuple[str, Owner], ...] = field(default=())  # owner label -> the person's mention
-    foreign: tuple[tuple[str, str, str], ...] = field(default=())  # (issue key, summary, page title): not our projects
-
-
-def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord | IssueLink],
-                  issues: Mapping[str, IssueSnapshot]) -> list[TrackedItem]:
-    """Join every item of every known page with its record and issue."""
-    rows = []
-    tracked = tracked_by_issue(records.values())
-    names = {s.assignee: s.assignee_display for s in issues.values() if s.assignee and s.assignee_display}
-    for pm in pages:
-        for item, key in zip(pm.items, page_item_keys(pm.page_id or "", pm.items, tracked), strict=True):
-            record = records.get(key)
-            issue_key = item.jira_key or (record.issue_key if record else None)
-            issue = issues.get(issue_key) if issue_key else None
-            rows.append(TrackedItem(
-                page_title=pm.title, page_url=pm.url, incident_date=pm.meta.incident_date,
-                severity=pm.meta.severity, team=pm.meta.team or pm.meta.service, summary=item.summary,
-                owner=owner_label(item.owner, issue, names), due=item.due, type=item.type, issue_key=issue_key,
-                done=issue.is_done if issue else bool(item.done),
-                created=issue.created.date() if issue and issue.created else None,
-                resolved=issue.resolved.date() if issue and issue.resolved else None,
-                owner_mention=item.owner if item.owner and item.owner.is_mention else None,
-                page_archived=pm.archived,
-            ))
-    return rows
-
-
-def _is_overdue(row: TrackedItem, today: date) -> bool:
-    return not row.done and row.due is not None and row.due < today
-
-
-def _tally(rows: Sequence[TrackedItem], today: date) -> Tally:
-    return Tally(len(rows), sum(r.done for r in rows), sum(_is_overdue(r, today) for r in rows))
-
-
-def owner_label(owner: Owner | None, issue: IssueSnapshot | None, names: Mapping[str, str]) -> str | None:
-    """Who an item belongs to, the same for every item of one person whatever snapshot its issue has.
-
-    A mention on the page is the person (named as Jira names that id anywhere, else by the id); without
-    one, Jira's assignee, else the page's plain-text owner.
-    """
-    if owner is not None and owner.is_mention:
-        ident = owner.account_id or owner.username or owner.userkey
-        return names.get(ident or "") or owner.display or ident
-    if issue is not None and issue.assignee_display:
-        return issue.assignee_display
-    return owner.display if owner else None
-
-
-def _grouped(rows: Sequence[TrackedItem], key: Callable[[TrackedItem], str | None],
-             today: date) -> tuple[tuple[str, Tally], ...]:
-    groups: dict[str, list[TrackedItem]] = defaultdict(list)
-    for row in rows:
-        groups[key(row) or "(none)"].append(row)
-    return tuple((name, _tally(group, today)) for name, group in sorted(groups.items()))
-
-
-def _months(today: date, count: int = 12) -> list[str]:
-    year, month = today.year, today.month
-    out = []
-    for _ in range(count):
-        out.append(f"{year:04d}-{month:02d}")
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return out[::-1]
-
-
-def compute_metrics(rows: Sequence[TrackedItem], today: date, *, managed: Collection[str] = ()) -> Metrics:
-    """Completion, timeliness, breakdowns, aging and trend of all items (and those outside `managed` projects)."""
-    done = [r for r in rows if r.done]
-    open_rows = [r for r in rows if not r.done]
-    closed_with_due = [r for r in done if r.due and r.resolved]
-    days_to_close = [(r.resolved - r.created).days for r in done if r.resolved and r.created]
-    by_page: dict[tuple[str, str | None, date | None, str | None, bool], list[TrackedItem]] = defaultdict(list)
-    for r in rows:
-        by_page[(r.page_title, r.page_url, r.incident_date, r.severity, r.page_archived)].append(r)
-    newest_first = sorted(by_page.items(), key=lambda kv: (kv[0][2] or date.min, kv[0][0]), reverse=True)
-    postmortems = tuple(PostmortemRow(t, u, d, s, _tally(g, today), a) for (t, u, d, s, a), g in newest_first)
-    ages: Counter[str] = Counter()
-    for r in open_rows:
-        age = (today - (r.created or r.incident_date or today)).days
-        ages[next(label for low, high, label in AGING_BUCKETS if low <= age <= high or (age < 0 and low == 0))] += 1
-    months = _months(today)
-    created = Counter(r.created.strftime("%Y-%m") for r in rows if r.created)
-    resolved = Counter(r.resolved.strftime("%Y-%m") for r in done if r.resolved)
-    attention = [("no owner", r.summary, r.page_title) for r in open_rows if not r.owner]
-    attention += [("no due date", r.summary, r.page_title) for r in open_rows if not r.due]
-    attention += [(f"overdue since {r.due.isoformat()}", r.summary, r.page_title)
-                  for r in open_rows if r.due is not None and _is_overdue(r, today)]
-    return Metrics(
-        as_of=today, total=len(rows), done=len(done), open=len(open_rows),
-        overdue=sum(_is_overdue(r, today) for r in rows),
-        completion_rate=len(done) / len(rows) if rows else None,
-        on_time_rate=(sum(r.resolved <= r.due for r in closed_with_due if r.resolved and r.due) / len(closed_with_due)
-                      if closed_with_due else None),
-        median_days_to_close=float(statistics.median(days_to_close)) if days_to_close else None,
-        postmortems=postmortems,
-        by_owner=_grouped(rows, lambda r: r.owner, today),
-        by_team=_grouped(rows, lambda r: r.team, today),
-        by_type=_grouped(rows, lambda r: r.type and r.type.capitalize(), today),
-        aging=tuple((label, ages.get(label, 0)) for _, _, label in AGING_BUCKETS),
-        trend=tuple((m, created.get(m, 0), resolved.get(m, 0)) for m in months),
-        attention=tuple(sorted(attention)),
-        mentions=tuple(sorted({r.owner: r.owner_mention for r in rows if r.owner and r.owner_mention}.items())),
-        foreign=_foreign(rows, managed),
-    )
-
-
-def _foreign(rows: Sequence[TrackedItem], managed: Collection[str]) -> tuple[tuple[str, str, str], ...]:
-    """Items whose well-formed key names an issue outside the managed projects (a key starts with its project)."""
-    return tuple(sorted((r.issue_key, r.summary, r.page_title) for r in rows if managed and r.issue_key
-                        and is_issue_key(r.issue_key) and r.issue_key.rsplit("-", 1)[0] not in managed))
 
 
 def percent(rate: float | None) -> str:
@@ -241,11 +67,11 @@ def _owner_cell(label: str, mentions: Mapping[str, Owner]) -> str:
     return _text(label)
 
 
-def _page_link(row: PostmortemRow) -> str:
-    mark = " " + _lozenge("ARCHIVED", "Grey") if row.archived else ""
-    if not row.url:
-        return _text(row.title) + mark
-    return f"<a href={_attr(row.url)}>{_text(row.title)}</a>{mark}"
+def _page_link(title: str, url: str | None) -> str:
+    """A link to a postmortem page (its URL as Confluence gave it), else its title."""
+    if not url:
+        return _text(title)
+    return f"<a href={_attr(url)}>{_text(title)}</a>"
 
 
 def _status(tally: Tally) -> str:
@@ -254,50 +80,122 @@ def _status(tally: Tally) -> str:
     return _lozenge("OVERDUE", "Red") if tally.overdue else _lozenge("OPEN", "Yellow")
 
 
-def render_summary_page(metrics: Metrics) -> str:
-    """The summary page body; every user-supplied string escaped; same metrics give the same text."""
-    m = metrics
-    parts = [
-        (f"<p>Completion of postmortem action items as of {m.as_of.isoformat()}, kept up to date by "
-         "postmortem-sync. Edit the postmortems, not this page: it is rewritten when the numbers change.</p>"),
-        "<h2>Overview</h2>",
-        _table(("Completion", "On time", "Open", "Done", "Overdue", "Median days to close"), [[
+def _intro(m: Metrics) -> str:
+    return (f"<p>Completion of postmortem action items as of {m.as_of.isoformat()}, kept up to date by "
+            "postmortem-sync. Edit the postmortems, not this page: it is rewritten when the numbers change.</p>")
+
+
+def _overview(m: Metrics) -> str:
+    return "<h2>Overview</h2>" + _table(
+        ("Completion", "On time", "Open", "Done", "Overdue", "Median days to close"), [[
             percent(m.completion_rate), percent(m.on_time_rate), str(m.open), str(m.done), str(m.overdue),
-            "n/a" if m.median_days_to_close is None else f"{m.median_days_to_close:g}"]]),
-        "<h2>By postmortem</h2>",
-        _table(("Postmortem", "Incident date", "Severity", "Done", "Rate", "Overdue", "Status"),
-               [[_page_link(p), _text(p.incident_date), _text(p.severity), *_tally_cells(p.tally), _status(p.tally)]
-                for p in m.postmortems[:TABLE_ROWS]]),
-        _more(len(m.postmortems), "postmortems, older ones"),
-        "<h2>By owner</h2>",
-        _table(("Owner", "Done", "Rate", "Overdue"),
-               [[_owner_cell(n, dict(m.mentions)), *_tally_cells(t)] for n, t in m.by_owner[:TABLE_ROWS]]),
-        _more(len(m.by_owner), "owners"),
-        "<h2>By team or service</h2>",
-        _table(("Team", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_team]),
-        "<h2>By type</h2>",
-        _table(("Type", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_type]),
-        "<h2>Aging of open items</h2>",
-        _table(("Age", "Open items"), [[_text(label), str(count)] for label, count in m.aging]),
-        "<h2>Monthly trend</h2>",
-        _trend_chart(m.trend),
-        "<h2>Needs attention</h2>",
-        _table(("Reason", "Action item", "Postmortem"),
-               [[_text(r), _text(s), _text(t)] for r, s, t in m.attention[:TABLE_ROWS]])
-        if m.attention else "<p>Nothing: every open item has an owner and a due date, and none is overdue.</p>",
-        _more(len(m.attention), "items"),
-        _foreign_issues(m.foreign),
-    ]
-    return "\n".join(part for part in parts if part)
+            "n/a" if m.median_days_to_close is None else f"{m.median_days_to_close:g}"]])
 
 
-def _foreign_issues(foreign: Sequence[tuple[str, str, str]]) -> str:
+def _by_postmortem(m: Metrics) -> str:
+    archived = " " + _lozenge("ARCHIVED", "Grey")
+    rows = [[_page_link(p.title, p.url) + (archived if p.archived else ""), _text(p.incident_date), _text(p.severity),
+             *_tally_cells(p.tally), _status(p.tally)] for p in m.postmortems[:TABLE_ROWS]]
+    return ("<h2>By postmortem</h2>"
+            + _table(("Postmortem", "Incident date", "Severity", "Done", "Rate", "Overdue", "Status"), rows)
+            + _more(len(m.postmortems), "postmortems, older ones"))
+
+
+def _by_owner(m: Metrics) -> str:
+    mentions = dict(m.mentions)
+    rows = [[_owner_cell(n, mentions), *_tally_cells(t)] for n, t in m.by_owner[:TABLE_ROWS]]
+    return "<h2>By owner</h2>" + _table(("Owner", "Done", "Rate", "Overdue"), rows) + _more(len(m.by_owner), "owners")
+
+
+def _by_team_and_type(m: Metrics) -> str:
+    return ("<h2>By team or service</h2>"
+            + _table(("Team", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_team])
+            + "<h2>By type</h2>"
+            + _table(("Type", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_type]))
+
+
+def _by_theme(m: Metrics) -> str:
+    if not m.by_theme:
+        return ("<h2>By theme</h2><p>No themes yet: label postmortems (a label other than the one that finds "
+                "them) or name the service in their page properties.</p>")
+    rows = [[_text(t.theme), str(t.postmortems), *_tally_cells(t.tally)] for t in m.by_theme[:TABLE_ROWS]]
+    return ("<h2>By theme</h2>" + _table(("Theme", "Postmortems", "Done", "Rate", "Overdue"), rows)
+            + _more(len(m.by_theme), "themes"))
+
+
+def _recurring(m: Metrics) -> str:
+    if not m.recurring:
+        return "<h2>Recurring</h2><p>No theme had two incidents within the recurrence window.</p>"
+    rows = []
+    for recurrence in m.recurring[:TABLE_ROWS]:
+        for n, incident in enumerate(recurrence.incidents):
+            before = {True: _lozenge("ALL DONE BEFORE NEXT", "Green"), False: _lozenge("NOT DONE BEFORE NEXT", "Red"),
+                      None: ""}[incident.done_before_next]
+            rows.append([_text(recurrence.theme) if n == 0 else "", _text(incident.date),
+                         _page_link(incident.title, incident.url), f"{incident.done}/{incident.items}", before])
+    return ("<h2>Recurring</h2><p>Themes with two or more incidents within the recurrence window, oldest first: "
+            "were the earlier postmortem's items all done before the next incident?</p>"
+            + _table(("Theme", "Incident", "Postmortem", "Done now", "Before the next incident"), rows)
+            + _more(len(m.recurring), "themes"))
+
+
+def _aging_section(m: Metrics) -> str:
+    return "<h2>Aging of open items</h2>" + _table(("Age", "Open items"),
+                                                   [[_text(label), str(count)] for label, count in m.aging])
+
+
+def _trend(m: Metrics) -> str:
+    """The chart by the postmortem's month, and the table beside it with each month's completion now."""
+    chart_rows = [[_text(t.month), str(t.items), str(t.done), str(t.done_on_time)] for t in m.trend]
+    chart = ('<ac:structured-macro ac:name="chart" ac:schema-version="1">'
+             '<ac:parameter ac:name="type">bar</ac:parameter>'
+             '<ac:parameter ac:name="title">Action items by month of the postmortem</ac:parameter>'
+             '<ac:parameter ac:name="dataOrientation">vertical</ac:parameter>'
+             f'<ac:rich-text-body>{_table(("Month", "Items", "Done", "Done on time"), chart_rows)}'
+             '</ac:rich-text-body></ac:structured-macro>')
+    return ("<h2>Monthly trend</h2><p>Items by the month of their postmortem (incident date, else page creation), "
+            "and how many are done now.</p>" + chart + _trend_table(m.trend))
+
+
+def _trend_table(trend: Sequence[TrendMonth]) -> str:
+    return _table(("Month", "Items", "Done", "Done on time", "Completion now"),
+                  [[_text(t.month), str(t.items), str(t.done), str(t.done_on_time), percent(t.completion)]
+                   for t in trend])
+
+
+def _needs_attention(m: Metrics) -> str:
+    if not m.attention:
+        return ("<h2>Needs attention</h2>"
+                "<p>Nothing: every open item has an owner and a due date, and none is overdue.</p>")
+    mentions = dict(m.mentions)
+    rows = [[_text(a.reason), jira_macro_xml(a.issue_key) if a.issue_key else "", _text(a.summary),
+             _owner_cell(a.owner, mentions) if a.owner else "", _page_link(a.page_title, a.page_url)]
+            for a in m.attention[:TABLE_ROWS]]
+    return ("<h2>Needs attention</h2>" + _table(("Reason", "Issue", "Action item", "Owner", "Postmortem"), rows)
+            + _more(len(m.attention), "items"))
+
+
+def _foreign_issues(m: Metrics) -> str:
     """The issues pages name outside the managed projects, each a Jira macro (Confluence links it)."""
-    if not foreign:
+    if not m.foreign:
         return ""
-    rows = [[jira_macro_xml(key), _text(summary), _text(title)] for key, summary, title in foreign[:TABLE_ROWS]]
+    rows = [[jira_macro_xml(key), _text(summary), _text(title)] for key, summary, title in m.foreign[:TABLE_ROWS]]
     return ("<h2>Issues outside the managed projects</h2><p>postmortem-sync does not write to these issues.</p>"
-            + _table(("Issue", "Action item", "Postmortem"), rows) + _more(len(foreign), "issues"))
+            + _table(("Issue", "Action item", "Postmortem"), rows) + _more(len(m.foreign), "issues"))
+
+
+# The page's sections in order; a new section is a function (Metrics) -> storage XHTML added here ("" for none).
+SECTIONS: tuple[Callable[[Metrics], str], ...] = (
+    _intro, _overview, _by_postmortem, _by_owner, _by_team_and_type, _by_theme, _recurring, _aging_section, _trend,
+    _needs_attention, _foreign_issues,
+)
+
+
+def render_summary_page(metrics: Metrics, *, scope: str | None = None) -> str:
+    """The summary page body (a scoped page says its scope first); every user-supplied string escaped; same
+    metrics give the same text."""
+    parts = [f"<p>Scope: {_text(scope)}.</p>" if scope else "", *(section(metrics) for section in SECTIONS)]
+    return "\n".join(part for part in parts if part)
 
 
 def plan_summary(metrics: Metrics, where: SummaryPage | None, meta: Mapping[str, str]) -> WriteSummary | None:
@@ -305,10 +203,15 @@ def plan_summary(metrics: Metrics, where: SummaryPage | None, meta: Mapping[str,
     if where is None:
         return None
     body = render_summary_page(metrics)
-    digest = hashlib.sha256(body.encode()).hexdigest()
+    digest = body_digest(body)
     if meta.get("summary_digest") == digest and meta.get("summary_page_id"):
         return None
     return WriteSummary(where, body, digest)
+
+
+def body_digest(body: str) -> str:
+    """What identifies a rendered body: a changed digest means the page must be written."""
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _more(count: int, what: str) -> str:
@@ -316,15 +219,6 @@ def _more(count: int, what: str) -> str:
     if count <= TABLE_ROWS:
         return ""
     return f"<p>… and {count - TABLE_ROWS} more {_text(what)}: <code>postmortem-sync report</code> lists them all.</p>"
-
-
-def _trend_chart(trend: Sequence[tuple[str, int, int]]) -> str:
-    table = _table(("Month", "Created", "Resolved"), [[_text(mo), str(c), str(r)] for mo, c, r in trend])
-    return ('<ac:structured-macro ac:name="chart" ac:schema-version="1">'
-            '<ac:parameter ac:name="type">bar</ac:parameter>'
-            '<ac:parameter ac:name="title">Action items created and resolved per month</ac:parameter>'
-            '<ac:parameter ac:name="dataOrientation">vertical</ac:parameter>'
-            f'<ac:rich-text-body>{table}</ac:rich-text-body></ac:structured-macro>')
 
 
 def metrics_to_json(metrics: Metrics) -> dict[str, Any]:
@@ -340,11 +234,15 @@ def metrics_to_json(metrics: Metrics) -> dict[str, Any]:
     data: dict[str, Any] = convert(asdict(metrics))
     for name in ("by_owner", "by_team", "by_type"):
         data[name] = [{"name": n, **t, "rate": Tally(**t).rate} for n, t in data[name]]
+    data["by_theme"] = [{"theme": t["theme"], "postmortems": t["postmortems"], **t["tally"],
+                         "rate": Tally(**t["tally"]).rate} for t in data["by_theme"]]
+    data["trend"] = [{**t, "completion": TrendMonth(**t).completion} for t in data["trend"]]
+    data["mentions"] = [{"name": n, **o} for n, o in data["mentions"]]
     return data
 
 
 def render_report_table(metrics: Metrics) -> str:
-    """A terminal rendering of the headline numbers and the per-postmortem table."""
+    """A terminal rendering of the headline numbers, the per-postmortem table, recurring themes and attention."""
     m = metrics
     lines = [
         (f"as of {m.as_of}: {m.done}/{m.total} done ({percent(m.completion_rate)}), on time {percent(m.on_time_rate)}, "
@@ -355,6 +253,12 @@ def render_report_table(metrics: Metrics) -> str:
     for p in m.postmortems:
         lines.append(f"  {p.tally.done:>3}/{p.tally.total:<3} {percent(p.tally.rate):>5}  "
                      f"overdue {p.tally.overdue:<3} {p.title[:70]}{' (archived)' if p.archived else ''}")
+    for r in m.recurring:
+        lines += ["", f"recurring theme {r.theme}:"] + [
+            f"  {i.date}  {i.done}/{i.items} done  {i.title[:60]}"
+            + {True: "  (all done before the next)", False: "  (not all done before the next)", None: ""}[
+                i.done_before_next] for i in r.incidents]
     if m.attention:
-        lines += ["", "needs attention:"] + [f"  {r}: {s[:70]} ({t[:40]})" for r, s, t in m.attention]
+        lines += ["", "needs attention:"] + [f"  {a.reason}: {a.summary[:70]} ({a.page_title[:40]})"
+                                             for a in m.attention]
     return "\n".join(lines)

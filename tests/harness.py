@@ -131,6 +131,8 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value)  # a JSON string is a TOML basic string
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):  # an inline table: how a list of tables ([[summary_pages]]) fits on one line
+        return "{" + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + "}"
     raise TypeError(f"no TOML for {value!r}")
 
 

@@ -6,16 +6,9 @@ from datetime import UTC, date, datetime
 
 from lxml import etree
 
+from sync.metrics import TrackedItem, compute_metrics, tracked_items
 from sync.models import ActionItem, IssueSnapshot, Owner, PageMeta, Postmortem, SummaryPage
-from sync.report import (
-    TrackedItem,
-    compute_metrics,
-    metrics_to_json,
-    plan_summary,
-    render_report_table,
-    render_summary_page,
-    tracked_items,
-)
+from sync.report import metrics_to_json, plan_summary, render_report_table, render_summary_page
 from sync.state import ItemRecord
 
 TODAY = date(2026, 6, 15)
@@ -26,7 +19,7 @@ def row(summary="Fix it", *, done=False, due=date(2026, 7, 1), owner="Alice", ty
         created=date(2026, 5, 1), resolved=None, team="payments") -> TrackedItem:
     return TrackedItem(page_title=page, page_url=f"https://wiki/{page}", incident_date=date(2026, 4, 30),
                        severity="SEV2", team=team, summary=summary, owner=owner, due=due, type=type,
-                       issue_key="OPS-1", done=done, created=created, resolved=resolved)
+                       issue_key="OPS-1", done=done, created=created, resolved=resolved, page_date=date(2026, 4, 30))
 
 
 ROWS = [
@@ -54,9 +47,10 @@ def test_breakdowns_aging_trend_and_attention():
     assert {n: t.total for n, t in m.by_owner} == {"(none)": 1, "Alice": 4}
     assert {n: t.total for n, t in m.by_team} == {"(none)": 1, "payments": 4}
     assert dict(m.aging) == {"0-30 days": 1, "31-60 days": 1, "61-90 days": 0, "over 90 days": 1}
-    trend = {month: (c, r) for month, c, r in m.trend}
-    assert len(m.trend) == 12 and trend["2026-05"] == (3, 2) and trend["2026-06"] == (1, 0)
-    reasons = sorted(r for r, _, _ in m.attention)
+    # by the postmortem's month (all five items' postmortem is of April), not the tickets' creation months
+    trend = {t.month: (t.items, t.done, t.done_on_time) for t in m.trend}
+    assert len(m.trend) == 12 and trend["2026-04"] == (5, 2, 1) and trend["2026-05"] == (0, 0, 0)
+    reasons = sorted(a.reason for a in m.attention)
     assert reasons == ["no due date", "no owner", "overdue since 2026-06-01"]
 
 
@@ -79,14 +73,14 @@ def test_summary_page_escapes_every_user_string_and_stays_well_formed():
     assert "<script>" not in body and "&lt;script&gt;" in body
     macros = {m.get("{http://www.atlassian.com/schema/confluence/4/ac/}name")
               for m in root.iter("{http://www.atlassian.com/schema/confluence/4/ac/}structured-macro")}
-    assert macros == {"status", "chart"}  # the injected html macro is text, not a macro
+    assert macros == {"status", "chart", "jira"}  # the injected html macro is text, not a macro (jira: needs attention)
     assert HOSTILE in "".join(root.itertext())
 
 
 def test_summary_page_is_deterministic_and_has_the_trend_chart():
     first = render_summary_page(compute_metrics(ROWS, TODAY))
     assert first == render_summary_page(compute_metrics(list(reversed(ROWS)), TODAY))
-    assert 'ac:name="chart"' in first and "<td>2026-05</td><td>3</td><td>2</td>" in first
+    assert 'ac:name="chart"' in first and "<td>2026-04</td><td>5</td><td>2</td><td>1</td>" in first
     assert "OVERDUE" in first and "https://wiki/PM one" in first
 
 

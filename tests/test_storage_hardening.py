@@ -10,10 +10,11 @@ from sandbox.confluence.store import ConfluenceStore
 from sandbox.directory import API_USER
 from sandbox.http.errors import ApiError
 from sync.atlassian.jira_json import summary_text, wiki_text
+from sync.metrics import TrackedItem, compute_metrics
 from sync.models import SummaryPage, WriteSummary
 from sync.parser import parse_page
 from sync.problems import ProblemKind
-from sync.report import TrackedItem, compute_metrics, render_summary_page
+from sync.report import render_summary_page
 from sync.storage_format import is_well_formed, parse_storage, text_of
 from sync.summary_page import write_summary
 

@@ -31,6 +31,7 @@ from sync.settings.reference import settings_reference
 from sync.settings.schema import ENV_DELIMITER, ENV_PREFIX, Settings
 from sync.settings.secret_files import SECRET_FILE_SUFFIX
 from sync.settings.section import Deployment, Section, nested_section
+from sync.settings.summaries import ScopedSummaryPage, ThemeSettings
 
 __all__ = [
     "CONFIG_PATH_ENV",
@@ -47,12 +48,14 @@ __all__ = [
     "LogFormat",
     "LogLevel",
     "RetrySettings",
+    "ScopedSummaryPage",
     "Section",
     "SettingPath",
     "Settings",
     "SprintSettings",
     "SummaryPageSettings",
     "SyncSettings",
+    "ThemeSettings",
     "check_credentials",
     "config_path",
     "describe_errors",

@@ -12,6 +12,7 @@ from sync.settings.credentials import check_credentials
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
 from sync.settings.sources import FileSource
+from sync.settings.summaries import ScopedSummaryPage, ThemeSettings
 from sync.templates import TemplateSpec
 
 ENV_PREFIX = "PMSYNC_"
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
         (), description="Custom postmortem templates ([[templates]] tables), tried before the built-ins."
     )
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="Metrics endpoint and logging.")
+    themes: ThemeSettings = Field(default_factory=ThemeSettings, description="Themes of postmortems and recurrence.")
+    summary_pages: tuple[ScopedSummaryPage, ...] = Field(
+        (), description="More summary pages ([[summary_pages]] tables), each for a scope of postmortems (a team's)."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -66,6 +71,15 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"duplicate template names {duplicates}")
         return templates
+
+    @field_validator("summary_pages")
+    @classmethod
+    def _summary_page_titles_unique(cls, pages: tuple[ScopedSummaryPage, ...]) -> tuple[ScopedSummaryPage, ...]:
+        keys = [(page.space, page.title) for page in pages]
+        duplicates = sorted({title for space, title in keys if keys.count((space, title)) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate summary page titles {duplicates}")
+        return pages
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret as it could appear on the wire, for redaction (never log this)."""

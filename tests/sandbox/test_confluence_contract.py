@@ -92,7 +92,8 @@ def test_get_page_with_the_daemons_expansions(sandbox, connect):
     page = clients.confluence.get_page_by_id(page_id, expand=expand)
     assert page["space"]["key"] == "PM" and page["version"]["number"] == 1
     assert page["history"]["lastUpdated"]["number"] == 1
-    assert [label["name"] for label in page["metadata"]["labels"]["results"]] == ["postmortem"]
+    # the first example's seed line adds its themes (sandbox/examples/01-*.xml)
+    assert [label["name"] for label in page["metadata"]["labels"]["results"]] == ["postmortem", "database", "failover"]
     webui = page["_links"]["webui"]
     assert page["_links"]["base"] == sandbox.confluence_url and page_id in webui
     user = page["version"]["by"]
@@ -152,12 +153,12 @@ def test_labels_are_added_listed_and_lower_cased(sandbox, connect):
     twice = [{"prefix": "global", "name": "pmsync"}, {"prefix": "global", "name": "pmsync"}]
     clients.confluence.post(f"rest/api/content/{page_id}/label", data=twice)
     names = [label["name"] for label in clients.confluence.get_page_labels(page_id)["results"]]
-    assert names == ["postmortem", "pmsync-page-1", "pmsync"]
+    assert names == ["postmortem", "database", "failover", "pmsync-page-1", "pmsync"]
     hits, _ = follow_cql(clients.confluence, 'label = "pmsync-page-1"', limit=10)
     assert [h["id"] for h in hits] == [page_id]
     clients.confluence.remove_page_label(page_id, "pmsync")
     remaining = clients.confluence.get_page_labels(page_id)["results"]
-    assert [label["name"] for label in remaining] == ["postmortem", "pmsync-page-1"]
+    assert [label["name"] for label in remaining] == ["postmortem", "database", "failover", "pmsync-page-1"]
 
 
 def test_space_current_user_and_missing_content(sandbox, connect):
