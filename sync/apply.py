@@ -16,9 +16,10 @@ from functools import partial
 import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
-from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, WriteBack
+from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, SendReminder, WriteBack
 from sync.ports import AtlassianError, ConfluencePort, CreateInterrupted, JiraPort, NotFound, VersionConflict
 from sync.problems import Problem, ProblemKind
+from sync.reminders import journal_entry
 from sync.state import State
 from sync.storage_edits import EditError, edit_items
 from sync.templates import DEFAULT_TEMPLATES, TemplateSpec
@@ -47,6 +48,7 @@ class ApplyResult:
     transitioned: int = 0
     flagged: int = 0
     written_back: int = 0
+    reminded: list[SendReminder] = field(default_factory=list)  # the reminders sent
     pages: list[Page] = field(default_factory=list)  # the pages written back, as we wrote them
     problems: list[Problem] = field(default_factory=list)
 
@@ -59,6 +61,7 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
     _edit_tracked(plan, jira, state, result, options.managed_projects)
+    _remind(plan.reminders, jira, state, now, result)
     if options.write_back and plan.write_backs:
         keys = state.issue_keys() | result.created
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
@@ -102,6 +105,20 @@ def _edit_tracked(plan: Plan, jira: JiraPort, state: State, result: ApplyResult,
         if _attempt(result, ProblemKind.UNFLAG_FAILED, key,
                     partial(jira.update_issue, key, _port_changes(remove=[REMOVED_LABEL]))):
             state.save_items([replace(unflag.record, flagged=False)])
+
+
+def _remind(reminders: Sequence[SendReminder], jira: JiraPort, state: State, now: datetime,
+            result: ApplyResult) -> None:
+    """Send each reminder as one edit (comment + label), journalled first: a crash or a lost answer leaves
+    an entry of unknown outcome, which holds the issue back until its label can show (sync.reminders)."""
+    for reminder in reminders:
+        state.set_meta(**journal_entry(reminder, now, sent=False))
+        if _attempt(result, ProblemKind.REMINDER_FAILED, reminder.issue_key,
+                    partial(jira.comment_and_label, reminder.issue_key, reminder.comment, reminder.label)):
+            state.set_meta(**journal_entry(reminder, now, sent=True))
+            result.reminded.append(reminder)
+            log.info("reminder_sent", issue_key=reminder.issue_key, page_id=reminder.page_id, step=reminder.step,
+                     final=reminder.final)
 
 
 def _flagged(result: ApplyResult, flag: FlagRemoved) -> None:

@@ -145,6 +145,7 @@ def _log_cycle(result: CycleResult) -> None:
         pages_changed=result.pages_changed, items=result.items,
         creates=len(applied.created) if applied else 0, updates=applied.updated if applied else 0,
         flags=applied.flagged if applied else 0, write_backs=applied.written_back if applied else 0,
+        reminders=len(applied.reminded) if applied else 0,
         summary_written=result.summary_written, requests=result.requests,
         duration_s=round(result.duration_s, 3), problems=len(result.problems),
     )
@@ -225,6 +226,8 @@ def render_plan_table(plan: Plan) -> str:
     rows += [("done", t.record.page_id, t.record.summary, t.record.issue_key or "", "") for t in plan.transitions]
     rows += [("flag", f.record.page_id, f.record.summary, f.record.issue_key or "", "removed") for f in plan.flags]
     rows += [("unflag", u.record.page_id, u.record.summary, u.record.issue_key or "", "") for u in plan.unflags]
+    rows += [("remind", r.page_id, "final reminder" if r.final else f"reminder {r.step}", r.issue_key,
+              " ".join(_mentioned(r.comment))) for r in plan.reminders]
     rows += [("write-back", w.page_id, f"{len(w.keys)} key(s), {len(w.complete)} task(s)", "", "")
              for w in plan.write_backs]
     if not rows:
@@ -238,6 +241,14 @@ def render_plan_table(plan: Plan) -> str:
     if plan.unsafe_reason:
         out.append(f"UNSAFE: {plan.unsafe_reason} (re-run with --force to apply)")
     return "\n".join(out)
+
+
+def _mentioned(comment: Sequence[object]) -> list[str]:
+    """Who a planned comment mentions, as `@name` (or `@id`), for the plan table."""
+    from sync.models import Owner
+
+    return [f"@{part.display or part.account_id or part.username or part.userkey}"
+            for part in comment if isinstance(part, Owner)]
 
 
 def _cmd_report(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,

@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import structlog
 
-from sync import intents, lease
+from sync import intents, lease, reminders
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
-from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
+from sync.models import IssueSnapshot, Page, Plan, Postmortem, SendReminder, SummaryPage
 from sync.parser import parse_page
 from sync.planner import plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
@@ -76,6 +77,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         started, result.pages_seen, result.pages_changed = read.times.started, len(read.pages), len(read.pages)
         plan = plan_changes(read.postmortems, read.issues, view, plan_options(settings), started,
                             failed_page_ids=read.failed, deleted_page_ids=read.gone)
+        plan = replace(plan, reminders=_reminders(plan, settings, read, view, state))
         result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
         blocked = _blocked(plan, settings, confluence, state, started, apply=apply, force=force)
         result.report(*read.problems, *plan.problems, blocked)
@@ -90,6 +92,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
                                   managed=settings.jira.managed)
         if writes:
             _summarise(result, settings, confluence, state)
+            state.set_meta(**dict.fromkeys(reminders.settled(read.issues, view.meta), None))
             _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
@@ -99,6 +102,32 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
     result.duration_s = time.monotonic() - clocks.began
     return result
+
+
+def _reminders(plan: Plan, settings: Settings, read: _Reading, view: StateView,
+               state: State) -> tuple[SendReminder, ...]:
+    """The reminders due today (sync.reminders); a page's cached parse is read only when an issue needs it."""
+    conf, started = settings.reminders, read.times.started
+    if not conf.enabled:
+        return ()
+    rules = reminders.ReminderRules(
+        conf.every_days, conf.max, started.astimezone(ZoneInfo(conf.time_zone)).date(), started,
+        timedelta(minutes=settings.sync.search_lag_grace_minutes), frozenset(settings.jira.managed))
+    parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id}
+    cached: dict[str, Postmortem] | None = None
+
+    def page_of(page_id: str) -> Postmortem | None:
+        nonlocal cached
+        if page_id in parsed:
+            return parsed[page_id]
+        if cached is None:  # the other pages' cached parses, decoded once, only when an issue needs one
+            cached = state.pages(excluding=parsed.keys() | read.gone)
+        return cached.get(page_id)
+
+    busy = {c.record.issue_key for c in plan.transitions} | {c.record.issue_key for c in plan.flags}  # closing now
+    busy |= {r.issue_key for r in view.items.values() if r.flagged or r.done}
+    return reminders.plan_reminders(read.issues, page_of, view.meta, rules,
+                                    skip=frozenset(key for key in busy if key))
 
 
 def _summarise(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State) -> None:
