@@ -112,10 +112,10 @@ def _remind(reminders: Sequence[SendReminder], jira: JiraPort, state: State, now
     """Send each reminder as one edit (comment + label), journalled first: a crash or a lost answer leaves
     an entry of unknown outcome, which holds the issue back until its label can show (sync.reminders)."""
     for reminder in reminders:
-        state.set_meta(**journal_entry(reminder, now, sent=False))
+        state.save_reminder(*journal_entry(reminder, now, sent=False))
         if _attempt(result, ProblemKind.REMINDER_FAILED, reminder.issue_key,
                     partial(jira.comment_and_label, reminder.issue_key, reminder.comment, reminder.label)):
-            state.set_meta(**journal_entry(reminder, now, sent=True))
+            state.save_reminder(*journal_entry(reminder, now, sent=True))
             result.reminded.append(reminder)
             log.info("reminder_sent", issue_key=reminder.issue_key, page_id=reminder.page_id, step=reminder.step,
                      final=reminder.final)

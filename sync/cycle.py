@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -76,8 +75,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         read = _read(settings, jira, confluence, state, view, window, clocks, progress)
         started, result.pages_seen, result.pages_changed = read.times.started, len(read.pages), len(read.pages)
         plan = plan_changes(read.postmortems, read.issues, view, plan_options(settings), started,
-                            failed_page_ids=read.failed, deleted_page_ids=read.gone)
-        plan = replace(plan, reminders=_reminders(plan, settings, read, view, state))
+                            failed_page_ids=read.failed, deleted_page_ids=read.gone, reminders=read.reminders)
         result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
         blocked = _blocked(plan, settings, confluence, state, started, apply=apply, force=force)
         result.report(*read.problems, *plan.problems, blocked)
@@ -92,7 +90,6 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
                                   managed=settings.jira.managed)
         if writes:
             _summarise(result, settings, confluence, state)
-            state.set_meta(**dict.fromkeys(reminders.settled(read.issues, view.meta), None))
             _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
@@ -102,32 +99,6 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
     result.duration_s = time.monotonic() - clocks.began
     return result
-
-
-def _reminders(plan: Plan, settings: Settings, read: _Reading, view: StateView,
-               state: State) -> tuple[SendReminder, ...]:
-    """The reminders due today (sync.reminders); a page's cached parse is read only when an issue needs it."""
-    conf, started = settings.reminders, read.times.started
-    if not conf.enabled:
-        return ()
-    rules = reminders.ReminderRules(
-        conf.every_days, conf.max, started.astimezone(ZoneInfo(conf.time_zone)).date(), started,
-        timedelta(minutes=settings.sync.search_lag_grace_minutes), frozenset(settings.jira.managed))
-    parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id}
-    cached: dict[str, Postmortem] | None = None
-
-    def page_of(page_id: str) -> Postmortem | None:
-        nonlocal cached
-        if page_id in parsed:
-            return parsed[page_id]
-        if cached is None:  # the other pages' cached parses, decoded once, only when an issue needs one
-            cached = state.pages(excluding=parsed.keys() | read.gone)
-        return cached.get(page_id)
-
-    busy = {c.record.issue_key for c in plan.transitions} | {c.record.issue_key for c in plan.flags}  # closing now
-    busy |= {r.issue_key for r in view.items.values() if r.flagged or r.done}
-    return reminders.plan_reminders(read.issues, page_of, view.meta, rules,
-                                    skip=frozenset(key for key in busy if key))
 
 
 def _summarise(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State) -> None:
@@ -150,6 +121,7 @@ class _Reading(NamedTuple):
     gone: frozenset[str]  # cached pages Confluence confirms deleted
     problems: list[Problem]
     times: _Times
+    reminders: tuple[SendReminder, ...]  # due today (sync.reminders); the planner drops those of issues it closes
 
 
 class _Times(NamedTuple):
@@ -164,8 +136,8 @@ class _Times(NamedTuple):
 
 def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, view: StateView,
           window: Window, clocks: Clocks, progress: Callable[[str], None] | None) -> _Reading:
-    """Find the changed pages and parse them, read the managed issues, look up unknown creates, and (full
-    reconcile) confirm deletions."""
+    """Find the changed pages and parse them, read the managed issues, look up unknown creates, (full
+    reconcile) confirm deletions, and tell the reminders due."""
     summary_id, overlap = view.meta.get("summary_page_id"), settings.sync.overlap_minutes
     found, pages_at = read_window(lambda back: list(confluence.find_pages(postmortem_cql(settings.confluence, back))),
                                   window.pages_since, overlap, confluence.server_time, clocks.estimate("confluence"))
@@ -183,9 +155,10 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
         issues.update(intents.look_up(jira, settings.jira.project, looked_up))
     gone, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages}) if window.full
                            else (frozenset(), []))
+    due = reminders.for_cycle(settings, view, state, issues, postmortems, gone, started)
     return _Reading(pages, postmortems, parsed, failed, issues, unresolved, gone,
                     [*parse_problems, *issue_problems, *gone_problems],
-                    _Times(started, pages_at, issues_at, looked_up, settled))
+                    _Times(started, pages_at, issues_at, looked_up, settled), due)
 
 
 def _parse(pages: list[Page], settings: Settings, state: State, *,

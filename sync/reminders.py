@@ -1,4 +1,6 @@
-"""Overdue follow-up: which reminder each open, overdue issue is due, and the comment that says so (pure).
+"""Overdue follow-up: which reminder each open, overdue issue is due, and the comment that says so.
+
+All pure but `for_cycle`, which gathers a cycle's inputs (the settings, what it read, the state's journal).
 
 The steps of one issue: reminders 1 to `max`, the first on the day after its due date, then one every
 `every_days`; after the last, one final comment that also mentions the postmortem's owner (the page's
@@ -13,11 +15,11 @@ every_days after the previous step was sent: after a pause (daemon stopped, remi
 moved), steps resume one at a time, never several at once.
 
 The local state only covers what a lagging search may not show yet: before a step is sent, its journal
-entry (meta `reminder:<issue key>`) is committed; once the edit answered it says so. A sent step counts
-as sent whatever the search shows; a step whose outcome is unknown (a crash, a timeout) holds the issue
-back for the search-lag grace, after which the search shows its label if it landed. With the state
-deleted, the write lease makes the new instance wait that grace too (sync.lease: reminders count as
-writes found only by search). Losing the state therefore never sends a step twice.
+entry (one row per issue in the state's `reminders` table) is committed; once the edit answered it says
+so. A sent step counts as sent whatever the search shows; a step whose outcome is unknown (a crash, a
+timeout) holds the issue back for the search-lag grace, after which the search shows its label if it
+landed. With the state deleted, the write lease makes the new instance wait that grace too (sync.lease:
+reminders count as writes found only by search). Losing the state therefore never sends a step twice.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sync.identity import MANAGED_LABEL, REMOVED_LABEL, item_key_from_labels
 from sync.models import CommentPart, IssueSnapshot, Link, Owner, Postmortem, SendReminder
+from sync.settings import Settings
+from sync.state import State, StateView
 
 LABEL_PREFIX = "pmsync-reminded-"
 FINAL = "final"
-JOURNAL_PREFIX = "reminder:"
 _LABEL = re.compile(r"^pmsync-reminded-(\d+|final)-(\d{8})$")
 _PAGE_LABEL = re.compile(r"^pmsync-page-(\d+)$")
 
@@ -77,15 +81,15 @@ def sent_steps(labels: Iterable[str]) -> Sent:
     return Sent(last, final, on)
 
 
-def journal_entry(reminder: SendReminder, at: datetime, *, sent: bool) -> dict[str, str]:
-    """The state meta entry of a step about to be sent (sent=False) or sent (True)."""
+def journal_entry(reminder: SendReminder, at: datetime, *, sent: bool) -> tuple[str, str]:
+    """The journal entry (issue key, document) of a step about to be sent (sent=False) or sent (True)."""
     value = {"step": reminder.step, "final": reminder.final, "at": at.isoformat(), "sent": sent}
-    return {JOURNAL_PREFIX + reminder.issue_key: json.dumps(value)}
+    return reminder.issue_key, json.dumps(value)
 
 
-def _journalled(meta: Mapping[str, str], key: str) -> tuple[Sent, datetime | None]:
+def _journalled(journal: Mapping[str, str], key: str) -> tuple[Sent, datetime | None]:
     """What the journal says of an issue: the step sent (as Sent), and when a step of unknown outcome was sent."""
-    raw = meta.get(JOURNAL_PREFIX + key)
+    raw = journal.get(key)
     if raw is None:
         return Sent(0, False, None), None
     entry = json.loads(raw)
@@ -113,8 +117,38 @@ def next_step(due: date, sent: Sent, rules: ReminderRules) -> tuple[int, bool] |
     return (step, final) if rules.today >= when else None
 
 
+def for_cycle(settings: Settings, view: StateView, state: State, issues: Mapping[str, IssueSnapshot],
+              parsed: Iterable[Postmortem], gone: frozenset[str], now: datetime) -> tuple[SendReminder, ...]:
+    """The reminders due in this cycle, given what it read (`now`: Jira's time); none when they are off.
+
+    Reads the state only for overdue issues: their journal entries, and the cached parse of their pages
+    that were not fetched this cycle (decoded once, only if one is needed).
+    """
+    conf = settings.reminders
+    if not conf.enabled:
+        return ()
+    rules = ReminderRules(conf.every_days, conf.max, now.astimezone(ZoneInfo(conf.time_zone)).date(), now,
+                          timedelta(minutes=settings.sync.search_lag_grace_minutes), frozenset(settings.jira.managed))
+    overdue = {key: s for key, s in issues.items() if s.due is not None and s.due < rules.today and not s.is_done}
+    if not overdue:
+        return ()
+    pages = {pm.page_id: pm for pm in parsed if pm.page_id}
+    cached: dict[str, Postmortem] | None = None
+
+    def page_of(page_id: str) -> Postmortem | None:
+        nonlocal cached
+        if page_id in pages:
+            return pages[page_id]
+        if cached is None:
+            cached = state.pages(excluding=pages.keys() | gone)
+        return cached.get(page_id)
+
+    closed = {r.issue_key for r in view.items.values() if r.issue_key and (r.flagged or r.done)}
+    return plan_reminders(overdue, page_of, state.reminders(overdue), rules, skip=frozenset(closed))
+
+
 def plan_reminders(issues: Mapping[str, IssueSnapshot], page_of: Callable[[str], Postmortem | None],
-                   meta: Mapping[str, str], rules: ReminderRules, *,
+                   journal: Mapping[str, str], rules: ReminderRules, *,
                    skip: frozenset[str] = frozenset()) -> tuple[SendReminder, ...]:
     """The one step due today for each open, overdue issue of an action item of a known page (`page_of` an id).
 
@@ -129,31 +163,16 @@ def plan_reminders(issues: Mapping[str, IssueSnapshot], page_of: Callable[[str],
         page = page_of(_page_of(issue) or "")
         if page is None:
             continue
-        journal, unknown_since = _journalled(meta, key)
+        journalled, unknown_since = _journalled(journal, key)
         if unknown_since is not None and rules.now - unknown_since < rules.grace:
             continue
-        step = next_step(issue.due, _merged(sent_steps(issue.labels), journal), rules)
+        step = next_step(issue.due, _merged(sent_steps(issue.labels), journalled), rules)
         if step is not None:
             number, final = step
             planned.append(SendReminder(key, page.page_id or "", number, final,
                                         reminder_label(number, final, rules.today),
                                         comment(issue, page, number, final, rules)))
     return tuple(planned)
-
-
-def settled(issues: Mapping[str, IssueSnapshot], meta: Mapping[str, str]) -> list[str]:
-    """Journal entries the issues now speak for (their label shows the step, or the issue is done or gone)."""
-    names = []
-    for name in meta:
-        if not name.startswith(JOURNAL_PREFIX):
-            continue
-        issue = issues.get(name[len(JOURNAL_PREFIX):])
-        entry = json.loads(meta[name])
-        shown = issue is not None and (sent_steps(issue.labels).final if entry["final"]
-                                       else sent_steps(issue.labels).last >= entry["step"])
-        if issue is None or issue.is_done or shown:
-            names.append(name)
-    return names
 
 
 def _page_of(issue: IssueSnapshot) -> str | None:
