@@ -3,7 +3,8 @@ and on Cloud once more as a scoped API token meets it: through the API gateway, 
 
 One scripted run per flavour (`drive_every_route`) takes the real adapters through the sandbox: first
 sync with epics, sprint and write-back; page edits; a Jira-side Done; a removed item coming back; a
-deleted page; write-back off (remote links); an over-long JQL; the `check` command; the lease release.
+deleted page; write-back off (remote links); overdue reminders; an over-long JQL; the `check` command;
+the lease release.
 Every exchange of every client the adapters build (deployment detection included) is recorded, and:
 
   * no exchange may violate the spec (nor send a query parameter it does not declare), except those
@@ -58,7 +59,7 @@ _COMMON_ROUTES = {
     "GET /rest/api/2/serverInfo",  # deployment detection (anonymous) and `check`
     "GET /rest/api/2/issue/{issueIdOrKey}",  # a key named on a page that the search did not return
     "POST /rest/api/2/issue/bulk",
-    "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove
+    "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove, reminders
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes",  # `check`: the create screen's fields
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
     "GET /rest/api/2/issue/{issueIdOrKey}/transitions",
@@ -268,6 +269,11 @@ def drive_every_route(world: World) -> None:
     world.edit_page(MAIN_PAGE, lambda body: body.replace(
         "</tbody>", row("Document the cache tiers", alice, FUTURE) + "</tbody>", 1))
     assert len(cycle(world, no_write_back).applied.created) == 1
+
+    # two months on, reminders on: each overdue issue gets its comment and step label in one edit (PUT issue)
+    world.clock.offset += timedelta(days=61)
+    reminded = cycle(world, replaced(configured, reminders={"enabled": True}))
+    assert reminded.applied.reminded and all(not r.final for r in reminded.applied.reminded)
 
     jira, confluence = make_adapters(configured)
     # a JQL too long for a URL is POSTed to the search route (MAX_GET_JQL_LENGTH)
