@@ -121,8 +121,8 @@ def for_cycle(settings: Settings, view: StateView, state: State, issues: Mapping
               parsed: Iterable[Postmortem], gone: frozenset[str], now: datetime) -> tuple[SendReminder, ...]:
     """The reminders due in this cycle, given what it read (`now`: Jira's time); none when they are off.
 
-    Reads the state only for overdue issues: their journal entries, and the cached parse of their pages
-    that were not fetched this cycle (decoded once, only if one is needed).
+    Reads the state only for overdue issues: their journal entries, and the cached parses of their pages
+    that were not fetched this cycle (those alone are decoded).
     """
     conf = settings.reminders
     if not conf.enabled:
@@ -133,18 +133,10 @@ def for_cycle(settings: Settings, view: StateView, state: State, issues: Mapping
     if not overdue:
         return ()
     pages = {pm.page_id: pm for pm in parsed if pm.page_id}
-    cached: dict[str, Postmortem] | None = None
-
-    def page_of(page_id: str) -> Postmortem | None:
-        nonlocal cached
-        if page_id in pages:
-            return pages[page_id]
-        if cached is None:
-            cached = state.pages(excluding=pages.keys() | gone)
-        return cached.get(page_id)
-
+    wanted = {page for issue in overdue.values() if (page := _page_of(issue)) and page not in pages} - gone
+    pages |= state.pages_of(wanted) if wanted else {}
     closed = {r.issue_key for r in view.items.values() if r.issue_key and (r.flagged or r.done)}
-    return plan_reminders(overdue, page_of, state.reminders(overdue), rules, skip=frozenset(closed))
+    return plan_reminders(overdue, pages.get, state.reminders(overdue), rules, skip=frozenset(closed))
 
 
 def plan_reminders(issues: Mapping[str, IssueSnapshot], page_of: Callable[[str], Postmortem | None],

@@ -110,6 +110,16 @@ class State:
                       if version == versions[page_id]}
         return found
 
+    def pages_of(self, page_ids: Collection[str]) -> dict[str, Postmortem]:
+        """The cached parses of these pages (no other page is decoded)."""
+        ids, found = list(page_ids), dict[str, Postmortem]()
+        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
+            chunk = ids[start:start + 500]
+            rows = self._db.execute(f"SELECT page_id, doc FROM pages WHERE page_id IN ({', '.join('?' * len(chunk))})",
+                                    chunk)
+            found |= {page_id: postmortem_from_json(json.loads(doc)) for page_id, doc in rows}
+        return found
+
     def page_ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT page_id FROM pages")}
 

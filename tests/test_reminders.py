@@ -293,3 +293,18 @@ def test_the_comment_is_wiki_markup_that_keeps_titles_as_text():
                     True, rules(today))
     assert "\\{x\\} (postmortem owner)" in comment_markup(plain, cloud=True)
     assert Link("a", "b") not in plain  # no URL: the title as text
+
+
+def test_the_state_reads_only_the_journal_entries_and_pages_asked_for(tmp_path):
+    from sync.state import State
+
+    state = State.open(tmp_path / "state.sqlite3")
+    state.save_pages([PAGE, Postmortem(title="other", page_id="8")])
+    assert list(state.pages_of({"7", "9"})) == ["7"] and state.pages_of({"7"})["7"].url == PAGE.url
+    state.save_reminder("OPS-1", '{"step": 1}')
+    state.save_reminder("OPS-2", '{"step": 2}')
+    state.save_reminder("OPS-1", '{"step": 2}')  # one entry per issue: the latest step
+    assert state.reminders(["OPS-1", "OPS-3"]) == {"OPS-1": '{"step": 2}'}
+    state.close()
+    again = State.open(tmp_path / "state.sqlite3")  # committed at once, as the journal must be
+    assert again.reminders(["OPS-1", "OPS-2"]) == {"OPS-1": '{"step": 2}', "OPS-2": '{"step": 2}'}
