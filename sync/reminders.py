@@ -83,8 +83,7 @@ def sent_steps(labels: Iterable[str]) -> Sent:
 
 def journal_entry(reminder: SendReminder, at: datetime, *, sent: bool) -> tuple[str, str]:
     """The journal entry (issue key, document) of a step about to be sent (sent=False) or sent (True)."""
-    value = {"step": reminder.step, "final": reminder.final, "at": at.isoformat(), "sent": sent}
-    return reminder.issue_key, json.dumps(value)
+    return reminder.issue_key, json.dumps({"label": reminder.label, "at": at.isoformat(), "sent": sent})
 
 
 def _journalled(journal: Mapping[str, str], key: str) -> tuple[Sent, datetime | None]:
@@ -93,10 +92,9 @@ def _journalled(journal: Mapping[str, str], key: str) -> tuple[Sent, datetime | 
     if raw is None:
         return Sent(0, False, None), None
     entry = json.loads(raw)
-    at = datetime.fromisoformat(entry["at"])
     if not entry["sent"]:
-        return Sent(0, False, None), at
-    return Sent(0 if entry["final"] else entry["step"], bool(entry["final"]), at.date()), None
+        return Sent(0, False, None), datetime.fromisoformat(entry["at"])
+    return sent_steps([entry["label"]]), None  # the step's label, as the issue will show it
 
 
 def _merged(a: Sent, b: Sent) -> Sent:

@@ -272,7 +272,7 @@ def test_only_open_overdue_items_of_known_pages_are_reminded():
 
 def test_a_step_of_unknown_outcome_holds_its_issue_for_the_grace():
     today = DUE + timedelta(days=1)
-    meta = {"OPS-1": '{"step": 1, "final": false, "at": "2026-03-10T09:00:00+00:00", "sent": false}'}
+    meta = {"OPS-1": '{"label": "pmsync-reminded-1-20260303", "at": "2026-03-10T09:00:00+00:00", "sent": false}'}
     assert plan_reminders({"OPS-1": snapshot()}, {"7": PAGE}.get, meta, rules(today)) == ()
     later_rules = rules(today, now=NOW + timedelta(minutes=16))
     assert [r.step for r in plan_reminders({"OPS-1": snapshot()}, {"7": PAGE}.get, meta, later_rules)] == [1]
