@@ -9,6 +9,7 @@ one request per reminder and nothing more on a cycle that sends none.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -308,3 +309,60 @@ def test_the_state_reads_only_the_journal_entries_and_pages_asked_for(tmp_path):
     state.close()
     again = State.open(tmp_path / "state.sqlite3")  # committed at once, as the journal must be
     assert again.reminders(["OPS-1", "OPS-2"]) == {"OPS-1": '{"step": 2}', "OPS-2": '{"step": 2}'}
+
+
+# --- a search index that lags writes by 12 minutes -----------------------------------------------------
+
+LAG_MS = 12 * 60_000
+
+
+def lagging_site(tmp_path):
+    """A Cloud sandbox whose JQL index lags 12 minutes, two postmortems of three overdue items."""
+    from sandbox import running_sandbox
+    from tests.harness import USERS, mixed_pages, seed
+    from tests.test_windows import morning
+
+    owner = json.loads(USERS.read_text())[0]["accountId"]
+    folder = seed(tmp_path / "seed", mixed_pages(2, 3, owner, day(-3)))
+    return running_sandbox(flavor="cloud", seed_dir=folder, search_lag_ms=LAG_MS, clock_offset_s=morning() + 86400)
+
+
+def lag_daemon(sb, path, **sync):
+    from sync.atlassian import make_adapters
+    from sync.state import State
+    from tests.harness import daemon_settings
+
+    settings = daemon_settings(sb.url, path, sprint=False, reminders=REMINDERS, sync=sync)
+    return settings, *make_adapters(settings), State.open(settings.sync.state_path)
+
+
+def reminder_comments(sb) -> dict[str, int]:
+    with sb.state.lock:
+        return {i.key: len(i.comments) for i in sb.state.jira.issues.values() if "pmsync" in i.labels}
+
+
+@pytest.mark.parametrize("lose_state", [False, True], ids=["state-kept", "state-deleted"])
+def test_a_lagging_search_never_makes_a_reminder_go_twice(tmp_path, lose_state):
+    """Reminders sent, then a cycle every 5 minutes: for 12 minutes the search shows the issues as they were
+    before, without their step label. The journal (state kept), or the lease's wait for the search (state
+    deleted: a new instance), keeps every step to one comment."""
+    from sync.cycle import run_cycle
+
+    with lagging_site(tmp_path) as sb:
+        settings, jira, confluence, state = lag_daemon(sb, tmp_path / "a.sqlite3")
+        assert run_cycle(settings, jira, confluence, state, now=sb.now).ok  # creates
+        sb.advance_clock(timedelta(minutes=20))  # the index shows the issues as created
+        sent = run_cycle(settings, jira, confluence, state, now=sb.now)
+        assert len(sent.applied.reminded) == 6 and set(reminder_comments(sb).values()) == {1}
+        if lose_state:
+            from sync.lease import release
+
+            release(confluence, state, sb.now())  # a clean shutdown, then the state file is lost
+            state.close()
+            settings, jira, confluence, state = lag_daemon(sb, tmp_path / "b.sqlite3")
+        for _ in range(8):
+            sb.advance_clock(timedelta(minutes=5))
+            result = run_cycle(settings, jira, confluence, state, now=sb.now)
+            assert not (result.applied and result.applied.reminded), result.plan.reminders
+        assert set(reminder_comments(sb).values()) == {1}
+        state.close()
