@@ -79,6 +79,9 @@ def run_demo(*, port: int = 8990, flavor: Flavor = "cloud", serve: bool = True) 
             state = State.open(settings.sync.state_path)
             result = run_cycle(settings, jira, confluence, state)
             print_results(result, state, sandbox.url)
+            # The issues exist now: the next cycle reminds the assignees of the overdue ones.
+            later = run_cycle(settings, jira, confluence, state)
+            print_reminders(later, sandbox.url)
             state.close()
         if serve:
             print("\nServing the sandbox; open the links above in a browser. Ctrl-C to stop.")
@@ -86,7 +89,7 @@ def run_demo(*, port: int = 8990, flavor: Flavor = "cloud", serve: bool = True) 
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
-        return 0 if result.ok else 1
+        return 0 if result.ok and later.ok else 1
     finally:
         sandbox.stop()
 
@@ -114,3 +117,20 @@ def print_results(result: CycleResult, state: State, url: str) -> None:
         print(f"Team summary page written: {title!r} (space PM)")
     if result.problems:
         print(f"{len(result.problems)} problem(s) reported, e.g. {result.problems[0]}")
+
+
+SHOWN_REMINDERS = 8
+
+
+def print_reminders(result: CycleResult, url: str) -> None:
+    """What the second cycle sent: one reminder comment per open, overdue issue."""
+    from sync.models import Owner
+
+    sent = result.applied.reminded if result.applied else []
+    print(f"Reminders: the next cycle commented on {len(sent)} overdue issue(s), mentioning the assignee.")
+    for reminder in sorted(sent, key=lambda r: int(r.issue_key.split("-")[1]))[:SHOWN_REMINDERS]:
+        named = [f"@{p.display or p.account_id or p.username}" for p in reminder.comment if isinstance(p, Owner)]
+        step = "final reminder" if reminder.final else f"reminder {reminder.step}"
+        print(f"  {url}/browse/{reminder.issue_key}  {step} to {', '.join(named) or 'nobody (unassigned)'}")
+    if len(sent) > SHOWN_REMINDERS:
+        print(f"  ... and {len(sent) - SHOWN_REMINDERS} more")

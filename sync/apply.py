@@ -17,7 +17,7 @@ import structlog
 
 from sync.identity import REMOVED_LABEL, item_label
 from sync.jira_macro import JiraServer
-from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, UpdateIssue, WriteBack
+from sync.models import CreateIssue, CreateResult, FlagRemoved, Page, Plan, SendReminder, UpdateIssue
 from sync.people import with_people
 from sync.ports import (
     AssigneeRejected,
@@ -26,17 +26,14 @@ from sync.ports import (
     CreateInterrupted,
     JiraPort,
     NotFound,
-    VersionConflict,
 )
 from sync.problems import Problem, ProblemKind
+from sync.reminders import journal_entry
 from sync.state import State
-from sync.storage_edits import EditError, edit_items
 from sync.templates import DEFAULT_TEMPLATES, TemplateSpec
+from sync.write_back import edit_body, write_back
 
 log = structlog.get_logger(__name__)
-
-WRITE_BACK_ATTEMPTS = 4
-
 
 @dataclass(frozen=True)
 class ApplyOptions:
@@ -58,6 +55,7 @@ class ApplyResult:
     transitioned: int = 0
     flagged: int = 0
     written_back: int = 0
+    reminded: list[SendReminder] = field(default_factory=list)  # the reminders sent
     pages: list[Page] = field(default_factory=list)  # the pages written back, as we wrote them
     problems: list[Problem] = field(default_factory=list)
 
@@ -72,12 +70,16 @@ def apply_plan(plan: Plan, jira: JiraPort, confluence: ConfluencePort, state: St
     _adopt(plan, jira, state, result)
     _create(_under_epics(plan, jira, state, now, result), jira, state, options, now, result)
     _edit_tracked(plan, jira, state, result, options.managed_projects)
+    _remind(plan.reminders, jira, state, now, result)
     if options.write_back and plan.write_backs:
         keys = state.issue_keys() | result.created
         # Each write-back touches one page and every page appears once, so pages can go in parallel;
         # the shared pacer keeps the request rate within the configured burst limit.
         with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            outcomes = pool.map(lambda w: _write_back(w, keys, confluence, pages, options), plan.write_backs)
+            edit = partial(edit_body, keys=keys, templates=options.templates, server=options.jira_server,
+                           projects=options.managed_projects)
+            outcomes = pool.map(lambda w: write_back(w, partial(edit, write=w), confluence, pages.get(w.page_id)),
+                                plan.write_backs)
             for written, problems in outcomes:
                 result.pages += [written] if written else []
                 result.problems += problems
@@ -137,6 +139,20 @@ def _update(jira: JiraPort, change: UpdateIssue, result: ApplyResult) -> bool:
         return rejected
     result.updated += 1
     return True
+
+
+def _remind(reminders: Sequence[SendReminder], jira: JiraPort, state: State, now: datetime,
+            result: ApplyResult) -> None:
+    """Send each reminder as one edit (comment + label), journalled first: a crash or a lost answer leaves
+    an entry of unknown outcome, which holds the issue back until its label can show (sync.reminders)."""
+    for reminder in reminders:
+        state.save_reminder(*journal_entry(reminder, now, sent=False))
+        if _attempt(result, ProblemKind.REMINDER_FAILED, reminder.issue_key,
+                    partial(jira.comment_and_label, reminder.issue_key, reminder.comment, reminder.label)):
+            state.save_reminder(*journal_entry(reminder, now, sent=True))
+            result.reminded.append(reminder)
+            log.info("reminder_sent", issue_key=reminder.issue_key, page_id=reminder.page_id, step=reminder.step,
+                     final=reminder.final)
 
 
 def _flagged(result: ApplyResult, flag: FlagRemoved) -> None:
@@ -310,43 +326,3 @@ def _after_create(creates: Sequence[CreateIssue], jira: JiraPort, options: Apply
                 global_id = f"pmsync:{item_label(change.record.item_key)}"
                 _attempt(result, ProblemKind.REMOTE_LINK_FAILED, key,
                          partial(jira.add_remote_link, key, url, "Postmortem", global_id))
-
-
-def edit_body(body: str, write: WriteBack, keys: Mapping[str, str | None],
-              options: ApplyOptions = ApplyOptions()) -> str:
-    """The page body with the Jira keys inserted and tasks ticked, in one pass; unknown targets are skipped."""
-    links = [(origin, key, summary) for origin, item_key, summary in write.keys if (key := keys.get(item_key))]
-    try:
-        edited, problems = edit_items(body, links=links, completions=write.complete, templates=options.templates,
-                                      server=options.jira_server, projects=options.managed_projects)
-    except EditError as exc:  # e.g. a body that is not well-formed: never edited
-        log.warning("write_back_refused", page_id=write.page_id, error=str(exc))
-        return body
-    for problem in problems:
-        log.warning("write_back_target_missing", page_id=write.page_id, error=str(problem))
-    return edited
-
-
-def _write_back(write: WriteBack, keys: Mapping[str, str | None], confluence: ConfluencePort,
-                pages: Mapping[str, Page], options: ApplyOptions) -> tuple[Page | None, list[Problem]]:
-    """Edit one page surgically; on a version conflict re-read it and re-apply, so no user edit is lost.
-
-    Returns (the page as written, None if it was not, problems); safe to run for different pages at once.
-    """
-    page = pages.get(write.page_id)
-    for _ in range(WRITE_BACK_ATTEMPTS):
-        try:
-            page = page or confluence.get_page(write.page_id)
-            body = edit_body(page.body, write, keys, options)
-            if body == page.body:
-                return None, []
-            written = confluence.update_page(page, body, message="postmortem-sync: linked Jira issues",
-                                             minor_edit=True)
-            log.info("page_written_back", page_id=write.page_id, version=written.version)
-            return written, []
-        except VersionConflict:
-            log.info("write_back_conflict_retrying", page_id=write.page_id)
-            page = None
-        except AtlassianError as exc:
-            return None, [Problem(ProblemKind.WRITE_BACK_FAILED, write.page_id, str(exc))]
-    return None, [Problem(ProblemKind.WRITE_BACK_GAVE_UP, write.page_id)]

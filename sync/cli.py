@@ -145,6 +145,7 @@ def _log_cycle(result: CycleResult) -> None:
         pages_changed=result.pages_changed, items=result.items,
         creates=len(applied.created) if applied else 0, updates=applied.updated if applied else 0,
         flags=applied.flagged if applied else 0, write_backs=applied.written_back if applied else 0,
+        reminders=len(applied.reminded) if applied else 0,
         summary_written=result.summary_written, requests=result.requests,
         duration_s=round(result.duration_s, 3), problems=len(result.problems),
     )

@@ -11,13 +11,13 @@ from typing import NamedTuple
 
 import structlog
 
-from sync import intents, lease
+from sync import intents, lease, reminders
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
 from sync.jira_macro import JiraServer
 from sync.metrics import Metrics, TrackedItem, compute_metrics, tracked_items
-from sync.models import IssueSnapshot, Page, Plan, Postmortem
+from sync.models import IssueSnapshot, Page, Plan, Postmortem, SendReminder
 from sync.page_status import archived_parses, deleted_pages
 from sync.parser import parse_page
 from sync.planner import plan_changes
@@ -79,7 +79,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         read = _read(settings, jira, confluence, state, view, window, clocks, progress)
         started, result.pages_seen, result.pages_changed = read.times.started, len(read.pages), len(read.pages)
         plan = plan_changes(read.postmortems, read.issues, view, plan_options(settings), started,
-                            failed_page_ids=read.failed, deleted_page_ids=read.gone)
+                            failed_page_ids=read.failed, deleted_page_ids=read.gone, reminders=read.reminders)
         result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
         blocked = _blocked(plan, settings, confluence, state, started, apply=apply, force=force)
         result.report(*read.problems, *plan.problems, blocked)
@@ -128,6 +128,7 @@ class _Reading(NamedTuple):
     archived: list[Postmortem]  # cached pages Confluence says are archived, marked so: kept and still counted
     problems: list[Problem]
     times: _Times
+    reminders: tuple[SendReminder, ...]  # due today (sync.reminders); the planner drops those of issues it closes
 
 
 class _Times(NamedTuple):
@@ -142,8 +143,8 @@ class _Times(NamedTuple):
 
 def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, view: StateView,
           window: Window, clocks: Clocks, progress: Callable[[str], None] | None) -> _Reading:
-    """Find the changed pages and parse them, read the managed issues, look up unknown creates, and (full
-    reconcile) confirm deletions."""
+    """Find the changed pages and parse them, read the managed issues, look up unknown creates, (full
+    reconcile) confirm deletions, and tell the reminders due."""
     summary_id, overlap = view.meta.get("summary_page_id"), settings.sync.overlap_minutes
     found, pages_at = read_window(lambda back: list(confluence.find_pages(postmortem_cql(settings.confluence, back))),
                                   window.pages_since, overlap, confluence.server_time, clocks.estimate("confluence"))
@@ -161,9 +162,10 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
         issues.update(intents.look_up(jira, settings.jira.project, looked_up))
     gone, archived, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages})
                                      if window.full else (frozenset(), frozenset(), []))
+    due = reminders.for_cycle(settings, view, state, issues, postmortems, gone, started)
     return _Reading(pages, postmortems, parsed, failed, issues, unresolved, gone, archived_parses(state, archived),
                     [*parse_problems, *issue_problems, *gone_problems],
-                    _Times(started, pages_at, issues_at, looked_up, settled))
+                    _Times(started, pages_at, issues_at, looked_up, settled), due)
 
 
 def _parse(pages: list[Page], settings: Settings, state: State, *,

@@ -195,7 +195,11 @@ def release(confluence: ConfluencePort, state: State, now: datetime) -> None:
 
 def note_creates(state: State, plan: Plan, applied: ApplyResult, now: datetime, *, write_back: bool) -> None:
     """After a cycle's writes: remember when creates were last sent, and when last one a successor could find
-    only by search (its key did not reach its page); `now` is taken after the writes, so it bounds them."""
+    only by search (its key did not reach its page); `now` is taken after the writes, so it bounds them.
+
+    A reminder sent counts as such a write: without the state, only its label (a search) tells it was sent."""
+    if plan.reminders:
+        state.set_meta(search_only_create_at=now.isoformat())
     if not (plan.creates or plan.epics):
         return
     state.set_meta(last_create_at=now.isoformat())

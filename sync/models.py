@@ -306,6 +306,35 @@ class WriteSummary:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link in a comment: its text and where it points."""
+
+    text: str
+    url: str
+
+
+# A comment as parts, which the Jira adapter renders for its API: text verbatim, an Owner as a mention
+# (Cloud by account id, Data Center by username; else by name), a Link as a link.
+CommentPart = str | Owner | Link
+
+
+@dataclass(frozen=True)
+class SendReminder:
+    """Comment on an overdue issue and label it with the step sent, in one edit (sync.reminders).
+
+    `step` counts from 1; the step after the last reminder is the final one, which also mentions the
+    postmortem's owner. The label is how the issue itself tells which steps were sent.
+    """
+
+    issue_key: str
+    page_id: str
+    step: int
+    final: bool
+    label: str
+    comment: tuple[CommentPart, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything a cycle writes to Jira and the postmortem pages; a second cycle over the same input plans nothing."""
 
@@ -317,6 +346,7 @@ class Plan:
     flags: tuple[FlagRemoved, ...] = ()
     unflags: tuple[Unflag, ...] = ()
     write_backs: tuple[WriteBack, ...] = ()
+    reminders: tuple[SendReminder, ...] = ()
     records: tuple[ItemRecord, ...] = ()  # records to save that need no Jira write
     problems: tuple[Problem, ...] = ()
     unsafe_reason: str | None = None
@@ -324,4 +354,4 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         return not (self.creates or self.epics or self.adopts or self.updates or self.transitions
-                    or self.flags or self.unflags or self.write_backs)
+                    or self.flags or self.unflags or self.write_backs or self.reminders)

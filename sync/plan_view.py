@@ -27,6 +27,8 @@ def render_plan_table(plan: Plan, titles: Mapping[str, str] | None = None) -> st
              for f in plan.flags]
     rows += [("unflag", page(u.record.page_id), u.record.summary, u.record.issue_key or "", "back on the page")
              for u in plan.unflags]
+    rows += [("remind", page(r.page_id), "final reminder" if r.final else f"reminder {r.step}", r.issue_key,
+              _listed("mentions", _mentioned(r.comment))) for r in plan.reminders]
     rows += [("write-back", page(w.page_id), _write_back(len(w.keys), len(w.complete)), "", "")
              for w in plan.write_backs]
     if not rows:
@@ -52,6 +54,11 @@ def _create_details(fields: IssueFields, done: bool) -> str:
 
 def _person(owner: Owner) -> str:
     return owner.display or owner.account_id or owner.username or owner.userkey or "?"
+
+
+def _mentioned(comment: Sequence[object]) -> list[str]:
+    """Who a planned comment mentions, as `@name` (or `@id`)."""
+    return [f"@{_person(part)}" for part in comment if isinstance(part, Owner)]
 
 
 def _listed(verb: str, names: Sequence[str]) -> str:

@@ -37,6 +37,7 @@ from sync.models import (
     KeyLink,
     Plan,
     Postmortem,
+    SendReminder,
     TaskTick,
     TransitionDone,
     Unflag,
@@ -105,11 +106,13 @@ def plan_changes(
     *,
     failed_page_ids: frozenset[str] = frozenset(),
     deleted_page_ids: frozenset[str] = frozenset(),
+    reminders: Sequence[SendReminder] = (),
 ) -> Plan:
     """Everything this cycle should write, given the pages fetched and parsed this cycle.
 
     `failed_page_ids`: pages that failed to parse (their items are never taken as removed);
     `deleted_page_ids`: cached pages confirmed gone from Confluence; their items are flagged as removed.
+    `reminders`: those due today (sync.reminders); planned but for issues this plan marks done or flags.
     """
     labelled, duplicates = _labelled_issues(snapshots)
     given = _Given(snapshots, state, options, now, labelled, tracked_by_issue(state.items.values()))
@@ -126,7 +129,13 @@ def plan_changes(
             _plan_epic(pm, epics.get(page_id), given, acc)
     for page_id in sorted(deleted_page_ids):
         _flag_removed(by_page.get(page_id, []), set(), acc, given, PAGE_DELETED_COMMENT)
-    return _checked(acc.plan(), options)
+    return _checked(replace(acc.plan(), reminders=_not_closing(reminders, acc)), options)
+
+
+def _not_closing(reminders: Sequence[SendReminder], acc: _Changes) -> tuple[SendReminder, ...]:
+    """The reminders, but those of issues this plan marks done or flags as removed (never reminded)."""
+    closing = {t.record.issue_key for t in acc.transitions} | {f.record.issue_key for f in acc.flags}
+    return tuple(reminder for reminder in reminders if reminder.issue_key not in closing)
 
 
 def _checked(plan: Plan, options: PlanOptions) -> Plan:

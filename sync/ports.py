@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner, Page
+from sync.models import CommentPart, CreateResult, IssueFields, IssueSnapshot, Owner, Page
 
 DeploymentKind = Literal["cloud", "datacenter"]
 # What a workflow depends on: (project key, issue type name).
@@ -170,6 +170,10 @@ class JiraPort(Protocol):
 
     def add_comment(self, key: str, text: str) -> None:
         """Add a plain-text comment."""
+        ...
+
+    def comment_and_label(self, key: str, comment: Sequence[CommentPart], label: str) -> None:
+        """Add a comment (text, mentions, links) and a label in one edit: both or neither."""
         ...
 
     def add_remote_link(self, key: str, url: str, title: str, global_id: str) -> None:

@@ -58,6 +58,7 @@ class ProblemKind(Enum):
     NO_ACTIVE_SPRINT = "no-active-sprint"
     SPRINT_FAILED = "sprint-failed"
     REMOTE_LINK_FAILED = "remote-link-failed"
+    REMINDER_FAILED = "reminder-failed"  # sent again only after the search-lag grace (it may have landed)
     WRITE_BACK_FAILED = "write-back-failed"
     WRITE_BACK_GAVE_UP = "write-back-gave-up"
     SUMMARY_FAILED = "summary-failed"

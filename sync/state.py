@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS pages (page_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS issues (issue_key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents (item_key TEXT PRIMARY KEY, started_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reminders (issue_key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 
 
@@ -109,6 +110,16 @@ class State:
                       if version == versions[page_id]}
         return found
 
+    def pages_of(self, page_ids: Collection[str]) -> dict[str, Postmortem]:
+        """The cached parses of these pages (no other page is decoded)."""
+        ids, found = list(page_ids), dict[str, Postmortem]()
+        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
+            chunk = ids[start:start + 500]
+            rows = self._db.execute(f"SELECT page_id, doc FROM pages WHERE page_id IN ({', '.join('?' * len(chunk))})",
+                                    chunk)
+            found |= {page_id: postmortem_from_json(json.loads(doc)) for page_id, doc in rows}
+        return found
+
     def page_ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT page_id FROM pages")}
 
@@ -167,6 +178,19 @@ class State:
         self._db.executemany(
             "INSERT OR REPLACE INTO intents VALUES (?, ?)", [(k, now.isoformat()) for k in item_keys]
         )
+
+    def reminders(self, issue_keys: Collection[str]) -> dict[str, str]:
+        """The reminder journal entries (sync.reminders) of these issues: only they are read."""
+        keys, found = list(issue_keys), dict[str, str]()
+        for start in range(0, len(keys), 500):  # within SQLite's limit on parameters
+            chunk = keys[start:start + 500]
+            found |= dict(self._db.execute(
+                f"SELECT issue_key, doc FROM reminders WHERE issue_key IN ({', '.join('?' * len(chunk))})", chunk))
+        return found
+
+    def save_reminder(self, issue_key: str, doc: str) -> None:
+        """Journal a reminder step of this issue (committed at once: it is written before the step is sent)."""
+        self._db.execute("INSERT OR REPLACE INTO reminders VALUES (?, ?)", (issue_key, doc))
 
     def intents(self) -> dict[str, datetime]:
         """Item key -> when its create was journalled, for every create whose outcome is still unknown."""

@@ -71,12 +71,16 @@ def daemon_config(url: str, state_path: Path | str, *, epics: bool = False, writ
                   sprint: bool = True, token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT, gateway: bool = False,
                   confluence_pat: str = SANDBOX_CONFLUENCE_PAT, **sections: dict[str, Any]) -> dict[str, Any]:
     """`site_config` plus what in-process tests run with (priorities, the board's sprint, epics,
-    write-back, quiet logs), then `sections` merged over it: daemon_config(..., sync={"lease_minutes": 0})."""
+    write-back, quiet logs), then `sections` merged over it: daemon_config(..., sync={"lease_minutes": 0}).
+
+    Overdue reminders are off here, so that a test of the sync's own writes counts only those (the bundled
+    examples are long overdue); tests/test_reminders.py turns them on: daemon_config(..., reminders={...})."""
     site = site_config(url, state_path, token=token, pat=pat, gateway=gateway, confluence_pat=confluence_pat)
     config = merged(site, {
         "jira": {"priority_map": {"P1": "High", "P2": "Medium", "P3": "Low"},
                  "sprint": {"enabled": sprint, "board_id": 1}, "epic": {"enabled": epics}},
         "sync": {"write_back": write_back},
+        "reminders": {"enabled": False},
         "daemon": {"log_format": "console", "log_level": "WARNING"},
     })
     return merged(config, sections)

@@ -154,3 +154,68 @@ def forget(tmp: Path) -> None:
     """Delete the local state file (and SQLite's side files)."""
     for path in tmp.glob("state.sqlite3*"):
         path.unlink()
+
+
+# --- reminders: SIGKILL while overdue issues are being reminded; each step lands exactly once -------------
+
+REMINDER_PAGES = 8  # x ITEMS overdue items: a reminder each per step
+
+
+def overdue_pages() -> dict[str, str]:
+    due = (date.today() - timedelta(days=3)).isoformat()
+    return mixed_pages(REMINDER_PAGES, ITEMS, json.loads(USERS.read_text())[0]["accountId"], due)
+
+
+def requests_of_a_clean_reminder_run(tmp_path: Path) -> int:
+    """Requests of the run that sends the first reminders (the one after the first sync)."""
+    with running_world(tmp_path / "reference-reminders", overdue_pages(), latency_ms=10) as world:
+        config = write_config(world, tmp_path / "reference-reminders.toml", tmp_path / "reference-reminders.sqlite3")
+        run_to_completion(config)
+        world.sb.reset_stats()
+        run_to_completion(config)
+        return world.sb.stats()["total"]
+
+
+def assert_reminded_once_per_step(world: World, steps: int) -> None:
+    """Every item's issue has exactly `steps` reminder comments and one label for each of steps 1..`steps`."""
+    with world.sb.state.lock:
+        issues = [i for i in world.sb.state.jira.issues.values() if "pmsync" in i.labels]
+        seen = {i.key: (len(i.comments), sorted(label.split("-")[2] for label in i.labels
+                                                if label.startswith("pmsync-reminded-"))) for i in issues}
+    assert len(issues) == REMINDER_PAGES * ITEMS
+    expected = (steps, [str(step) for step in range(1, steps + 1)])
+    wrong = {key: found for key, found in seen.items() if found != expected}
+    assert not wrong, f"expected {expected} per issue: {wrong}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lose_state", [False, True], ids=["state-kept", "state-deleted"])
+def test_sigkill_while_reminding_sends_no_reminder_twice(make_world, tmp_path, lose_state):
+    """A first sync, then the run that reminds every overdue item, killed at a random request; restarted
+    (state kept or deleted) it sends the rest, none twice; a week later the same for the second step."""
+    world = make_world(overdue_pages(), latency_ms=10)
+    sb = world.sb
+    total = requests_of_a_clean_reminder_run(tmp_path)
+    points = sorted(random.Random(SEED).sample(range(1, total), min(POINTS, total - 1)))
+    state = tmp_path / "state.sqlite3"
+    config = write_config(world, tmp_path / "reminders.toml", state)
+    for point in points:
+        context = (f"seed {SEED}, kill point {point} of {points} ({total} requests), "
+                   f"state {'deleted' if lose_state else 'kept'}")
+        sb.reset()
+        forget(tmp_path)
+        run_to_completion(config)  # the first sync creates the issues
+        try:
+            for step in (1, 2):
+                if step == 2:
+                    sb.advance_clock(timedelta(days=7))
+                assert run_and_kill_at(sb, config, point), f"{context}: the run ended before its kill point"
+                if lose_state:
+                    forget(tmp_path)
+                    time.sleep(LEASE_MINUTES * 60)  # the killed holder's lease runs out
+                    run_to_completion(config)  # takes the lease; its reads predate it, so it waits a cycle
+                run_to_completion(config)
+                run_to_completion(config)  # one more: nothing is sent again
+                assert_reminded_once_per_step(world, step)
+        except AssertionError as exc:
+            raise AssertionError(f"{context}: {exc}") from exc

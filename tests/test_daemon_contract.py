@@ -3,7 +3,8 @@ and on Cloud once more as a scoped API token meets it: through the API gateway, 
 
 One scripted run per flavour (`drive_every_route`) takes the real adapters through the sandbox: first
 sync with epics, sprint and write-back; page edits; a Jira-side Done; a removed item coming back; a
-deleted page; write-back off (remote links); an over-long JQL; the `check` command; the lease release.
+deleted page; write-back off (remote links); overdue reminders; an over-long JQL; the `check` command;
+the lease release.
 Every exchange of every client the adapters build (deployment detection included) is recorded, and:
 
   * no exchange may violate the spec (nor send a query parameter it does not declare), except those
@@ -58,7 +59,7 @@ _COMMON_ROUTES = {
     "GET /rest/api/2/serverInfo",  # deployment detection (anonymous) and `check`
     "GET /rest/api/2/issue/{issueIdOrKey}",  # a key named on a page that the search did not return
     "POST /rest/api/2/issue/bulk",
-    "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove
+    "PUT /rest/api/2/issue/{issueIdOrKey}",  # field changes, removed-label add and remove, reminders
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes",  # `check`: the create screen's fields
     "GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
     "GET /rest/api/2/issue/{issueIdOrKey}/transitions",  # with their screens; `check`: the Done transition
@@ -289,7 +290,12 @@ def drive_every_route(world: World) -> None:
     padding = " or summary ~ " + jql_quote("x" * MAX_GET_JQL_LENGTH)
     list(jira.search(managed_jql(configured.jira.project, None).replace(" order by", padding + " order by")))
     # `postmortem-sync check`, as sync.cli._cmd_check runs it
-    assert all(check.passed for check in run_checks(configured, jira, confluence))
+    # (before the clock moves on: `check` compares the servers' clocks with ours)
+    assert [check for check in run_checks(configured, jira, confluence) if not check.passed] == []
+    # two months on, reminders on: each overdue issue gets its comment and step label in one edit (PUT issue)
+    world.clock.offset += timedelta(days=61)
+    reminded = cycle(world, replaced(configured, reminders={"enabled": True}))
+    assert reminded.applied.reminded and all(not r.final for r in reminded.applied.reminded)
     # a page hidden by a view restriction, seen by a full reconcile: 404 even with status=any (v1) or on v2;
     # on Cloud the permission check for ourselves (our account id from user/current) says it exists
     world.sb.restrict_page_view(world.page_id(MAIN_PAGE))

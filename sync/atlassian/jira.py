@@ -16,11 +16,19 @@ from typing import Any
 import structlog
 
 from sync.atlassian.connection import Connection, deployment_of
-from sync.atlassian.jira_json import bulk_results, create_fields, field_change, issue_from_json, summary_text, wiki_text
+from sync.atlassian.jira_json import (
+    bulk_results,
+    comment_markup,
+    create_fields,
+    field_change,
+    issue_from_json,
+    summary_text,
+    wiki_text,
+)
 from sync.atlassian.jira_meta import epic_name_field, field_id
 from sync.atlassian.jira_workflow import Workflows
 from sync.atlassian.transport import RestChannel, segment
-from sync.models import CreateResult, IssueFields, IssueSnapshot, Owner
+from sync.models import CommentPart, CreateResult, IssueFields, IssueSnapshot, Owner
 from sync.ports import (
     SNAPSHOT_FIELDS,
     AssigneeRejected,
@@ -270,6 +278,15 @@ class JiraAdapter:
         """A plain-text comment, rendered verbatim."""
         payload = {"body": wiki_text(text)}
         self._send("POST", f"rest/api/2/issue/{segment(key)}/comment", payload, idempotent=False)
+
+    def comment_and_label(self, key: str, comment: Sequence[CommentPart], label: str) -> None:
+        """One edit that adds the comment (wiki markup, mentions per deployment) and the label: both land or neither.
+
+        Not retried after a 5xx or a lost answer (a second comment could follow); the caller checks the label.
+        """
+        markup = comment_markup(list(comment), cloud=self.deployment == "cloud")
+        payload = {"update": {"comment": [{"add": {"body": markup}}], "labels": [{"add": label}]}}
+        self._send("PUT", f"rest/api/2/issue/{segment(key)}", payload, idempotent=False)
 
     def add_remote_link(self, key: str, url: str, title: str, global_id: str) -> None:
         """Create or update the link with this global id (an upsert, so retrying is safe)."""

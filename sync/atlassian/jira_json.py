@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from sync.atlassian.transport import parse_time
-from sync.models import CreateResult, IssueFields, IssueSnapshot
+from sync.models import CommentPart, CreateResult, IssueFields, IssueSnapshot, Link, Owner
 from sync.ports import AtlassianError
 from sync.storage_format import strip_forbidden
 
@@ -30,6 +30,47 @@ def wiki_text(text: str) -> str:
     if not text.strip():
         return ""
     return "{noformat}\n" + _NOFORMAT.sub("{ ", text) + "\n{noformat}"
+
+
+# Characters that start wiki markup anywhere in a line: links [..|..], macros {..}, tables |, effects
+# *bold* _em_ -strike- +ins+ ^sup^ ~sub~ ??cite??, mentions [~..], icons (!) and lists/headings # at a start.
+_WIKI_SPECIAL = re.compile(r"([\\\[\]{}|*_\-+^~?!#])")
+_URL_UNSAFE = {" ": "%20", "|": "%7C", "[": "%5B", "]": "%5D", "{": "%7B", "}": "%7D"}
+
+
+def wiki_escape(text: str) -> str:
+    """Plain text as inline wiki markup that renders as written: each special character backslash-escaped.
+
+    Line breaks become spaces (a line starting with `h1.` or `bq.` would be markup); XML-forbidden characters go.
+    """
+    return _WIKI_SPECIAL.sub(r"\\\1", re.sub(r"[\r\n]+", " ", strip_forbidden(text)))
+
+
+def wiki_url(url: str) -> str:
+    """A URL that cannot end a wiki link early (the characters of link markup percent-encoded)."""
+    return "".join(_URL_UNSAFE.get(char, char) for char in strip_forbidden(url).strip())
+
+
+def mention(person: Owner, *, cloud: bool) -> str:
+    """A user mention as wiki markup: Cloud `[~accountid:...]`, Data Center `[~username]`; else the name as text."""
+    if cloud and person.account_id:
+        return f"[~accountid:{person.account_id}]"
+    if not cloud and person.username:
+        return f"[~{person.username}]"
+    return wiki_escape(person.display or person.username or person.account_id or person.userkey or "someone")
+
+
+def comment_markup(parts: tuple[CommentPart, ...] | list[CommentPart], *, cloud: bool) -> str:
+    """A comment given as parts (sync.models.CommentPart) as REST v2 wiki markup."""
+    out = []
+    for part in parts:
+        if isinstance(part, Owner):
+            out.append(mention(part, cloud=cloud))
+        elif isinstance(part, Link):
+            out.append(f"[{wiki_escape(part.text)}|{wiki_url(part.url)}]")
+        else:
+            out.append(wiki_escape(part))
+    return "".join(out)
 
 
 def summary_text(text: str) -> str:

@@ -28,6 +28,7 @@ from sync.settings.loading import (
 )
 from sync.settings.paths import SettingPath, env_name, iter_fields
 from sync.settings.reference import settings_reference
+from sync.settings.reminders import RemindersSettings
 from sync.settings.schema import ENV_DELIMITER, ENV_PREFIX, Settings
 from sync.settings.secret_files import SECRET_FILE_SUFFIX
 from sync.settings.section import Deployment, Section, nested_section
@@ -47,6 +48,7 @@ __all__ = [
     "JiraSettings",
     "LogFormat",
     "LogLevel",
+    "RemindersSettings",
     "RetrySettings",
     "ScopedSummaryPage",
     "Section",

@@ -11,6 +11,7 @@ from sync.settings.confluence import ConfluenceSettings
 from sync.settings.credentials import check_credentials
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
+from sync.settings.reminders import RemindersSettings
 from sync.settings.sources import FileSource
 from sync.settings.summaries import ScopedSummaryPage, ThemeSettings
 from sync.templates import TemplateSpec
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     confluence: ConfluenceSettings = Field(description="Confluence connection and page selection.")
     sync: SyncSettings = Field(default_factory=SyncSettings, description="Cycle timing and safety limits.")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry policy for HTTP calls.")
+    reminders: RemindersSettings = Field(
+        default_factory=RemindersSettings, description="Comments on overdue issues (follow-up reminders)."
+    )
     templates: tuple[TemplateSpec, ...] = Field(
         (), description="Custom postmortem templates ([[templates]] tables), tried before the built-ins."
     )
