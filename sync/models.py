@@ -95,6 +95,7 @@ class Postmortem:
     labels: tuple[str, ...] = ()  # the page's Confluence labels, as fetched
     created: datetime | None = None  # when the page was first published
     author: Owner | None = None  # who created the page
+    root_cause_text: str = ""  # the text of the root-cause / contributing-factors sections (sync.root_cause)
 
     def to_json(self) -> dict[str, Any]:
         """The exact `parse --json` shape."""

@@ -188,7 +188,7 @@ def postmortem_to_json(pm: Postmortem) -> dict[str, Any]:
         "title": pm.title, "page_id": pm.page_id, "version": pm.version, "url": pm.url, "space": pm.space,
         "problems": list(pm.problems), "meta": asdict(pm.meta), "labels": list(pm.labels),
         "created": pm.created, "author": asdict(pm.author) if pm.author else None,
-        "items": [asdict(item) for item in pm.items],
+        "items": [asdict(item) for item in pm.items], "root_cause_text": pm.root_cause_text,
     }, default=_json_default)))
 
 
@@ -212,6 +212,7 @@ def postmortem_from_json(doc: dict[str, Any]) -> Postmortem:
         page_id=doc["page_id"], version=doc["version"], url=doc["url"], space=doc["space"],
         labels=tuple(doc.get("labels") or ()), author=_owner(doc.get("author")),
         created=datetime.fromisoformat(doc["created"]) if doc.get("created") else None,
+        root_cause_text=doc.get("root_cause_text") or "",
     )
 
 

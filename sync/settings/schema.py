@@ -11,6 +11,7 @@ from sync.settings.confluence import ConfluenceSettings
 from sync.settings.credentials import check_credentials
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
+from sync.settings.quality import QualitySettings
 from sync.settings.sources import FileSource
 from sync.templates import TemplateSpec
 
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
         (), description="Custom postmortem templates ([[templates]] tables), tried before the built-ins."
     )
     daemon: DaemonSettings = Field(default_factory=DaemonSettings, description="Metrics endpoint and logging.")
+    quality: QualitySettings = Field(default_factory=QualitySettings, description="Postmortem quality findings.")
 
     @classmethod
     def settings_customise_sources(

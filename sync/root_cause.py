@@ -1,0 +1,69 @@
+"""The root-cause text of a postmortem page: its "Root cause" / "Contributing factors" sections (pure reading).
+
+A section runs from its heading to the next heading of the same or a higher level. Page-properties rows
+whose key names a root cause count too. The text feeds the `human-error-root-cause` rule (sync.quality).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from sync.storage_format import HEADINGS, MACRO, collapse_whitespace, macro_name, macro_parameter, text_of
+from sync.storage_tables import row_cells
+
+MAX_CHARS = 20_000  # what a page's root-cause text may take in the parsed page (and the cache)
+PANEL_TITLE = "Postmortem quality (postmortem-sync)"  # our own info panel (sync.quality_panel): never page text
+
+_NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*|[ivx]+)[.):]?\s+", re.I)
+_ROOT_CAUSE_HEADING = re.compile(
+    r"(?:the\s+)?(?:root[\s-]+causes?|contributing\s+factors?|causes?|why\s+(?:did\s+)?(?:it|this)\s+happen(?:ed)?)\b",
+    re.I)
+
+
+def is_root_cause_heading(text: str) -> bool:
+    """Whether a heading (or page-properties key) opens a root-cause section: "Root cause(s)", "Contributing
+    factors", "Causes", "Why did it happen", with or without numbering and trailing punctuation."""
+    return _ROOT_CAUSE_HEADING.match(_NUMBERING.sub("", collapse_whitespace(text))) is not None
+
+
+def _is_our_panel(element: etree._Element) -> bool:
+    return element.tag == MACRO and macro_name(element) == "info" and macro_parameter(element, "title") == PANEL_TITLE
+
+
+def _has_heading(element: etree._Element) -> bool:
+    return next(element.iter(*HEADINGS), None) is not None
+
+
+def read_root_cause(root: etree._Element) -> str:
+    """The text of every root-cause section and page-properties row, in document order, at most MAX_CHARS."""
+    parts: list[str] = []
+    level: int | None = None  # the level of the root-cause heading whose section we are in
+    walker = etree.iterwalk(root, events=("start",))
+    for _, element in walker:
+        if element is root:
+            continue
+        if _is_our_panel(element):
+            walker.skip_subtree()
+        elif element.tag in HEADINGS:
+            if level is None or HEADINGS[element.tag] <= level:
+                level = HEADINGS[element.tag] if is_root_cause_heading(text_of(element)) else None
+            walker.skip_subtree()
+        elif element.tag == MACRO and macro_name(element) == "details":
+            parts += _details_rows(element)
+            walker.skip_subtree()
+        elif level is not None and not _has_heading(element):
+            parts.append(text_of(element))
+            walker.skip_subtree()
+    return " ".join(part for part in parts if part)[:MAX_CHARS]
+
+
+def _details_rows(macro: etree._Element) -> list[str]:
+    """The values of page-properties rows whose key names a root cause."""
+    found = []
+    for row in macro.iter("tr"):
+        cells = row_cells(row)
+        if len(cells) >= 2 and is_root_cause_heading(text_of(cells[0])):
+            found.append(text_of(cells[1]))
+    return found
