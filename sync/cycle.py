@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import structlog
 
-from sync import intents, lease
+from sync import intents, lease, panels
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
@@ -87,10 +87,11 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
         result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date(),
-                                  managed=settings.jira.managed)
+                                  settings=settings)
         if writes:
             _summarise(result, settings, confluence, state)
             _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
+            result.report(*panels.annotate_pages(settings, result, read.pages, read.failed, confluence, state))
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
     except AtlassianError as exc:
@@ -324,12 +325,13 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
 
 
 def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
-             today: date, managed: tuple[str, ...]) -> Metrics:
-    """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
+             today: date, settings: Settings) -> Metrics:
+    """Completion and quality of every known item: pages parsed now, and the last parse of the others (failed too)."""
     parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id is not None}  # parse_pages always sets it
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
     links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
-    return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
+    metrics = compute_metrics(tracked_items(pages.values(), links, issues), today, managed=settings.jira.managed)
+    return replace(metrics, quality=settings.quality.findings(pages.values()))
 
 
 def _as_written(applied: ApplyResult | None, settings: Settings) -> list[Postmortem]:

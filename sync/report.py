@@ -13,6 +13,8 @@ from xml.sax.saxutils import escape
 
 from sync.identity import page_item_keys, tracked_by_issue
 from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem, SummaryPage, WriteSummary
+from sync.quality import PageQuality
+from sync.quality_report import quality_to_json, render_quality_section
 from sync.query import is_issue_key
 from sync.state import IssueLink
 from sync.storage_edits import jira_macro_xml
@@ -81,6 +83,7 @@ class Metrics:
     attention: tuple[tuple[str, str, str], ...] = field(default=())  # (reason, summary, page title)
     mentions: tuple[tuple[str, Owner], ...] = field(default=())  # owner label -> the person's mention
     foreign: tuple[tuple[str, str, str], ...] = field(default=())  # (issue key, summary, page title): not our projects
+    quality: tuple[PageQuality, ...] | None = None  # postmortems with quality findings (sync.quality); None: off
 
 
 def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord | IssueLink],
@@ -279,6 +282,7 @@ def render_summary_page(metrics: Metrics) -> str:
                [[_text(r), _text(s), _text(t)] for r, s, t in m.attention[:TABLE_ROWS]])
         if m.attention else "<p>Nothing: every open item has an owner and a due date, and none is overdue.</p>",
         _more(len(m.attention), "items"),
+        render_quality_section(m.quality),
         _foreign_issues(m.foreign),
     ]
     return "\n".join(part for part in parts if part)
@@ -333,6 +337,7 @@ def metrics_to_json(metrics: Metrics) -> dict[str, Any]:
     data: dict[str, Any] = convert(asdict(metrics))
     for name in ("by_owner", "by_team", "by_type"):
         data[name] = [{"name": n, **t, "rate": Tally(**t).rate} for n, t in data[name]]
+    data["quality"] = quality_to_json(metrics.quality)
     return data
 
 

@@ -10,11 +10,11 @@ import re
 
 from lxml import etree
 
-from sync.storage_format import HEADINGS, MACRO, collapse_whitespace, macro_name, macro_parameter, text_of
+from sync.quality_panel import is_panel
+from sync.storage_format import HEADINGS, MACRO, collapse_whitespace, macro_name, text_of
 from sync.storage_tables import row_cells
 
 MAX_CHARS = 20_000  # what a page's root-cause text may take in the parsed page (and the cache)
-PANEL_TITLE = "Postmortem quality (postmortem-sync)"  # our own info panel (sync.quality_panel): never page text
 
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*|[ivx]+)[.):]?\s+", re.I)
 _ROOT_CAUSE_HEADING = re.compile(
@@ -26,10 +26,6 @@ def is_root_cause_heading(text: str) -> bool:
     """Whether a heading (or page-properties key) opens a root-cause section: "Root cause(s)", "Contributing
     factors", "Causes", "Why did it happen", with or without numbering and trailing punctuation."""
     return _ROOT_CAUSE_HEADING.match(_NUMBERING.sub("", collapse_whitespace(text))) is not None
-
-
-def _is_our_panel(element: etree._Element) -> bool:
-    return element.tag == MACRO and macro_name(element) == "info" and macro_parameter(element, "title") == PANEL_TITLE
 
 
 def _has_heading(element: etree._Element) -> bool:
@@ -44,7 +40,7 @@ def read_root_cause(root: etree._Element) -> str:
     for _, element in walker:
         if element is root:
             continue
-        if _is_our_panel(element):
+        if is_panel(element):  # our own panel is never page text
             walker.skip_subtree()
         elif element.tag in HEADINGS:
             if level is None or HEADINGS[element.tag] <= level:

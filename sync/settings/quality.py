@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import Field, field_validator
 
-from sync.quality import DEFAULT_VAGUE_PHRASES, QualityRules
+from sync.models import Postmortem
+from sync.quality import DEFAULT_VAGUE_PHRASES, PageQuality, QualityRules, assess_pages
 from sync.settings.section import Section
 
 
@@ -46,3 +49,7 @@ class QualitySettings(Section):
         return QualityRules(max_items=self.max_items, max_due_days=self.max_due_days,
                             max_publish_days=self.max_publish_days,
                             vague_phrases=tuple(dict.fromkeys(self.vague_phrases + self.extra_vague_phrases)))
+
+    def findings(self, pages: Iterable[Postmortem]) -> tuple[PageQuality, ...] | None:
+        """The postmortems with findings under these rules (sync.quality.assess_pages); None when the checks are off."""
+        return assess_pages(pages, self.rules()) if self.enabled else None
