@@ -86,8 +86,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
-        result.metrics = _metrics(state, view, read, issues, applied=result.applied is not None, today=started.date(),
-                                  settings=settings)
+        result.metrics = _metrics(settings, state, view, read, issues, result.applied is not None, started.date())
         if writes:
             _summarise(result, settings, confluence, state)
             _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
@@ -324,8 +323,8 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
     return issues
 
 
-def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], *, applied: bool,
-             today: date, settings: Settings) -> Metrics:
+def _metrics(settings: Settings, state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot],
+             applied: bool, today: date) -> Metrics:
     """Completion and quality of every known item: pages parsed now, and the last parse of the others (failed too)."""
     parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id is not None}  # parse_pages always sets it
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
