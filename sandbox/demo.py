@@ -91,6 +91,8 @@ def print_results(result: CycleResult, state: State, url: str) -> None:
         m = result.metrics
         rate = "n/a" if m.completion_rate is None else f"{m.completion_rate:.0%}"
         print(f"Completion: {m.done}/{m.total} done ({rate}), {m.overdue} overdue.")
+        if m.quality:
+            print(f"Postmortem quality: {len(m.quality)} postmortem(s) with findings, listed on the summary page.")
     summary_url = view.meta.get("summary_page_url")
     if summary_url:
         print(f"Summary page: {summary_url}")
