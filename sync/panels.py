@@ -113,9 +113,9 @@ def _write_panel(page_id: str, findings: Sequence[Finding], page: Page | None,
             page = None
         except NotFound:
             return None, None, False
-        except PermissionDenied as exc:  # remembered as done: not tried again until the page changes
+        except (PermissionDenied, EditError) as exc:  # remembered as done: not tried again until the page changes
             return None, Problem(ProblemKind.ANNOTATE_FAILED, page_id, str(exc)), True
-        except (EditError, AtlassianError) as exc:
+        except AtlassianError as exc:
             return None, Problem(ProblemKind.ANNOTATE_FAILED, page_id, str(exc)), False
     return None, Problem(ProblemKind.ANNOTATE_FAILED, page_id, "gave up after version conflicts"), False
 
