@@ -142,7 +142,7 @@ def test_create_page_under_a_parent_and_refuse_a_duplicate_title(sandbox, connec
     assert duplicate.value.response.status_code == 400
     assert duplicate.value.response.json()["message"].startswith("A page with this title already exists")
     kids = list(clients.confluence.get_page_child_by_type(parent_id, type="page", start=0, limit=100))
-    assert created["id"] in [kid["id"] for kid in kids] and len(kids) == 13
+    assert created["id"] in [kid["id"] for kid in kids] and len(kids) == 14
 
 
 def test_labels_are_added_listed_and_lower_cased(sandbox, connect):
