@@ -33,8 +33,11 @@ def _has_heading(element: etree._Element) -> bool:
 
 
 def read_root_cause(root: etree._Element) -> str:
-    """The text of every root-cause section and page-properties row, in document order, at most MAX_CHARS."""
-    parts: list[str] = []
+    """The text of the page-properties rows naming a root cause, then of every root-cause section in document
+    order; at most MAX_CHARS."""
+    parts = [row for macro in root.iter(MACRO) if macro_name(macro) == "details" for row in _details_rows(macro)]
+    if not any(is_root_cause_heading(text_of(heading)) for heading in root.iter(*HEADINGS)):
+        return " ".join(part for part in parts if part)[:MAX_CHARS]  # most pages: no walk needed
     level: int | None = None  # the level of the root-cause heading whose section we are in
     walker = etree.iterwalk(root, events=("start",))
     for _, element in walker:
@@ -46,11 +49,11 @@ def read_root_cause(root: etree._Element) -> str:
             if level is None or HEADINGS[element.tag] <= level:
                 level = HEADINGS[element.tag] if is_root_cause_heading(text_of(element)) else None
             walker.skip_subtree()
-        elif element.tag == MACRO and macro_name(element) == "details":
-            parts += _details_rows(element)
+        elif element.tag == MACRO and macro_name(element) == "details":  # read above
             walker.skip_subtree()
-        elif level is not None and not _has_heading(element):
-            parts.append(text_of(element))
+        elif not _has_heading(element):  # taken whole, or passed over whole: only containers of headings are entered
+            if level is not None:
+                parts.append(text_of(element))
             walker.skip_subtree()
     return " ".join(part for part in parts if part)[:MAX_CHARS]
 
