@@ -22,6 +22,15 @@ _ROOT_CAUSE_HEADING = re.compile(
     re.I)
 
 
+_KEYWORDS = ("cause", "factor", "why")
+
+
+def _names_root_cause(element: etree._Element) -> bool:
+    """Whether a heading or key cell opens a root-cause section; a cheap look at its raw text comes first."""
+    raw = etree.tostring(element, method="text", encoding=str, with_tail=False).lower()
+    return any(word in raw for word in _KEYWORDS) and is_root_cause_heading(text_of(element))
+
+
 def is_root_cause_heading(text: str) -> bool:
     """Whether a heading (or page-properties key) opens a root-cause section: "Root cause(s)", "Contributing
     factors", "Causes", "Why did it happen", with or without numbering and trailing punctuation."""
@@ -36,7 +45,7 @@ def read_root_cause(root: etree._Element) -> str:
     """The text of the page-properties rows naming a root cause, then of every root-cause section in document
     order; at most MAX_CHARS."""
     parts = [row for macro in root.iter(MACRO) if macro_name(macro) == "details" for row in _details_rows(macro)]
-    if not any(is_root_cause_heading(text_of(heading)) for heading in root.iter(*HEADINGS)):
+    if not any(_names_root_cause(heading) for heading in root.iter(*HEADINGS)):
         return " ".join(part for part in parts if part)[:MAX_CHARS]  # most pages: no walk needed
     level: int | None = None  # the level of the root-cause heading whose section we are in
     walker = etree.iterwalk(root, events=("start",))
@@ -47,7 +56,7 @@ def read_root_cause(root: etree._Element) -> str:
             walker.skip_subtree()
         elif element.tag in HEADINGS:
             if level is None or HEADINGS[element.tag] <= level:
-                level = HEADINGS[element.tag] if is_root_cause_heading(text_of(element)) else None
+                level = HEADINGS[element.tag] if _names_root_cause(element) else None
             walker.skip_subtree()
         elif element.tag == MACRO and macro_name(element) == "details":  # read above
             walker.skip_subtree()
@@ -63,6 +72,6 @@ def _details_rows(macro: etree._Element) -> list[str]:
     found = []
     for row in macro.iter("tr"):
         cells = row_cells(row)
-        if len(cells) >= 2 and is_root_cause_heading(text_of(cells[0])):
+        if len(cells) >= 2 and _names_root_cause(cells[0]):
             found.append(text_of(cells[1]))
     return found
