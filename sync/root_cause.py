@@ -25,10 +25,15 @@ _ROOT_CAUSE_HEADING = re.compile(
 _KEYWORDS = ("cause", "factor", "why")
 
 
-def _names_root_cause(element: etree._Element) -> bool:
-    """Whether a heading or key cell opens a root-cause section; a cheap look at its raw text comes first."""
+def _mentions_a_cause(element: etree._Element) -> bool:
+    """Whether the element's raw text (libxml2's text serialisation, fast) has a word a root-cause heading needs."""
     raw = etree.tostring(element, method="text", encoding=str, with_tail=False).lower()
-    return any(word in raw for word in _KEYWORDS) and is_root_cause_heading(text_of(element))
+    return any(word in raw for word in _KEYWORDS)
+
+
+def _names_root_cause(element: etree._Element) -> bool:
+    """Whether a heading or key cell opens a root-cause section (the cheap look at its raw text first)."""
+    return _mentions_a_cause(element) and is_root_cause_heading(text_of(element))
 
 
 def is_root_cause_heading(text: str) -> bool:
@@ -44,6 +49,8 @@ def _has_heading(element: etree._Element) -> bool:
 def read_root_cause(root: etree._Element) -> str:
     """The text of the page-properties rows naming a root cause, then of every root-cause section in document
     order; at most MAX_CHARS."""
+    if not _mentions_a_cause(root):  # one pass in libxml2: most pages of the parse budget end here
+        return ""
     parts = [row for macro in root.iter(MACRO) if macro_name(macro) == "details" for row in _details_rows(macro)]
     if not any(_names_root_cause(heading) for heading in root.iter(*HEADINGS)):
         return " ".join(part for part in parts if part)[:MAX_CHARS]  # most pages: no walk needed
