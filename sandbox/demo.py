@@ -110,6 +110,8 @@ def print_results(result: CycleResult, state: State, url: str) -> None:
         print(f"Completion: {m.done}/{m.total} done ({rate}), {m.overdue} overdue.")
         print(f"Themes: {len(m.by_theme)}; recurring within the window: "
               + (", ".join(f"{r.theme} ({len(r.incidents)} incidents)" for r in m.recurring) or "none") + ".")
+        if m.quality:
+            print(f"Postmortem quality: {len(m.quality)} postmortem(s) with findings, listed on the summary page.")
     summary_url = view.meta.get("summary_page_url")
     if summary_url:
         print(f"Summary page: {summary_url}")

@@ -28,7 +28,7 @@ SANDBOX_CONFLUENCE_PAT = "sandbox-confluence-pat"  # Confluence's
 # The site's cloudId (Cloud): what /_edge/tenant_info answers and the API gateway form /ex/{product}/{cloudId} needs.
 SANDBOX_CLOUD_ID = "5b2c7a8e-6d0f-4c1e-9a3b-8f7e1d2c3b4a"
 
-# The twelve example postmortems and their users, shipped inside this package (the daemon never reads them).
+# The thirteen example postmortems and their users, shipped inside this package (the daemon never reads them).
 BUNDLED_SEED_DIR = Path(__file__).resolve().parent / "examples"
 
 

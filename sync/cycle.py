@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import structlog
 
-from sync import intents, lease, reminders
+from sync import intents, lease, panels, reminders
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
@@ -93,8 +93,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         result.rows, result.metrics = _measure(state, view, read, issues, settings, applied=result.applied is not None,
                                         today=started.date())
         if writes:
-            _summarise(result, result.rows, settings, confluence, state, full=window.full)
-            _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
+            _conclude(result, settings, confluence, state, window, read, issues, view)
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
     except AtlassianError as exc:
@@ -103,6 +102,14 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
     result.requests = {"jira": jira.request_count, "confluence": confluence.request_count}
     result.duration_s = time.monotonic() - clocks.began
     return result
+
+
+def _conclude(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State, window: Window,
+              read: _Reading, issues: dict[str, IssueSnapshot], view: StateView) -> None:
+    """The summary pages, then what the cycle learnt, then the quality panels (each cached as written)."""
+    _summarise(result, result.rows, settings, confluence, state, full=window.full)
+    _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
+    result.report(*panels.annotate_pages(settings, result, read.pages, read.failed, confluence, state))
 
 
 def _summarise(result: CycleResult, rows: list[TrackedItem], settings: Settings, confluence: ConfluencePort,
@@ -310,13 +317,14 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
 
 def _measure(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], settings: Settings, *,
              applied: bool, today: date) -> tuple[list[TrackedItem], Metrics]:
-    """Every known item joined, and their metrics: pages parsed now, the last parse of the others (failed ones too)."""
+    """Every known item joined, and their metrics (completion, quality): pages parsed now, the last parse of others."""
     parsed = {pm.page_id: pm for pm in [*read.archived, *read.postmortems] if pm.page_id is not None}
     pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
     links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
     rows = tracked_items(pages.values(), links, issues, selecting=settings.confluence.labels)
-    return rows, compute_metrics(rows, today, managed=settings.jira.managed,
-                                 recurrence_days=settings.themes.recurrence_days)
+    metrics = compute_metrics(rows, today, managed=settings.jira.managed,
+                              recurrence_days=settings.themes.recurrence_days)
+    return rows, replace(metrics, quality=settings.quality.findings(pages.values()))
 
 
 def _as_written(applied: ApplyResult | None, settings: Settings) -> list[Postmortem]:

@@ -14,6 +14,7 @@ from datetime import date
 
 from sync.identity import page_item_keys, tracked_by_issue
 from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem
+from sync.quality import PageQuality
 from sync.query import is_issue_key
 from sync.state import IssueLink
 from sync.themes import Recurrence, page_themes, recurrences, theme_rows
@@ -129,6 +130,7 @@ class Metrics:
     foreign: tuple[tuple[str, str, str], ...] = field(default=())  # (issue key, summary, page title): not our projects
     by_theme: tuple[ThemeRow, ...] = field(default=())
     recurring: tuple[Recurrence, ...] = field(default=())
+    quality: tuple[PageQuality, ...] | None = None  # postmortems with quality findings (sync.quality); None: off
 
 
 def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord | IssueLink],

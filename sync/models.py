@@ -96,6 +96,7 @@ class Postmortem:
     created: datetime | None = None  # when the page was first published
     author: Owner | None = None  # who created the page
     archived: bool = False  # Confluence archived the page: its items stay, and it still counts (marked archived)
+    root_cause_text: str = ""  # the text of the root-cause / contributing-factors sections (sync.root_cause)
 
     def to_json(self) -> dict[str, Any]:
         """The exact `parse --json` shape."""

@@ -17,6 +17,7 @@ from lxml import etree
 
 from sync.item_locator import LocatedItem, locate_items, macro_keys
 from sync.models import ActionItem, Owner, PageMeta, Postmortem
+from sync.root_cause import read_root_cause
 from sync.storage_format import (
     MACRO,
     TaskParts,
@@ -102,7 +103,8 @@ def parse_page(body: str, *, title: str | None = None, templates: Sequence[Templ
     problems += _item_problems(items)
     page_title = collapse_whitespace(title) if title is not None else (located.first_heading or "")
     meta = read_page_meta(parsed.root)
-    return Postmortem(title=page_title, items=items, problems=tuple(problems), meta=meta, page_id=page_id)
+    return Postmortem(title=page_title, items=items, problems=tuple(problems), meta=meta, page_id=page_id,
+                      root_cause_text=read_root_cause(parsed.root))
 
 
 def _item_problems(items: Sequence[ActionItem]) -> list[str]:

@@ -63,6 +63,7 @@ class ProblemKind(Enum):
     WRITE_BACK_GAVE_UP = "write-back-gave-up"
     SUMMARY_FAILED = "summary-failed"
     SUMMARY_NOT_OURS = "summary-not-ours"  # a page titled like the summary page that we did not create
+    ANNOTATE_FAILED = "annotate-failed"  # a quality panel (quality.annotate_pages) could not be written
     # The cycle as a whole
     CYCLE_FAILED = "cycle-failed"
 

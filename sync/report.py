@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from sync.metrics import Metrics, Tally, TrendMonth
 from sync.models import Owner, SummaryPage, WriteSummary
+from sync.quality_report import quality_to_json, render_quality_section
 from sync.storage_edits import jira_macro_xml
 from sync.storage_format import strip_forbidden
 
@@ -185,9 +186,13 @@ def _foreign_issues(m: Metrics) -> str:
 
 
 # The page's sections in order; a new section is a function (Metrics) -> storage XHTML added here ("" for none).
+def _quality(m: Metrics) -> str:
+    return render_quality_section(m.quality)
+
+
 SECTIONS: tuple[Callable[[Metrics], str], ...] = (
     _intro, _overview, _by_postmortem, _by_owner, _by_team_and_type, _by_theme, _recurring, _aging_section, _trend,
-    _needs_attention, _foreign_issues,
+    _needs_attention, _quality, _foreign_issues,
 )
 
 
@@ -238,6 +243,7 @@ def metrics_to_json(metrics: Metrics) -> dict[str, Any]:
                          "rate": Tally(**t["tally"]).rate} for t in data["by_theme"]]
     data["trend"] = [{**t, "completion": TrendMonth(**t).completion} for t in data["trend"]]
     data["mentions"] = [{"name": n, **o} for n, o in data["mentions"]]
+    data["quality"] = quality_to_json(metrics.quality)
     return data
 
 

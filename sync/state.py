@@ -213,6 +213,7 @@ def postmortem_to_json(pm: Postmortem) -> dict[str, Any]:
         "problems": list(pm.problems), "meta": asdict(pm.meta), "labels": list(pm.labels),
         "created": pm.created, "author": asdict(pm.author) if pm.author else None,
         "items": [asdict(item) for item in pm.items], "archived": pm.archived,
+        "root_cause_text": pm.root_cause_text,
     }, default=_json_default)))
 
 
@@ -237,6 +238,7 @@ def postmortem_from_json(doc: dict[str, Any]) -> Postmortem:
         labels=tuple(doc.get("labels") or ()), author=_owner(doc.get("author")),
         created=datetime.fromisoformat(doc["created"]) if doc.get("created") else None,
         archived=bool(doc.get("archived")),
+        root_cause_text=doc.get("root_cause_text") or "",
     )
 
 

@@ -23,7 +23,7 @@ WEBHOOKS = "Postmortem: payment webhooks timed out after the TLS library upgrade
 DOUBLE_CHARGE = "Incident postmortem – Duplicate card charges after payment-gateway retries (INC-5120)"
 TLS_EXPIRY = "Postmortem 2026-01-27: expired TLS certificate on api.edge took the public API down for 47 minutes"
 # Items per month of the postmortem (incident date, else the page's creation from its seed line): see sandbox/examples
-EXAMPLE_MONTHS = {"2026-01": 11, "2026-02": 43, "2026-03": 5}
+EXAMPLE_MONTHS = {"2026-01": 11, "2026-02": 43, "2026-03": 10}  # by hand: 2026-03 is example 04 (5) and 13 (5)
 CHROMIUM = Path("/usr/bin/chromium")
 
 

@@ -6,7 +6,7 @@ a file: `api_token_file = "/run/secrets/jira"` in TOML or `PMSYNC_JIRA__API_TOKE
 in the environment, either way, replaces the file's, given either way.
 
 The package: `section` (what every table shares), `secret_files`, `credentials`, one module per
-table (`jira`, `confluence`, `daemon`), `schema` (the root `Settings`), `sources` (which source wins),
+table (`jira`, `confluence`, `daemon`, `quality`), `schema` (the root `Settings`), `sources` (which source wins),
 `paths` (setting paths and their variables), `loading` (file + environment -> Settings or ConfigError)
 and `reference` (docs/configuration.md; regenerate with `python -m sync.settings > docs/configuration.md`).
 """
@@ -27,6 +27,7 @@ from sync.settings.loading import (
     read_toml,
 )
 from sync.settings.paths import SettingPath, env_name, iter_fields
+from sync.settings.quality import QualitySettings
 from sync.settings.reference import settings_reference
 from sync.settings.reminders import RemindersSettings
 from sync.settings.schema import ENV_DELIMITER, ENV_PREFIX, Settings
@@ -48,6 +49,7 @@ __all__ = [
     "JiraSettings",
     "LogFormat",
     "LogLevel",
+    "QualitySettings",
     "RemindersSettings",
     "RetrySettings",
     "ScopedSummaryPage",

@@ -11,6 +11,7 @@ from sync.settings.confluence import ConfluenceSettings
 from sync.settings.credentials import check_credentials
 from sync.settings.daemon import DaemonSettings, RetrySettings, SyncSettings
 from sync.settings.jira import JiraSettings
+from sync.settings.quality import QualitySettings
 from sync.settings.reminders import RemindersSettings
 from sync.settings.sources import FileSource
 from sync.settings.summaries import ScopedSummaryPage, ThemeSettings
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     summary_pages: tuple[ScopedSummaryPage, ...] = Field(
         (), description="More summary pages ([[summary_pages]] tables), each for a scope of postmortems (a team's)."
     )
+    quality: QualitySettings = Field(default_factory=QualitySettings, description="Postmortem quality findings.")
 
     @classmethod
     def settings_customise_sources(

@@ -85,7 +85,7 @@ def test_space_lists_pages_with_links_that_api_webui_points_to(sandbox, connect)
     clients = connect(sandbox)
     dom = lxml_html.fromstring(requests.get(f"{sandbox.confluence_url}/spaces/PM").text)
     hrefs = dom.xpath("//table[@class='page-list']//a/@href")
-    assert len(hrefs) == 13
+    assert len(hrefs) == 14  # the parent page and the thirteen examples
     page = clients.confluence.get_page_by_id(next(iter(sandbox.state.confluence.pages)))
     view = requests.get(page["_links"]["base"] + page["_links"]["webui"])
     assert view.status_code == 200 and f"<h1 id=\"title-text\">{page['title']}</h1>" in view.text

@@ -154,7 +154,7 @@ def test_a_deleted_page_goes_to_the_trash_and_out_of_search(sandbox, connect):
     clients.confluence.set_page_property(page_id, {"key": LEASE, "value": {"holder": "a"}})
     assert clients.confluence.remove_page(page_id) == 204
     hits, _ = follow_cql(clients.confluence, 'label = "postmortem"', limit=50)
-    assert len(hits) == 11 and page_id not in {h["id"] for h in hits}
+    assert len(hits) == 12 and page_id not in {h["id"] for h in hits}
     missing = clients.http.get(f"{sandbox.confluence_url}/rest/api/content/{page_id}")
     assert missing.status_code == 404
     assert missing.json()["message"] == f"No content found with id : ContentId{{id={page_id}}}"

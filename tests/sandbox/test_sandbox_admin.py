@@ -142,7 +142,7 @@ def test_reset_goes_back_to_the_seed(cloud, connect):
     clients.jira.issue_create(new_task())
     clients.confluence.set_page_label(page.id, "touched")
     summary = requests.post(cloud.url + "/_sandbox/reset").json()
-    assert summary["issues"] == 0 and summary["pages"] == 13
+    assert summary["issues"] == 0 and summary["pages"] == 14
     assert [label.name for label in cloud.state.confluence.page(page.id).labels] == []
     assert cloud.stats() == {"total": 0, "by_route": {}}
     assert requests.get(cloud.url + "/_sandbox/state").json()["issue_keys"] == []
