@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sync.ports import AtlassianError, ConfluenceProbe, JiraProbe
+from sync.ports import AtlassianError, AuthFailed, ConfluenceProbe, JiraProbe
 from sync.settings import Settings
 
 
@@ -80,5 +80,10 @@ def _guarded(group: CheckGroup, probe: Probe) -> Iterator[Check]:
     """A group's checks; an Atlassian error it did not expect becomes its failed check, not a crash."""
     try:
         yield from group(probe)
+    except AuthFailed:
+        yield Check(group.__name__.replace("_", " "), False,
+                    "not checked: the site refused the credentials (HTTP 401), see the lines above")
     except AtlassianError as exc:
-        yield Check(group.__name__.replace("_", " "), False, f"unexpected answer: {exc}")
+        answer = " ".join(str(exc).split())
+        yield Check(group.__name__.replace("_", " "), False,
+                    f"unexpected answer: {answer[:200]}{'…' if len(answer) > 200 else ''}")
