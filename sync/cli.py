@@ -183,6 +183,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
 
     interval_s = settings.sync.interval_minutes * 60
     health = HealthState(interval_s)
+    state.keep_decoded()  # a quiet cycle then decodes nothing: only what changed is written (and decoded)
 
     def cycle() -> CycleOutcome:
         result = run_cycle(settings, jira, confluence, state, force=args.force)

@@ -327,9 +327,15 @@ def _metrics(state: State, view: StateView, read: _Reading, issues: dict[str, Is
              today: date, managed: tuple[str, ...]) -> Metrics:
     """Completion of every known item: pages parsed now, and the last parse of the others (a page that failed too)."""
     parsed = {pm.page_id: pm for pm in read.postmortems if pm.page_id is not None}  # parse_pages always sets it
-    pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
-    links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
-    return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
+
+    def compute() -> Metrics:
+        pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
+        links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
+        return compute_metrics(tracked_items(pages.values(), links, issues), today, managed=managed)
+
+    # A cycle that read nothing new and wrote nothing has the state's metrics: the daemon keeps them (sync.state).
+    quiet = not parsed and not read.gone and not applied and issues == view.issues
+    return state.derived("metrics", (today, managed), compute) if quiet else compute()
 
 
 def _as_written(applied: ApplyResult | None, settings: Settings) -> list[Postmortem]:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sync.models import ActionItem, IssueSnapshot, ItemRecord, Owner, PageMeta, Postmortem
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (item_key TEXT PRIMARY KEY, page_id TEXT NOT NULL, doc TEXT NOT NULL);
@@ -46,11 +47,32 @@ class StateView:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Decoded:
+    """Everything in the store, decoded: what `State.keep_decoded` keeps between cycles."""
+
+    items: dict[str, ItemRecord]
+    pages: dict[str, Postmortem]
+    issues: dict[str, IssueSnapshot]
+    intents: dict[str, datetime]
+    meta: dict[str, str]
+
+
 class State:
-    """The SQLite store; every write happens inside `transaction()` or is committed at once."""
+    """The SQLite store; every write happens inside `transaction()` or is committed at once.
+
+    With `keep_decoded()` (the daemon) it also keeps everything decoded in memory: reads are served from
+    there and every write goes to both, so a cycle decodes only what changed. A rolled-back transaction
+    drops the decoded copy; the next read loads it again from SQLite, which is the truth.
+    """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._keep = False
+        self._decoded: _Decoded | None = None
+        self._derived: dict[str, tuple[int, Hashable, Any]] = {}
+        self.generation = 0  # counts the writes of items, pages and issues (what `derived` values depend on)
+        self.loads = 0  # how often the decoded copy was loaded from SQLite (tests: a quiet cycle loads nothing)
 
     @classmethod
     def open(cls, path: str | Path) -> State:
@@ -78,27 +100,70 @@ class State:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self.reload()  # the decoded copy holds the writes just undone
             raise
         self._db.execute("COMMIT")
 
+    def keep_decoded(self) -> None:
+        """From now on keep the state decoded in memory between reads (loaded at the first read)."""
+        self._keep = True
+
+    def reload(self) -> None:
+        """Drop the decoded copy: the next read loads it from SQLite, as a restarted process would."""
+        self._decoded = None
+
+    def _memory(self) -> _Decoded | None:
+        """The decoded copy when it is kept, loaded now if need be; None when reads go to SQLite."""
+        if self._keep and self._decoded is None:
+            self.loads += 1
+            self._decoded = _Decoded(self._items(), self._pages(), self._issues(), self._intents(), self._meta())
+        return self._decoded
+
+    def derived(self, name: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """compute(), or (state kept decoded) its value from the last call with this name and key when no item,
+        page or issue was written since."""
+        if self._memory() is None:
+            return compute()
+        generation, known, value = self._derived.get(name, (-1, None, None))
+        if generation != self.generation or known != key:
+            value = compute()
+            self._derived[name] = (self.generation, key, value)
+        return cast("T", value)
+
+    def _wrote(self) -> None:
+        self.generation += 1
+        self._derived.clear()
+
     def view(self, *, with_pages: bool = True) -> StateView:
         """Everything cached; `with_pages=False` leaves the parsed pages out (see `pages`)."""
-        rows = self._db.execute
-        return StateView(
-            items=self.items(),
-            pages=self.pages() if with_pages else {},
-            issues={k: snapshot_from_json(json.loads(d)) for k, d in rows("SELECT issue_key, doc FROM issues")},
-            intents={k: datetime.fromisoformat(t) for k, t in rows("SELECT item_key, started_at FROM intents")},
-            meta=self.meta(),
-        )
+        memory = self._memory()
+        if memory is not None:  # copies: the caller's snapshot stays as it was while the cycle writes
+            return StateView(dict(memory.items), dict(memory.pages) if with_pages else {}, dict(memory.issues),
+                             dict(memory.intents), dict(memory.meta))
+        return StateView(self._items(), self._pages() if with_pages else {}, self._issues(), self._intents(),
+                         self._meta())
+
+    def _issues(self) -> dict[str, IssueSnapshot]:
+        rows = self._db.execute("SELECT issue_key, doc FROM issues")
+        return {k: snapshot_from_json(json.loads(d)) for k, d in rows}
 
     def pages(self, *, excluding: Collection[str] = ()) -> dict[str, Postmortem]:
         """The cached parsed pages, but those in `excluding` (not even decoded)."""
+        memory = self._memory()
+        if memory is not None:
+            return {k: pm for k, pm in memory.pages.items() if k not in excluding}
+        return self._pages(excluding)
+
+    def _pages(self, excluding: Collection[str] = ()) -> dict[str, Postmortem]:
         rows = self._db.execute("SELECT page_id, doc FROM pages")
         return {k: postmortem_from_json(json.loads(d)) for k, d in rows if k not in excluding}
 
     def pages_at(self, versions: Mapping[str, int]) -> dict[str, Postmortem]:
         """The cached parses of these pages that are of exactly the version given (no other page is decoded)."""
+        memory = self._memory()
+        if memory is not None:
+            return {k: memory.pages[k] for k, v in versions.items() if k in memory.pages
+                    and memory.pages[k].version == v}
         found: dict[str, Postmortem] = {}
         ids = list(versions)
         for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
@@ -110,47 +175,83 @@ class State:
         return found
 
     def page_ids(self) -> set[str]:
+        memory = self._memory()
+        if memory is not None:
+            return set(memory.pages)
         return {row[0] for row in self._db.execute("SELECT page_id FROM pages")}
 
     def items(self) -> dict[str, ItemRecord]:
+        memory = self._memory()
+        return dict(memory.items) if memory is not None else self._items()
+
+    def _items(self) -> dict[str, ItemRecord]:
         return {k: ItemRecord(**json.loads(d)) for k, d in self._db.execute("SELECT item_key, doc FROM items")}
 
     def meta(self) -> dict[str, str]:
+        memory = self._memory()
+        return dict(memory.meta) if memory is not None else self._meta()
+
+    def _meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT name, value FROM meta"))
 
     def issue_links(self) -> dict[str, IssueLink]:
         """Item key -> which page and issue, for every tracked item: what the report joins on, decoded cheaply."""
+        memory = self._memory()
+        if memory is not None:
+            return {key: IssueLink(key, r.page_id, r.issue_key) for key, r in memory.items.items()}
         rows = self._db.execute("SELECT item_key, page_id, json_extract(doc, '$.issue_key') FROM items")
         return {key: IssueLink(key, page_id, issue_key) for key, page_id, issue_key in rows}
 
     def issue_keys(self) -> dict[str, str | None]:
         """Item key -> issue key of every tracked item, without loading the rest of the state."""
+        memory = self._memory()
+        if memory is not None:
+            return {key: r.issue_key for key, r in memory.items.items()}
         rows = self._db.execute("SELECT item_key, json_extract(doc, '$.issue_key') FROM items")
         return dict(rows)
 
     def save_items(self, records: Iterable[ItemRecord]) -> None:
+        records = list(records)
         self._db.executemany(
             "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
             ((r.item_key, r.page_id, json.dumps(asdict(r))) for r in records),
         )
+        if records:
+            self._wrote()
+            if self._decoded is not None:
+                self._decoded.items.update((r.item_key, r) for r in records)
 
     def save_pages(self, postmortems: Iterable[Postmortem]) -> None:
-        self._db.executemany(
-            "INSERT OR REPLACE INTO pages VALUES (?, ?)",
-            ((pm.page_id, json.dumps(postmortem_to_json(pm))) for pm in postmortems),
-        )
+        docs = {pm.page_id: postmortem_to_json(pm) for pm in postmortems if pm.page_id is not None}
+        self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)",
+                             ((page_id, json.dumps(doc)) for page_id, doc in docs.items()))
+        if docs:
+            self._wrote()
+        if self._decoded is not None:  # decoded from what SQLite holds, so that both are the same
+            self._decoded.pages.update((page_id, postmortem_from_json(doc)) for page_id, doc in docs.items())
 
     def forget_pages(self, page_ids: Iterable[str]) -> None:
         """Drop deleted pages from the cache (their item records stay: they hold the flagged issues)."""
+        page_ids = list(page_ids)
         self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
+        if page_ids:
+            self._wrote()
+        if self._decoded is not None:
+            for page_id in page_ids:
+                self._decoded.pages.pop(page_id, None)
 
     def save_issues(self, snapshots: Iterable[IssueSnapshot], *, forget: Iterable[str] = ()) -> None:
         """Store new or changed snapshots; drop the issues in `forget` (gone from a full search)."""
+        docs, forget = {s.key: snapshot_to_json(s) for s in snapshots}, list(forget)
         self._db.executemany("DELETE FROM issues WHERE issue_key = ?", [(k,) for k in forget])
-        self._db.executemany(
-            "INSERT OR REPLACE INTO issues VALUES (?, ?)",
-            ((s.key, json.dumps(snapshot_to_json(s))) for s in snapshots),
-        )
+        self._db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?)",
+                             ((key, json.dumps(doc)) for key, doc in docs.items()))
+        if docs or forget:
+            self._wrote()
+        if self._decoded is not None:  # decoded from what SQLite holds, so that both are the same
+            for key in forget:
+                self._decoded.issues.pop(key, None)
+            self._decoded.issues.update((key, snapshot_from_json(doc)) for key, doc in docs.items())
 
     def set_meta(self, **values: str | None) -> None:
         for name, value in values.items():
@@ -158,22 +259,37 @@ class State:
                 self._db.execute("DELETE FROM meta WHERE name = ?", (name,))
             else:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+            if self._decoded is not None and value is None:
+                self._decoded.meta.pop(name, None)
+            elif self._decoded is not None and value is not None:
+                self._decoded.meta[name] = value
 
     def begin_create(self, item_keys: Iterable[str], now: datetime) -> None:
         """Journal that creates for these items are about to be sent (committed before sending).
 
         A create sent again restarts its item's wait: the search-lag grace runs from the latest send.
         """
+        item_keys = list(item_keys)
         self._db.executemany(
             "INSERT OR REPLACE INTO intents VALUES (?, ?)", [(k, now.isoformat()) for k in item_keys]
         )
+        if self._decoded is not None:  # as it reads back (an ISO string keeps no more than that)
+            self._decoded.intents.update((k, datetime.fromisoformat(now.isoformat())) for k in item_keys)
 
     def intents(self) -> dict[str, datetime]:
         """Item key -> when its create was journalled, for every create whose outcome is still unknown."""
+        memory = self._memory()
+        return dict(memory.intents) if memory is not None else self._intents()
+
+    def _intents(self) -> dict[str, datetime]:
         return {k: datetime.fromisoformat(t) for k, t in self._db.execute("SELECT item_key, started_at FROM intents")}
 
     def clear_intents(self, item_keys: Iterable[str]) -> None:
+        item_keys = list(item_keys)
         self._db.executemany("DELETE FROM intents WHERE item_key = ?", [(k,) for k in item_keys])
+        if self._decoded is not None:
+            for key in item_keys:
+                self._decoded.intents.pop(key, None)
 
 
 def _json_default(value: object) -> str:
