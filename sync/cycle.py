@@ -16,11 +16,12 @@ from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SummaryPage
+from sync.page_reads import VERSIONS_FIRST_FROM, deleted_pages, find_changed_pages
 from sync.parser import parse_page
 from sync.planner import plan_changes
-from sync.ports import AtlassianError, ConfluencePort, JiraPort, NotFound
+from sync.ports import AtlassianError, ConfluencePort, JiraPort
 from sync.problems import Problem, ProblemKind
-from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
+from sync.query import is_issue_key, keys_jql, managed_jql
 from sync.report import Metrics, compute_metrics, plan_summary, tracked_items
 from sync.settings import Settings
 from sync.state import State, StateView
@@ -82,7 +83,8 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         writes = apply and blocked is None
         issues = read.issues
         if writes and (not plan.is_empty or plan.records):
-            result.applied = _apply(plan, settings, jira, confluence, state, read.pages, clocks.server(jira, "jira"))
+            fetched = [p for p in read.pages if p.id not in read.bodiless]
+            result.applied = _apply(plan, settings, jira, confluence, state, fetched, clocks.server(jira, "jira"))
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
@@ -113,6 +115,7 @@ class _Reading(NamedTuple):
     """What a cycle read: the changed pages parsed, the issues, the deleted pages, what went wrong, and when."""
 
     pages: list[Page]
+    bodiless: frozenset[str]  # pages listed without their body: at a version whose parse is cached
     postmortems: list[Postmortem]
     parsed: list[Postmortem]  # those parsed now (the others came from the cache: their version was known)
     failed: frozenset[str]  # pages that did not parse: their items are never taken as removed
@@ -131,6 +134,7 @@ class _Times(NamedTuple):
     issues_at: datetime  # Jira's time when the issue search was sent: the next issue window starts here
     looked_up: list[str]  # intents looked up by label this cycle
     settled: list[str]  # intents whose issue is known: the journal forgets them
+    again: int  # pages read now that the next window reads again (sync.page_reads)
 
 
 def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, view: StateView,
@@ -138,9 +142,14 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     """Find the changed pages and parse them, read the managed issues, look up unknown creates, and (full
     reconcile) confirm deletions."""
     summary_id, overlap = view.meta.get("summary_page_id"), settings.sync.overlap_minutes
-    found, pages_at = read_window(lambda back: list(confluence.find_pages(postmortem_cql(settings.confluence, back))),
-                                  window.pages_since, overlap, confluence.server_time, clocks.estimate("confluence"))
+    first = not window.full and int(view.meta.get("pages_read_again", "0")) >= VERSIONS_FIRST_FROM
+    (found, bodiless), pages_at = read_window(
+        lambda back: find_changed_pages(confluence, settings.confluence, back, versions_first=first,
+                                        known=lambda versions: state.pages_at(versions).keys()),
+        window.pages_since, overlap, confluence.server_time, clocks.estimate("confluence"))
     pages = [p for p in found if p.id != summary_id]
+    # What the next window will read again (its overlap reaches back): those pages, and what we write back now.
+    again = sum(1 for p in pages if p.last_modified and p.last_modified >= pages_at - timedelta(minutes=overlap))
     if progress:
         progress(f"fetched {len(pages)} page(s)")
     postmortems, parsed, failed, parse_problems = _parse(pages, settings, state, full=window.full)
@@ -154,9 +163,9 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
         issues.update(intents.look_up(jira, settings.jira.project, looked_up))
     gone, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages}) if window.full
                            else (frozenset(), []))
-    return _Reading(pages, postmortems, parsed, failed, issues, unresolved, gone,
+    return _Reading(pages, bodiless, postmortems, parsed, failed, issues, unresolved, gone,
                     [*parse_problems, *issue_problems, *gone_problems],
-                    _Times(started, pages_at, issues_at, looked_up, settled))
+                    _Times(started, pages_at, issues_at, looked_up, settled, again))
 
 
 def _parse(pages: list[Page], settings: Settings, state: State, *,
@@ -252,27 +261,6 @@ def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, Issue
     return found, problems
 
 
-def deleted_pages(confluence: ConfluencePort, cached: Iterable[str],
-                  fetched: Iterable[str]) -> tuple[frozenset[str], list[Problem]]:
-    """Cached pages a full search no longer returns and Confluence confirms are gone (404 or trashed).
-
-    A page that still exists but left the search (a label removed, moved to another space) is only
-    reported: its tickets stay as they are.
-    """
-    gone, problems = set(), []
-    for page_id in sorted(set(cached) - set(fetched)):
-        try:
-            confluence.get_page(page_id)  # Confluence answers 404 for a trashed or purged page
-        except NotFound:
-            gone.add(page_id)
-            problems.append(Problem(ProblemKind.PAGE_DELETED, page_id))
-        except AtlassianError as exc:  # unknown: nothing is flagged on a guess
-            problems.append(Problem(ProblemKind.PAGE_CHECK_FAILED, page_id, str(exc.status)))
-        else:
-            problems.append(Problem(ProblemKind.PAGE_OUT_OF_SCOPE, page_id))
-    return frozenset(gone), problems
-
-
 def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: State, now: datetime, *,
              apply: bool, force: bool) -> Problem | None:
     """Why this cycle may not write its plan (over the safety limits, or the lease is not ours); None if it may."""
@@ -355,7 +343,7 @@ def _remember(state: State, window: Window, read: _Reading, issues: dict[str, Is
         state.clear_intents([*times.settled, *intents.settled_by(plan, times.looked_up)])
         marks: dict[str, str | None] = {
             "cycle": str(window.number), "issues_seen_at": times.issues_at.isoformat(),
-            "unresolved_keys": json.dumps(sorted(read.unresolved)),
+            "unresolved_keys": json.dumps(sorted(read.unresolved)), "pages_read_again": str(times.again + len(written)),
             "confluence_since": None, "jira_since": None,  # watermarks of old versions, on our clock
         }
         # The page window moves on only when every page was read and every planned write landed;
