@@ -54,7 +54,8 @@ def page_xml(n: int) -> str:
 
 def seed(folder: Path, pages: int) -> None:
     (folder / "users.json").write_text(json.dumps([
-        {"accountId": OWNER, "displayName": "User 1", "emailAddress": "user1@example.com", "active": True}]))
+        {"accountId": OWNER, "username": "user1", "userkey": "key0001", "displayName": "User 1",
+         "emailAddress": "user1@example.com", "active": True}]))
     for n in range(pages):
         (folder / f"pm-{n:03d}.xml").write_text(page_xml(n))
 

@@ -338,7 +338,7 @@ def _remember(state: State, window: Window, read: _Reading, issues: dict[str, Is
     with state.transaction():
         state.save_pages([*read.parsed, *written])  # a page we wrote back is cached as we wrote it
         state.forget_pages(read.gone)
-        state.save_issues([s for key, s in issues.items() if cached.get(key) != s],
+        state.save_issues([s for key, s in issues.items() if cached.get(key) is not s and cached.get(key) != s],
                           forget=[key for key in cached if key not in issues])
         state.clear_intents([*times.settled, *intents.settled_by(plan, times.looked_up)])
         marks: dict[str, str | None] = {

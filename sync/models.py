@@ -124,7 +124,7 @@ class Page:
 StatusCategory = Literal["new", "indeterminate", "done"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the daemon keeps one per item in memory
 class IssueSnapshot:
     """What the daemon reads back about one Jira issue."""
 
@@ -178,7 +178,7 @@ class CreateResult:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the daemon keeps one per item in memory
 class ItemRecord:
     """An item we track: its issue and the field values as they were when last in sync."""
 

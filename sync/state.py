@@ -6,12 +6,15 @@ into the pages; the next cycle is then a full reconcile that adopts what it find
 
 from __future__ import annotations
 
+import gc
 import json
+import pickle
 import sqlite3
+import sys
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, cast
 
@@ -49,10 +52,10 @@ class StateView:
 
 @dataclass
 class _Decoded:
-    """Everything in the store, decoded: what `State.keep_decoded` keeps between cycles."""
+    """What `State.keep_decoded` keeps between cycles: all but the parsed pages (read by id when needed; the
+    summary's metrics, which read them all, are kept instead while nothing changes: `derived`)."""
 
     items: dict[str, ItemRecord]
-    pages: dict[str, Postmortem]
     issues: dict[str, IssueSnapshot]
     intents: dict[str, datetime]
     meta: dict[str, str]
@@ -116,7 +119,8 @@ class State:
         """The decoded copy when it is kept, loaded now if need be; None when reads go to SQLite."""
         if self._keep and self._decoded is None:
             self.loads += 1
-            self._decoded = _Decoded(self._items(), self._pages(), self._issues(), self._intents(), self._meta())
+            with _decoding():
+                self._decoded = _Decoded(self._items(), self._issues(), self._intents(), self._meta())
         return self._decoded
 
     def derived(self, name: str, key: Hashable, compute: Callable[[], T]) -> T:
@@ -124,11 +128,14 @@ class State:
         page or issue was written since."""
         if self._memory() is None:
             return compute()
-        generation, known, value = self._derived.get(name, (-1, None, None))
-        if generation != self.generation or known != key:
-            value = compute()
-            self._derived[name] = (self.generation, key, value)
-        return cast("T", value)
+        generation, known, kept = self._derived.get(name, (-1, None, None))
+        if generation == self.generation and known == key:
+            return cast("T", pickle.loads(kept))
+        value = compute()
+        # Kept pickled (5 MB at 10,000 pages, unpickled in 0.04 s): its objects, made while every page was decoded,
+        # would pin the memory that held the pages (their strings scattered over it), and what they take again.
+        self._derived[name] = (self.generation, key, pickle.dumps(value))
+        return value
 
     def _wrote(self) -> None:
         self.generation += 1
@@ -136,34 +143,28 @@ class State:
 
     def view(self, *, with_pages: bool = True) -> StateView:
         """Everything cached; `with_pages=False` leaves the parsed pages out (see `pages`)."""
+        pages = self._pages() if with_pages else {}
         memory = self._memory()
         if memory is not None:  # copies: the caller's snapshot stays as it was while the cycle writes
-            return StateView(dict(memory.items), dict(memory.pages) if with_pages else {}, dict(memory.issues),
-                             dict(memory.intents), dict(memory.meta))
-        return StateView(self._items(), self._pages() if with_pages else {}, self._issues(), self._intents(),
-                         self._meta())
+            return StateView(dict(memory.items), pages, dict(memory.issues), dict(memory.intents), dict(memory.meta))
+        with _decoding():
+            return StateView(self._items(), pages, self._issues(), self._intents(), self._meta())
 
     def _issues(self) -> dict[str, IssueSnapshot]:
-        rows = self._db.execute("SELECT issue_key, doc FROM issues")
-        return {k: snapshot_from_json(json.loads(d)) for k, d in rows}
+        snapshots = (snapshot_from_json(json.loads(doc)) for (doc,) in self._db.execute("SELECT doc FROM issues"))
+        return {s.key: s for s in snapshots}  # keyed by the snapshot's own string: one copy each
 
     def pages(self, *, excluding: Collection[str] = ()) -> dict[str, Postmortem]:
         """The cached parsed pages, but those in `excluding` (not even decoded)."""
-        memory = self._memory()
-        if memory is not None:
-            return {k: pm for k, pm in memory.pages.items() if k not in excluding}
         return self._pages(excluding)
 
     def _pages(self, excluding: Collection[str] = ()) -> dict[str, Postmortem]:
         rows = self._db.execute("SELECT page_id, doc FROM pages")
-        return {k: postmortem_from_json(json.loads(d)) for k, d in rows if k not in excluding}
+        with _decoding():
+            return {k: postmortem_from_json(json.loads(d)) for k, d in rows if k not in excluding}
 
     def pages_at(self, versions: Mapping[str, int]) -> dict[str, Postmortem]:
         """The cached parses of these pages that are of exactly the version given (no other page is decoded)."""
-        memory = self._memory()
-        if memory is not None:
-            return {k: memory.pages[k] for k, v in versions.items() if k in memory.pages
-                    and memory.pages[k].version == v}
         found: dict[str, Postmortem] = {}
         ids = list(versions)
         for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
@@ -175,9 +176,6 @@ class State:
         return found
 
     def page_ids(self) -> set[str]:
-        memory = self._memory()
-        if memory is not None:
-            return set(memory.pages)
         return {row[0] for row in self._db.execute("SELECT page_id FROM pages")}
 
     def items(self) -> dict[str, ItemRecord]:
@@ -185,7 +183,8 @@ class State:
         return dict(memory.items) if memory is not None else self._items()
 
     def _items(self) -> dict[str, ItemRecord]:
-        return {k: ItemRecord(**json.loads(d)) for k, d in self._db.execute("SELECT item_key, doc FROM items")}
+        records = (record_from_json(json.loads(doc)) for (doc,) in self._db.execute("SELECT doc FROM items"))
+        return {r.item_key: r for r in records}  # keyed by the record's own string: one copy each
 
     def meta(self) -> dict[str, str]:
         memory = self._memory()
@@ -227,8 +226,6 @@ class State:
                              ((page_id, json.dumps(doc)) for page_id, doc in docs.items()))
         if docs:
             self._wrote()
-        if self._decoded is not None:  # decoded from what SQLite holds, so that both are the same
-            self._decoded.pages.update((page_id, postmortem_from_json(doc)) for page_id, doc in docs.items())
 
     def forget_pages(self, page_ids: Iterable[str]) -> None:
         """Drop deleted pages from the cache (their item records stay: they hold the flagged issues)."""
@@ -236,9 +233,6 @@ class State:
         self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
         if page_ids:
             self._wrote()
-        if self._decoded is not None:
-            for page_id in page_ids:
-                self._decoded.pages.pop(page_id, None)
 
     def save_issues(self, snapshots: Iterable[IssueSnapshot], *, forget: Iterable[str] = ()) -> None:
         """Store new or changed snapshots; drop the issues in `forget` (gone from a full search)."""
@@ -292,6 +286,19 @@ class State:
                 self._decoded.intents.pop(key, None)
 
 
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """No cyclic garbage collection while rows are decoded: they make no cycles, and at 50,000 items the
+    collector, triggered by the allocations, would walk everything decoded so far again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -336,7 +343,27 @@ def snapshot_to_json(snapshot: IssueSnapshot) -> dict[str, Any]:
 
 
 def snapshot_from_json(doc: dict[str, Any]) -> IssueSnapshot:
-    times = {name: datetime.fromisoformat(doc[name]) if doc.get(name) else None
-             for name in ("created", "updated", "resolved")}
-    return IssueSnapshot(**{**doc, **times, "labels": tuple(doc["labels"]), "due": _date(doc.get("due"))})
+    times = {name: _time(doc[name]) if doc.get(name) else None for name in ("created", "updated", "resolved")}
+    shared = {name: sys.intern(doc[name]) for name in _SHARED_SNAPSHOT_FIELDS if doc.get(name) is not None}
+    labels = tuple(sys.intern(label) for label in doc["labels"])
+    return IssueSnapshot(**{**doc, **times, **shared, "labels": labels, "due": _date(doc.get("due"))})
+
+
+def record_from_json(doc: dict[str, Any]) -> ItemRecord:
+    """An item record as stored, its often repeated values shared (the daemon keeps 5 per page in memory)."""
+    return ItemRecord(**{**doc, **{name: sys.intern(doc[name]) for name in _SHARED_RECORD_FIELDS
+                                   if doc.get(name) is not None}})
+
+
+# Values that repeat across issues and records: one string object each instead of one per issue.
+_SHARED_SNAPSHOT_FIELDS = ("status", "status_category", "assignee", "assignee_display", "priority", "issue_type",
+                           "project")
+_SHARED_RECORD_FIELDS = ("page_id", "origin", "assignee", "due", "priority", "type")
+_ZONES: dict[timedelta | None, tzinfo | None] = {}
+
+
+def _time(value: str) -> datetime:
+    """A stored time, with one shared zone object per UTC offset (fromisoformat makes a new one each time)."""
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=_ZONES.setdefault(parsed.utcoffset(), parsed.tzinfo))
 
