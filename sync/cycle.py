@@ -83,8 +83,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         writes = apply and blocked is None
         issues = read.issues
         if writes and (not plan.is_empty or plan.records):
-            fetched = [p for p in read.pages if p.id not in read.bodiless]
-            result.applied = _apply(plan, settings, jira, confluence, state, fetched, clocks.server(jira, "jira"))
+            result.applied = _apply(plan, settings, jira, confluence, state, read.fetched, clocks.server(jira, "jira"))
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
@@ -124,6 +123,11 @@ class _Reading(NamedTuple):
     gone: frozenset[str]  # cached pages Confluence confirms deleted
     problems: list[Problem]
     times: _Times
+
+    @property
+    def fetched(self) -> list[Page]:
+        """The pages read with their bodies: a write-back edits these without reading them again."""
+        return [p for p in self.pages if p.id not in self.bodiless]
 
 
 class _Times(NamedTuple):
