@@ -46,10 +46,10 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging(log_format="console", level="ERROR")
     settings = bench_settings(args.url, args.state, args.lease_minutes)
-    jira, confluence = make_adapters(settings)
     rss_start = rss_mb()
     cpu = time.process_time()
     state = State.open(settings.sync.state_path)
+    jira, confluence = make_adapters(settings, memory=state)  # as run and once: the deployment is remembered
     if args.mode == "run":
         state.keep_decoded()
         load = {"ok": run_cycle(settings, jira, confluence, state).ok}  # as `run`, keep nothing of it
