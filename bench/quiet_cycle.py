@@ -27,13 +27,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_bench import bench_settings, peak_rss_mb, rss_mb
+from sync_bench import _proc_status_mb, bench_settings, rss_mb
 
 from sync.atlassian import make_adapters
 from sync.cli import _trim_heap
 from sync.cycle import run_cycle
 from sync.logs import configure_logging
 from sync.state import State
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM: since exec; ru_maxrss would carry the parent's from the fork)."""
+    return _proc_status_mb("self", "VmHWM")
 
 
 def main() -> int:
