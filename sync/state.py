@@ -211,20 +211,23 @@ class State:
 
     def save_items(self, records: Iterable[ItemRecord]) -> None:
         records = list(records)
-        self._db.executemany(
-            "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
-            ((r.item_key, r.page_id, json.dumps(asdict(r))) for r in records),
-        )
+        self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+                             ((r.item_key, r.page_id, json.dumps(asdict(r))) for r in records))
         if records:
             self._wrote()
             if self._decoded is not None:
                 self._decoded.items.update((r.item_key, r) for r in records)
 
     def save_pages(self, postmortems: Iterable[Postmortem]) -> None:
-        docs = {pm.page_id: postmortem_to_json(pm) for pm in postmortems if pm.page_id is not None}
-        self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)",
-                             ((page_id, json.dumps(doc)) for page_id, doc in docs.items()))
-        if docs:
+        rows = [0]  # streamed: a backfill saves 10,000 pages, whose documents need not be in memory at once
+
+        def documents() -> Iterator[tuple[str | None, str]]:
+            for pm in postmortems:
+                rows[0] += 1
+                yield pm.page_id, json.dumps(postmortem_to_json(pm))
+
+        self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", documents())
+        if rows[0]:
             self._wrote()
 
     def forget_pages(self, page_ids: Iterable[str]) -> None:
@@ -236,16 +239,22 @@ class State:
 
     def save_issues(self, snapshots: Iterable[IssueSnapshot], *, forget: Iterable[str] = ()) -> None:
         """Store new or changed snapshots; drop the issues in `forget` (gone from a full search)."""
-        docs, forget = {s.key: snapshot_to_json(s) for s in snapshots}, list(forget)
+        forget, kept, rows = list(forget), self._decoded.issues if self._decoded else None, [0]
         self._db.executemany("DELETE FROM issues WHERE issue_key = ?", [(k,) for k in forget])
-        self._db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?)",
-                             ((key, json.dumps(doc)) for key, doc in docs.items()))
-        if docs or forget:
-            self._wrote()
-        if self._decoded is not None:  # decoded from what SQLite holds, so that both are the same
+        if kept is not None:
             for key in forget:
-                self._decoded.issues.pop(key, None)
-            self._decoded.issues.update((key, snapshot_from_json(doc)) for key, doc in docs.items())
+                kept.pop(key, None)
+
+        def documents() -> Iterator[tuple[str, str]]:  # streamed, as pages are
+            for snapshot in snapshots:
+                rows[0], doc = rows[0] + 1, snapshot_to_json(snapshot)
+                if kept is not None:  # decoded from what SQLite holds, so that both are the same
+                    kept[snapshot.key] = snapshot_from_json(doc)
+                yield snapshot.key, json.dumps(doc)
+
+        self._db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?)", documents())
+        if rows[0] or forget:
+            self._wrote()
 
     def set_meta(self, **values: str | None) -> None:
         for name, value in values.items():
