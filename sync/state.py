@@ -6,6 +6,7 @@ into the pages; the next cycle is then a full reconcile that adopts what it find
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import pickle
@@ -52,8 +53,7 @@ class StateView:
 
 @dataclass
 class _Decoded:
-    """What `State.keep_decoded` keeps between cycles: all but the parsed pages (read by id when needed; the
-    summary's metrics, which read them all, are kept instead while nothing changes: `derived`)."""
+    """What `State.keep_decoded` keeps between cycles: all but the parsed pages (read by id when needed)."""
 
     items: dict[str, ItemRecord]
     issues: dict[str, IssueSnapshot]
@@ -297,8 +297,7 @@ class State:
 
 @contextmanager
 def _decoding() -> Iterator[None]:
-    """No cyclic garbage collection while rows are decoded: they make no cycles, and at 50,000 items the
-    collector, triggered by the allocations, would walk everything decoded so far again and again."""
+    """No cyclic collection while rows are decoded (they make no cycles; it would walk them again and again)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -324,6 +323,7 @@ def postmortem_to_json(pm: Postmortem) -> dict[str, Any]:
     }, default=_json_default)))
 
 
+@functools.lru_cache(maxsize=4096)  # dates repeat (due dates): one object each
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -371,6 +371,7 @@ _SHARED_RECORD_FIELDS = ("page_id", "origin", "assignee", "due", "priority", "ty
 _ZONES: dict[timedelta | None, tzinfo | None] = {}
 
 
+@functools.lru_cache(maxsize=1)  # an issue not touched since created: one object for `created` and `updated`
 def _time(value: str) -> datetime:
     """A stored time, with one shared zone object per UTC offset (fromisoformat makes a new one each time)."""
     parsed = datetime.fromisoformat(value)
