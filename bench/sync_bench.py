@@ -249,15 +249,15 @@ def bench_settings(url: str, state_path: Path, lease_minutes: float) -> Settings
 
 
 def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float, separate: bool,
-               lease_minutes: float) -> dict:
+               lease_minutes: float, quiet_processes: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "seed"
         folder.mkdir()
         seed(folder, n, rng)
         with start_sandbox(folder, latency_ms, separate) as sb:
             settings = bench_settings(sb.url, Path(tmp) / "state.sqlite3", lease_minutes)
-            jira, confluence = make_adapters(settings)
             state = State.open(settings.sync.state_path)
+            jira, confluence = make_adapters(settings, memory=state)  # as run and once: the deployment is remembered
             # Our clock moves with the sandbox's (a real daemon's time passes on both): no jump to rediscover.
             ahead = [timedelta()]
             ours = lambda: datetime.now(UTC) + ahead[0]  # noqa: E731
@@ -283,9 +283,28 @@ def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float, separ
             ahead[0] += later
             quiet = measure(sb, cycle)
             progress(n, "no-change cycle", quiet)
+            processes = {}
+            if quiet_processes:  # a fresh process on a copy of the state, as `run` and `once` would start
+                for mode in ("once", "run"):
+                    processes[mode] = quiet_process(mode, sb, Path(settings.sync.state_path))
+                    progress(n, f"quiet cycle, {mode} (own process)", processes[mode])
             edit_some(sb, n, rng)
             edited = measure(sb, cycle)
-            return {"first": first, "settling": settling, "no_change": quiet, "after_edits": edited}
+            return {"first": first, "settling": settling, "no_change": quiet, "after_edits": edited,
+                    "quiet_process": processes}
+
+
+def quiet_process(mode: str, sb, state_path: Path) -> dict:
+    """bench/quiet_cycle.py in a child process on a copy of the state: CPU and RSS of a quiet `run` or `once`."""
+    copy = state_path.with_name(f"quiet-{mode}.sqlite3")
+    source = State.open(state_path)  # a consistent copy, WAL included
+    try:
+        source._db.execute("VACUUM INTO ?", (str(copy),))
+    finally:
+        source.close()
+    command = [sys.executable, str(ROOT / "bench" / "quiet_cycle.py"), mode, "--url", sb.url, "--state", str(copy)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def progress(n: int, name: str, row: dict) -> None:
@@ -382,22 +401,100 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     parser.add_argument("--lease-minutes", type=float, default=15,
                         help="the daemon's write-lease term, as in production (0: off)")
+    parser.add_argument("--no-quiet-processes", action="store_true",
+                        help="skip the quiet cycles of `run` and `once` in their own processes")
+    parser.add_argument("--no-latency", action="store_true", help="skip the save-to-key latency run (~6 minutes)")
+    parser.add_argument("--latency-edits", type=int, default=10)
+    parser.add_argument("--latency-minutes", type=float, default=5.0)
+    parser.add_argument("--search-lag-ms", type=int, default=5000, help="the sandbox's index lag in the latency run")
+    parser.add_argument("--before", type=Path, help="an earlier --json of this benchmark: its settling figures are "
+                                                    "shown as `before`")
     args = parser.parse_args()
     configure_logging(log_format="console", level="ERROR")
     source = source_version()  # now: sync/ may change while a long run goes on
     results = {}
     for n in args.pages:
         rng = random.Random(args.seed + n)
-        ours = daemon_run(n, args.latency_ms, rng, args.overlap_wait, args.sandbox_process, args.lease_minutes)
+        ours = daemon_run(n, args.latency_ms, rng, args.overlap_wait, args.sandbox_process, args.lease_minutes,
+                          not args.no_quiet_processes)
         if not args.no_baseline:
             ours["baseline"] = baseline_run(n, args.baseline_sample, args.latency_ms, rng, args.sandbox_process)
         results[str(n)] = ours
         print_table(n, ours)
+    latency = None
+    if not args.no_latency:
+        from latency import measure as measure_latency
+
+        latency = measure_latency(args.latency_edits, args.latency_minutes, args.search_lag_ms, args.seed)
+    before = json.loads(args.before.read_text())["results"] if args.before else {}
+    figures = target_figures(results, latency, before)
+    print_targets(figures)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"latency_ms": args.latency_ms, "sandbox_process": args.sandbox_process,
-                                         "source": source, "results": results}, indent=2))
+                                         "source": source, "figures": figures, "latency": latency,
+                                         "results": results}, indent=2))
     return 0
+
+
+# Issue #17's targets; None: a figure to state, with no number to meet.
+TARGETS = {
+    "quiet_once_requests": ("requests of a quiet cycle", "<= 2", 2),
+    "settling_requests": ("requests of the cycle after a backfill (settling)", "grows with others' changes", None),
+    "quiet_run_cpu_s": ("quiet cycle CPU, `run` (state kept decoded)", "<= 0.3 s at 10,000", 0.3),
+    "quiet_run_rss_mb": ("quiet cycle RSS, `run` (resident after quiet cycles)", "<= 150 MB at 10,000", 150),
+    "quiet_once_cpu_s": ("quiet cycle CPU, `once` (loads the state)", "<= 1.5 s at 10,000", 1.5),
+    "first_sync_peak_rss_mb": ("first sync peak RSS", "< 250 MB at 10,000", 250),
+    "latency_p95_s": ("save -> key latency p95 (default interval)", "<= 75 s", 75),
+    "quiet_requests_per_hour": ("quiet requests an hour at the default interval", "negligible", None),
+}
+
+
+def target_figures(results: dict, latency: dict | None, before: dict) -> dict:
+    """Each figure of the issue's targets, by N where it depends on N, beside its target."""
+    from sync.settings import SyncSettings
+
+    interval = SyncSettings.model_fields["interval_minutes"].default
+    figures: dict = {name: {"what": what, "target": target, "by_n": {}} for name, (what, target, _) in TARGETS.items()}
+    for n, r in results.items():
+        def by_n(name: str, n: str = n) -> dict:
+            return figures[name]["by_n"].setdefault(n, {})
+
+        by_n("quiet_once_requests")["measured"] = r["no_change"]["requests"]
+        by_n("settling_requests").update(after=r["settling"]["requests"], by_route=r["settling"]["by_route"])
+        if n in before:
+            by_n("settling_requests")["before"] = before[n]["settling"]["requests"]
+        by_n("quiet_requests_per_hour")["measured"] = round(r["no_change"]["requests"] * 60 / interval)
+        if r["first"]["sandbox_separate"] and r["first"]["peak_rss_mb"] > r["first"]["peak_rss_before_mb"]:
+            by_n("first_sync_peak_rss_mb")["measured"] = r["first"]["peak_rss_mb"]  # (not an earlier N's peak)
+        processes = r.get("quiet_process") or {}
+        if "run" in processes:
+            by_n("quiet_run_cpu_s")["measured"] = processes["run"]["cpu_s"]
+            by_n("quiet_run_rss_mb").update(measured=processes["run"]["rss_mb"], peak=processes["run"]["peak_rss_mb"])
+        if "once" in processes:
+            by_n("quiet_once_cpu_s").update(measured=processes["once"]["cpu_s"],
+                                            peak_rss_mb=processes["once"]["peak_rss_mb"])
+    if latency:
+        figures["latency_p95_s"]["measured"] = {k: latency[k] for k in ("p50_s", "p95_s", "max_s", "interval_s",
+                                                                          "search_lag_ms", "edits", "missed")}
+    for name, (_, target, limit) in TARGETS.items():
+        for n, row in figures[name]["by_n"].items():
+            at_scale = "at 10,000" not in target or n == "10000"  # such a target is set for 10,000 pages only
+            if limit is not None and at_scale and isinstance(row.get("measured"), (int, float)):
+                row["met"] = row["measured"] <= limit
+    if latency and latency.get("p95_s") is not None:
+        figures["latency_p95_s"]["met"] = latency["p95_s"] <= 75 and not latency["missed"]
+    return figures
+
+
+def print_targets(figures: dict) -> None:
+    """One line per figure and N, beside the target."""
+    print("\nIssue #17 targets")
+    for figure in figures.values():
+        rows = figure["by_n"] or ({"-": figure["measured"]} if "measured" in figure else {})
+        for n, row in rows.items():
+            shown = {k: v for k, v in row.items() if k != "by_route"}
+            print(f"  {figure['what']:<55} N={n:<6} {json.dumps(shown):<60} target: {figure['target']}")
 
 
 def print_table(n: int, r: dict) -> None:

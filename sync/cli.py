@@ -176,6 +176,8 @@ def _cmd_once(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, c
 def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,
              state: State) -> int:
     """The daemon: a cycle every interval until SIGTERM/SIGINT."""
+    import gc
+
     from sync.clock import passed_for_all
     from sync.cycle import run_cycle
     from sync.daemon import CycleOutcome, Daemon
@@ -184,9 +186,16 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
 
     interval_s = settings.sync.interval_minutes * 60
     health = HealthState(interval_s)
+    state.keep_decoded()  # a quiet cycle then decodes nothing: only what changed is written (and decoded)
 
     def cycle() -> CycleOutcome:
         result = run_cycle(settings, jira, confluence, state, force=args.force)
+        if not gc.get_freeze_count():
+            # The decoded state lives as long as the process: the collector need not walk it every cycle,
+            # and what the first cycle freed (every page decoded once for the metrics) goes back to the system.
+            gc.collect()
+            gc.freeze()
+            _trim_heap()
         _log_cycle(result)
         m = result.metrics
         items = {"open": m.open, "done": m.done, "overdue": m.overdue} if m else {}
@@ -199,6 +208,16 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
     code = daemon.run_forever()
     release(confluence, state, passed_for_all(jira, datetime.now(UTC)))  # lease times are Jira's
     return code
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free memory back to the system (glibc's malloc_trim; nothing elsewhere)."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def _cmd_plan(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,

@@ -15,15 +15,17 @@ from sync import intents, lease, panels, reminders
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
+from sync.issue_reads import read_issues
 from sync.jira_macro import JiraServer
 from sync.metrics import Metrics, TrackedItem, compute_metrics, tracked_items
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SendReminder
+from sync.page_reads import VERSIONS_FIRST_FROM, find_changed_pages
 from sync.page_status import archived_parses, deleted_pages
 from sync.parser import parse_page
 from sync.planner import plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort
 from sync.problems import Problem, ProblemKind
-from sync.query import is_issue_key, keys_jql, managed_jql, postmortem_cql
+from sync.query import managed_jql
 from sync.settings import Settings
 from sync.state import State, StateView
 from sync.summaries import global_page, summarise
@@ -32,7 +34,6 @@ from sync.window import Window, plan_window, read_window
 
 log = structlog.get_logger(__name__)
 
-KEY_BATCH = 50
 
 
 @dataclass
@@ -46,7 +47,8 @@ class CycleResult:
     plan: Plan | None = None
     applied: ApplyResult | None = None
     metrics: Metrics | None = None
-    rows: list[TrackedItem] = field(default_factory=list)  # every known item, joined (what the metrics count)
+    rows: list[TrackedItem] = field(default_factory=list)  # every known item, joined (what the metrics count);
+    # empty when a quiet cycle reused the figures and no team page needs them (_measure)
     summary_written: bool = False
     scoped_written: list[str] = field(default_factory=list)  # titles of the [[summary_pages]] written
     requests: dict[str, int] = field(default_factory=dict)
@@ -86,7 +88,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         writes = apply and blocked is None
         issues = read.issues
         if writes and (not plan.is_empty or plan.records):
-            result.applied = _apply(plan, settings, jira, confluence, state, read.pages, clocks.server(jira, "jira"))
+            result.applied = _apply(plan, settings, jira, confluence, state, read.fetched, clocks.server(jira, "jira"))
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
@@ -109,7 +111,7 @@ def _conclude(result: CycleResult, settings: Settings, confluence: ConfluencePor
     """The summary pages, then what the cycle learnt, then the quality panels (each cached as written)."""
     _summarise(result, result.rows, settings, confluence, state, full=window.full)
     _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
-    result.report(*panels.annotate_pages(settings, result, read.pages, read.failed, confluence, state))
+    result.report(*panels.annotate_pages(settings, result, read.fetched, read.failed, confluence, state))
 
 
 def _summarise(result: CycleResult, rows: list[TrackedItem], settings: Settings, confluence: ConfluencePort,
@@ -126,6 +128,7 @@ class _Reading(NamedTuple):
     """What a cycle read: the changed pages parsed, the issues, the deleted pages, what went wrong, and when."""
 
     pages: list[Page]
+    bodiless: frozenset[str]  # pages listed without their body: at a version whose parse is cached
     postmortems: list[Postmortem]
     parsed: list[Postmortem]  # those parsed now (the others came from the cache: their version was known)
     failed: frozenset[str]  # pages that did not parse: their items are never taken as removed
@@ -137,6 +140,11 @@ class _Reading(NamedTuple):
     times: _Times
     reminders: tuple[SendReminder, ...]  # due today (sync.reminders); the planner drops those of issues it closes
 
+    @property
+    def fetched(self) -> list[Page]:
+        """The pages read with their bodies: a write-back edits these without reading them again."""
+        return [p for p in self.pages if p.id not in self.bodiless]
+
 
 class _Times(NamedTuple):
     """When the reads were sent, each by its server's clock, and the intents they settled."""
@@ -146,6 +154,7 @@ class _Times(NamedTuple):
     issues_at: datetime  # Jira's time when the issue search was sent: the next issue window starts here
     looked_up: list[str]  # intents looked up by label this cycle
     settled: list[str]  # intents whose issue is known: the journal forgets them
+    again: int  # pages read now that the next window reads again (sync.page_reads)
 
 
 def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State, view: StateView,
@@ -153,9 +162,14 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     """Find the changed pages and parse them, read the managed issues, look up unknown creates, (full
     reconcile) confirm deletions, and tell the reminders due."""
     summary_id, overlap = view.meta.get("summary_page_id"), settings.sync.overlap_minutes
-    found, pages_at = read_window(lambda back: list(confluence.find_pages(postmortem_cql(settings.confluence, back))),
-                                  window.pages_since, overlap, confluence.server_time, clocks.estimate("confluence"))
+    first = not window.full and int(view.meta.get("pages_read_again", "0")) >= VERSIONS_FIRST_FROM
+    (found, bodiless), pages_at = read_window(
+        lambda back: find_changed_pages(confluence, settings.confluence, back, versions_first=first,
+                                        known=lambda versions: state.pages_at(versions).keys()),
+        window.pages_since, overlap, confluence.server_time, clocks.estimate("confluence"))
     pages = [p for p in found if p.id != summary_id]
+    # What the next window will read again (its overlap reaches back): those pages, and what we write back now.
+    again = sum(1 for p in pages if p.last_modified and p.last_modified >= pages_at - timedelta(minutes=overlap))
     if progress:
         progress(f"fetched {len(pages)} page(s)")
     postmortems, parsed, failed, parse_problems = _parse(pages, settings, state, full=window.full)
@@ -170,9 +184,9 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     gone, archived, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages})
                                      if window.full else (frozenset(), frozenset(), []))
     due = reminders.for_cycle(settings, view, state, issues, postmortems, gone, started)
-    return _Reading(pages, postmortems, parsed, failed, issues, unresolved, gone, archived_parses(state, archived),
-                    [*parse_problems, *issue_problems, *gone_problems],
-                    _Times(started, pages_at, issues_at, looked_up, settled), due)
+    return _Reading(pages, bodiless, postmortems, parsed, failed, issues, unresolved, gone,
+                    archived_parses(state, archived), [*parse_problems, *issue_problems, *gone_problems],
+                    _Times(started, pages_at, issues_at, looked_up, settled, again), due)
 
 
 def _parse(pages: list[Page], settings: Settings, state: State, *,
@@ -216,58 +230,6 @@ def _findings(pm: Postmortem) -> list[Problem]:
     """The parser's findings on a page, as problems to report."""
     # Items without an owner or due date are listed on the summary page ("needs attention") instead.
     return [Problem(ProblemKind.PAGE, pm.page_id, code) for code in pm.problems if not code.startswith("missing-")]
-
-
-def read_issues(jira: JiraPort, view: StateView, fresh: Iterable[IssueSnapshot], full: bool,
-                postmortems: list[Postmortem]) -> tuple[dict[str, IssueSnapshot], set[str], list[Problem]]:
-    """The issues a search found (merged into the cache), plus those of these pages' items that it did not
-    return, by key: named on a page, or in our records (a new issue the index does not show yet).
-
-    Also returns the keys that do not resolve (known ones are not looked up again until a full
-    reconcile) and the problems to report.
-    """
-    found_now = {s.key: s for s in fresh}
-    issues = found_now if full else {**view.issues, **found_now}
-    unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
-    pages = {pm.page_id for pm in postmortems}
-    keys = {i.jira_key for pm in postmortems for i in pm.items} | {
-        r.issue_key for r in view.items.values() if r.page_id in pages}
-    # A key that is not one by Jira's syntax is never sent anywhere; the planner reports it (invalid-key).
-    named = sorted(k for k in keys if k and is_issue_key(k) and k not in issues and k not in unresolved)
-    problems: list[Problem] = []
-    for start in range(0, len(named), KEY_BATCH):
-        batch = named[start:start + KEY_BATCH]
-        try:
-            found = {s.key: s for s in jira.search(keys_jql(batch))}
-        except AtlassianError:  # one key that does not exist makes Jira reject the whole query
-            found = {}
-        issues.update({key: found[key] for key in batch if key in found})
-        # A key Jira answers under another key was moved to another project; check each on its own.
-        alone, alone_problems = _issues_one_by_one(jira, [key for key in batch if key not in found])
-        issues.update(alone)
-        unresolved |= {key for key in batch if key not in issues}
-        problems += alone_problems
-    return issues, unresolved, problems
-
-
-def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, IssueSnapshot], list[Problem]]:
-    """Each key on its own, reporting those that do not resolve (they are never replaced by a new issue).
-
-    An issue moved to another project answers under its new key: it has left the project we manage,
-    so it is reported like a deleted one and nothing is written to it.
-    """
-    found, problems = {}, []
-    for key in keys:
-        try:
-            snapshot = jira.get_issue(key)
-        except AtlassianError as exc:
-            problems.append(Problem(ProblemKind.UNRESOLVED_KEY, key, str(exc.status)))
-            continue
-        if snapshot.key != key:
-            problems.append(Problem(ProblemKind.ISSUE_MOVED, key, snapshot.key))
-            continue
-        found[key] = snapshot
-    return found, problems
 
 
 def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: State, now: datetime, *,
@@ -319,12 +281,22 @@ def _measure(state: State, view: StateView, read: _Reading, issues: dict[str, Is
              applied: bool, today: date) -> tuple[list[TrackedItem], Metrics]:
     """Every known item joined, and their metrics (completion, quality): pages parsed now, the last parse of others."""
     parsed = {pm.page_id: pm for pm in [*read.archived, *read.postmortems] if pm.page_id is not None}
-    pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
-    links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
-    rows = tracked_items(pages.values(), links, issues, selecting=settings.confluence.labels)
-    metrics = compute_metrics(rows, today, managed=settings.jira.managed,
-                              recurrence_days=settings.themes.recurrence_days)
-    return rows, replace(metrics, quality=settings.quality.findings(pages.values()))
+
+    def compute() -> tuple[list[TrackedItem], Metrics]:
+        pages = {**state.pages(excluding=parsed.keys() | read.gone), **parsed}
+        links = state.issue_links() if applied else view.items  # after apply: the records as saved, decoded cheaply
+        rows = tracked_items(pages.values(), links, issues, selecting=settings.confluence.labels)
+        metrics = compute_metrics(rows, today, managed=settings.jira.managed,
+                                  recurrence_days=settings.themes.recurrence_days)
+        return rows, replace(metrics, quality=settings.quality.findings(pages.values()))
+
+    # A cycle that read nothing new and wrote nothing has the state's figures: the daemon keeps them (sync.state).
+    if parsed or read.gone or applied or issues != view.issues:
+        return compute()
+    key = (today, settings.jira.managed)
+    if settings.summary_pages:  # the team pages are cut from the rows: those are kept too
+        return state.derived("measure", key, compute)
+    return [], state.derived("metrics", key, lambda: compute()[1])
 
 
 def _as_written(applied: ApplyResult | None, settings: Settings) -> list[Postmortem]:
@@ -339,12 +311,12 @@ def _remember(state: State, window: Window, read: _Reading, issues: dict[str, Is
     with state.transaction():
         state.save_pages([*read.parsed, *read.archived, *written])  # a page we wrote back is cached as we wrote it
         state.forget_pages(read.gone)
-        state.save_issues([s for key, s in issues.items() if cached.get(key) != s],
+        state.save_issues([s for key, s in issues.items() if cached.get(key) is not s and cached.get(key) != s],
                           forget=[key for key in cached if key not in issues])
         state.clear_intents([*times.settled, *intents.settled_by(plan, times.looked_up)])
         marks: dict[str, str | None] = {
             "cycle": str(window.number), "issues_seen_at": times.issues_at.isoformat(),
-            "unresolved_keys": json.dumps(sorted(read.unresolved)),
+            "unresolved_keys": json.dumps(sorted(read.unresolved)), "pages_read_again": str(times.again + len(written)),
             "confluence_since": None, "jira_since": None,  # watermarks of old versions, on our clock
         }
         # The page window moves on only when every page was read and every planned write landed;

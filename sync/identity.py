@@ -18,6 +18,8 @@ REMOVED_LABEL = "pmsync-removed"
 _ITEM_LABEL = re.compile(r"^pmsync-([0-9a-f]{12})$")
 _TYPE_PREFIX = "pmsync-type-"
 _EPIC_LABEL = re.compile(r"^pmsync-epic-(\d+)$")
+_EPIC_PREFIX = "pmsync-epic-"
+_ITEM_LABEL_LENGTH = len("pmsync-") + 12
 
 
 def normalise(text: str) -> str:
@@ -77,7 +79,10 @@ def epic_label(page_id: str) -> str:
 
 
 def epic_page_from_labels(labels: Iterable[str]) -> str | None:
-    return next((m.group(1) for m in map(_EPIC_LABEL.match, labels) if m), None)
+    for label in labels:  # the prefix test first: this runs for every issue of every cycle
+        if label.startswith(_EPIC_PREFIX) and (m := _EPIC_LABEL.match(label)):
+            return m.group(1)
+    return None
 
 
 def type_label(item_type: str | None) -> str | None:
@@ -89,7 +94,10 @@ def type_label(item_type: str | None) -> str | None:
 
 
 def item_key_from_labels(labels: Iterable[str]) -> str | None:
-    return next((m.group(1) for m in map(_ITEM_LABEL.match, labels) if m), None)
+    for label in labels:  # the length test first (most labels fail it): this runs for every issue of every cycle
+        if len(label) == _ITEM_LABEL_LENGTH and (m := _ITEM_LABEL.match(label)):
+            return m.group(1)
+    return None
 
 
 def type_from_labels(labels: Iterable[str]) -> str | None:

@@ -27,6 +27,8 @@ LOOK_UP_BATCH = 50
 def due(view: StateView, issues: Mapping[str, IssueSnapshot], now: datetime,
         grace: timedelta) -> tuple[list[str], list[str]]:
     """The intents to look up (older than the grace, their issue still unknown), and those already settled."""
+    if not view.intents:  # the usual case: spare a pass over every issue's labels
+        return [], []
     labelled = {key for s in issues.values() if (key := item_key_from_labels(s.labels))}
     epics = {page for s in issues.values() if (page := epic_page_from_labels(s.labels))}
     epics |= {name.split(":", 1)[1] for name in view.meta if name.startswith("epic:")}

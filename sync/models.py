@@ -126,7 +126,7 @@ class Page:
 StatusCategory = Literal["new", "indeterminate", "done"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the daemon keeps one per item in memory
 class IssueSnapshot:
     """What the daemon reads back about one Jira issue."""
 
@@ -180,7 +180,7 @@ class CreateResult:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the daemon keeps one per item in memory
 class ItemRecord:
     """An item we track: its issue and the field values as they were when last in sync."""
 

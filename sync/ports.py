@@ -90,8 +90,8 @@ class ConfluencePort(Protocol):
         latest answer; None before the first answer."""
         ...
 
-    def find_pages(self, cql: str, *, limit: int = 50) -> Iterator[Page]:
-        """Pages matching CQL, with storage bodies, following every next link."""
+    def find_pages(self, cql: str, *, bodies: bool = True, limit: int | None = None) -> Iterator[Page]:
+        """Pages matching CQL, with storage bodies (else with an empty body), following every next link."""
         ...
 
     def get_page(self, page_id: str) -> Page:
@@ -247,7 +247,7 @@ class JiraProbe(Protocol):
 class ConfluenceProbe(Protocol):
     """What `postmortem-sync check` asks Confluence: whether the search finds pages, whether we may edit the summary."""
 
-    def find_pages(self, cql: str, *, limit: int = 50) -> Iterator[Page]:
+    def find_pages(self, cql: str, *, bodies: bool = True, limit: int | None = None) -> Iterator[Page]:
         """Pages matching CQL, with storage bodies, following every next link (as ConfluencePort.find_pages)."""
         ...
 

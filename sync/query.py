@@ -55,6 +55,12 @@ def postmortem_cql(conf: ConfluenceSettings, minutes: int | None) -> str:
     return " and ".join(clauses) + " order by lastmodified asc"
 
 
+def pages_by_id_cql(conf: ConfluenceSettings, page_ids: Sequence[str]) -> str:
+    """The CQL for these pages (ids as Confluence gives them: numbers), still within the postmortem selection."""
+    selection = postmortem_cql(conf, None).removesuffix(" order by lastmodified asc")
+    return f"{selection} and id in ({', '.join(str(int(page_id)) for page_id in page_ids)})"
+
+
 def managed_jql(project: str, minutes: int | None) -> str:
     """The JQL for the issues we manage, updated in the last `minutes` (by Jira's clock) when given."""
     jql = f"project = {jql_quote(project)} and labels = {jql_quote(MANAGED_LABEL)}"

@@ -222,11 +222,13 @@ class Daemon:
         self.clock = clock
         self.waits: list[float] | None = [] if record_waits else None
         self.state = State.open(settings.sync.state_path)
+        self.state.keep_decoded()  # as `run` does (sync.cli): cycles read the decoded state kept in memory
         self.restart(settings)
 
     def restart(self, settings: Settings | None = None) -> None:
         """New adapters, optionally with new settings; the same state file (a restarted process)."""
         self.settings = settings or self.settings
+        self.state.reload()
         policy = retry_policy(self.settings.retry)
         if self.waits is not None:
             policy = dataclasses.replace(policy, sleep=self.waits.append)
@@ -253,6 +255,7 @@ class Daemon:
         for file in path.parent.glob(path.name + "*"):
             file.unlink()
         self.state = State.open(path)
+        self.state.keep_decoded()
 
     def close(self) -> None:
         self.state.close()

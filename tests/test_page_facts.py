@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.state import postmortem_from_json, postmortem_to_json
+from sync.state_codec import postmortem_from_json, postmortem_to_json
 from tests.harness import FLAVORS
 
 

@@ -68,7 +68,7 @@ def test_minimal_file_gets_documented_defaults(tmp_path: Path) -> None:
     assert settings.confluence.labels == ("postmortem",)
     assert settings.confluence.summary_space == "PM"
     sync = settings.sync
-    assert (sync.interval_minutes, sync.full_reconcile_every, sync.overlap_minutes) == (5, 12, 15)
+    assert (sync.interval_minutes, sync.full_reconcile_every, sync.overlap_minutes) == (1, 60, 15)
     assert sync.search_lag_grace_minutes == 15
     assert (settings.sync.concurrency, settings.sync.max_requests_per_second) == (4, 10)
     assert (settings.sync.max_creates_per_cycle, settings.sync.max_flags_per_cycle) == (500, 50)

@@ -54,9 +54,12 @@ class ConfluenceAdapter:
         """Confluence's time at a monotonic reading (now when None), from its latest `Date` header; None before one."""
         return self._channel.clock.now() if at is None else self._channel.clock.at(at)
 
-    def find_pages(self, cql: str, *, limit: int = 50) -> Iterator[Page]:
-        """Pages matching CQL with bodies, following `_links.next` (Cloud cursor, Data Center start)."""
-        document = self._get("rest/api/content/search", cql=cql, limit=limit, expand=PAGE_EXPAND)
+    def find_pages(self, cql: str, *, bodies: bool = True, limit: int | None = None) -> Iterator[Page]:
+        """Pages matching CQL, following `_links.next` (Cloud cursor, Data Center start); without `bodies`, each
+        with an empty body, 200 a request instead of 50 (Confluence's caps on `limit` with and without a body)."""
+        expand = PAGE_EXPAND if bodies else PAGE_EXPAND.replace("body.storage,", "")
+        limit = limit or (50 if bodies else 200)
+        document = self._get("rest/api/content/search", cql=cql, limit=limit, expand=expand)
         while document:
             site = self._v1.site(document)
             for content in document.get("results") or ():

@@ -16,8 +16,11 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 class SyncSettings(Section):
     """How often and how much the daemon syncs."""
 
-    interval_minutes: float = Field(5, gt=0, le=1440, description="Minutes between incremental cycles.")
-    full_reconcile_every: int = Field(12, ge=1, description="Every Nth cycle re-reads everything.")
+    # 1 minute: a saved page shows its Jira key within ~75 s at p95 (bench/latency.py; README, Benchmarks), and a
+    # quiet cycle costs 2 requests, 120 an hour. A full reconcile every 60 cycles stays hourly.
+    interval_minutes: float = Field(1, gt=0, le=1440, description="Minutes between incremental cycles.")
+    full_reconcile_every: int = Field(
+        60, ge=1, description="Every Nth cycle re-reads everything (60 at the default interval: hourly).")
     overlap_minutes: int = Field(
         15, ge=0, le=720,
         description="Minutes each incremental window reaches back before the previous one: a write that reaches "

@@ -1,0 +1,67 @@
+"""Which Jira issues a cycle knows: what the search found, merged into the cache, plus the issues the
+pages name that the search did not return, looked up by key in batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sync.models import IssueSnapshot, Postmortem
+from sync.ports import AtlassianError, JiraPort
+from sync.problems import Problem, ProblemKind
+from sync.query import is_issue_key, keys_jql
+from sync.state import StateView
+
+KEY_BATCH = 50  # keys per JQL `key in (...)` query
+
+
+def read_issues(jira: JiraPort, view: StateView, fresh: Iterable[IssueSnapshot], full: bool,
+                postmortems: list[Postmortem]) -> tuple[dict[str, IssueSnapshot], set[str], list[Problem]]:
+    """The issues a search found (merged into the cache), plus those of these pages' items that it did not
+    return, by key: named on a page, or in our records (a new issue the index does not show yet).
+
+    Also returns the keys that do not resolve (known ones are not looked up again until a full
+    reconcile) and the problems to report.
+    """
+    found_now = {s.key: s for s in fresh}
+    issues = found_now if full else {**view.issues, **found_now}
+    unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
+    pages = {pm.page_id for pm in postmortems}
+    keys = {i.jira_key for pm in postmortems for i in pm.items} | {
+        r.issue_key for r in view.items.values() if r.page_id in pages}
+    # A key that is not one by Jira's syntax is never sent anywhere; the planner reports it (invalid-key).
+    named = sorted(k for k in keys if k and is_issue_key(k) and k not in issues and k not in unresolved)
+    problems: list[Problem] = []
+    for start in range(0, len(named), KEY_BATCH):
+        batch = named[start:start + KEY_BATCH]
+        try:
+            found = {s.key: s for s in jira.search(keys_jql(batch))}
+        except AtlassianError:  # one key that does not exist makes Jira reject the whole query
+            found = {}
+        issues.update({key: found[key] for key in batch if key in found})
+        # A key Jira answers under another key was moved to another project; check each on its own.
+        alone, alone_problems = _issues_one_by_one(jira, [key for key in batch if key not in found])
+        issues.update(alone)
+        unresolved |= {key for key in batch if key not in issues}
+        problems += alone_problems
+    return issues, unresolved, problems
+
+
+def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, IssueSnapshot], list[Problem]]:
+    """Each key on its own, reporting those that do not resolve (they are never replaced by a new issue).
+
+    An issue moved to another project answers under its new key: it has left the project we manage,
+    so it is reported like a deleted one and nothing is written to it.
+    """
+    found, problems = {}, []
+    for key in keys:
+        try:
+            snapshot = jira.get_issue(key)
+        except AtlassianError as exc:
+            problems.append(Problem(ProblemKind.UNRESOLVED_KEY, key, str(exc.status)))
+            continue
+        if snapshot.key != key:
+            problems.append(Problem(ProblemKind.ISSUE_MOVED, key, snapshot.key))
+            continue
+        found[key] = snapshot
+    return found, problems
