@@ -238,3 +238,11 @@ def test_a_cloud_search_route_missing_on_the_site_names_data_center(tmp_path):
     [check] = jira_search(Probe(settings, Jira(), None))  # type: ignore[arg-type]
     assert not check.passed and "this is Jira Data Center" in check.message
     assert "set jira.deployment = datacenter" in check.message
+
+
+def test_cloud_mentions_on_a_data_center_site_are_named_as_such(tmp_path, capsys):
+    """Pages carried over from Cloud mention account ids, which name nobody on Data Center."""
+    with running_sandbox(flavor="datacenter") as sb:  # all bundled examples, Cloud pages among them
+        code, lines, _ = run_check(config(sb, tmp_path), capsys)
+    assert code == 1
+    assert "a Cloud account id: Data Center knows people by userkey and username" in failed(lines, "owners")

@@ -66,6 +66,16 @@ def _sample(postmortems: list[Postmortem]) -> list[tuple[Owner, str]]:
     return list(seen.values())[:SAMPLE_OWNERS]
 
 
+def _mismatch(probe: Probe, owner: Owner) -> str:
+    """Why a mention may name nobody here: the other deployment's kind of identifier (a page moved across)."""
+    cloud = probe.jira.deployment == "cloud"
+    if cloud and not owner.account_id:
+        return " (a Data Center userkey or username: Cloud knows people by account id)"
+    if not cloud and owner.account_id and not (owner.userkey or owner.username):
+        return " (a Cloud account id: Data Center knows people by userkey and username)"
+    return ""
+
+
 def _owner_problem(probe: Probe, owner: Owner, project: str) -> tuple[str | None, Owner]:
     """Why tickets of this owner would go unassigned (None: they would not), and the owner as resolved."""
     try:
@@ -77,7 +87,7 @@ def _owner_problem(probe: Probe, owner: Owner, project: str) -> tuple[str | None
     except AtlassianError as exc:
         return f"could not be looked up: {exc}", owner
     if assignable is None:
-        return "names nobody Jira can assign (a userkey on Cloud?): the tickets go unassigned", resolved
+        return f"names nobody Jira can assign{_mismatch(probe, owner)}: the tickets go unassigned", resolved
     if not assignable:
         return (f"Jira cannot assign them issues in {project} (no account, inactive, or no Assignable User "
                 "permission): the tickets go unassigned and unknown-user is reported"), resolved
