@@ -28,6 +28,7 @@ from sync.problems import Problem, ProblemKind
 from sync.query import managed_jql
 from sync.settings import Settings
 from sync.state import State, StateView
+from sync.state_codec import PAGE_FORMAT
 from sync.summaries import global_page, summarise
 from sync.templates import combine_templates
 from sync.window import Window, plan_window, read_window
@@ -88,7 +89,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         writes = apply and blocked is None
         issues = read.issues
         if writes and (not plan.is_empty or plan.records):
-            result.applied = _apply(plan, settings, jira, confluence, state, read.fetched, clocks.server(jira, "jira"))
+            result.applied = _apply(plan, settings, jira, confluence, state, read, clocks.server(jira, "jira"))
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
@@ -110,7 +111,7 @@ def _conclude(result: CycleResult, settings: Settings, confluence: ConfluencePor
               read: _Reading, issues: dict[str, IssueSnapshot], view: StateView) -> None:
     """The summary pages, then what the cycle learnt, then the quality panels (each cached as written)."""
     _summarise(result, result.rows, settings, confluence, state, full=window.full)
-    _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings))
+    _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings, read.pages))
     result.report(*panels.annotate_pages(settings, result, read.fetched, read.failed, confluence, state))
 
 
@@ -245,14 +246,15 @@ def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: 
 
 
 def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,
-           pages: list[Page], now: datetime) -> ApplyResult:
-    """Carry out the plan as the settings say; the pages fetched this cycle save the write-back a read."""
-    by_id = {p.id: p for p in pages}
+           read: _Reading, now: datetime) -> ApplyResult:
+    """Carry out the plan as the settings say; the pages fetched this cycle save the write-back a read (those
+    listed without their body give only their URL)."""
+    by_id, urls = {p.id: p for p in read.fetched}, {p.id: p.url for p in read.pages}
     options = ApplyOptions(
         write_back=settings.sync.write_back,
         sprint_board=settings.jira.sprint.board_id if settings.jira.sprint.enabled else None,
         remote_links=not settings.sync.write_back, concurrency=settings.sync.concurrency,
-        page_url=lambda page_id: by_id[page_id].url if page_id in by_id else None,
+        page_url=urls.get,
         templates=combine_templates(settings.templates), managed_projects=settings.jira.managed,
         jira_server=JiraServer(settings.confluence.jira_server, settings.confluence.jira_server_id) or None,
     )
@@ -299,9 +301,12 @@ def _measure(state: State, view: StateView, read: _Reading, issues: dict[str, Is
     return [], state.derived("metrics", key, lambda: compute()[1])
 
 
-def _as_written(applied: ApplyResult | None, settings: Settings) -> list[Postmortem]:
-    """The pages we wrote back, parsed once now: read again at that version, they need no parse (see _parse)."""
-    return parse_pages(applied.pages, settings)[0] if applied else []
+def _as_written(applied: ApplyResult | None, settings: Settings, listed: list[Page]) -> list[Postmortem]:
+    """The pages we wrote back, parsed once now: read again at that version, they need no parse (see _parse).
+    Each keeps what its listing said of it (labels, space), which a page read again on a conflict may lack."""
+    by_id = {page.id: page for page in listed}
+    written = [page.keeping_facts(by_id.get(page.id)) for page in applied.pages] if applied else []
+    return parse_pages(written, settings)[0]
 
 
 def _remember(state: State, window: Window, read: _Reading, issues: dict[str, IssueSnapshot],
@@ -323,4 +328,6 @@ def _remember(state: State, window: Window, read: _Reading, issues: dict[str, Is
         # otherwise the next cycle reads the same pages again (intents keep creates from doubling).
         if not any(problem.retried for problem in result.problems):
             marks["pages_seen_at"] = times.pages_at.isoformat()
+            if window.full:  # every cached parse is now of this format
+                marks["page_format"] = PAGE_FORMAT
         state.set_meta(**marks)

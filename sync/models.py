@@ -6,7 +6,7 @@ The second half is the plan's vocabulary: the changes sync.planner decides and s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
 
@@ -121,6 +121,14 @@ class Page:
     labels: tuple[str, ...] = ()
     created: datetime | None = None
     author: Owner | None = None
+
+    def keeping_facts(self, before: Page | Postmortem | None) -> Page:
+        """This page, with what a read that lacks them (v2 `get_page`: no labels, the space by id only) knew
+        before: its labels, space, creation and author."""
+        if before is None:
+            return self
+        return replace(self, labels=self.labels or before.labels, space=self.space or before.space,
+                       created=self.created or before.created, author=self.author or before.author)
 
 
 StatusCategory = Literal["new", "indeterminate", "done"]

@@ -44,10 +44,11 @@ class _Cycle(Protocol):
 
 
 def wanted_panels(quality: Sequence[PageQuality] | None, annotate: bool) -> dict[str, tuple[Finding, ...]]:
-    """Page id -> the findings its panel should show; pages not listed should have no panel."""
+    """Page id -> the findings its panel should show; pages not listed should have no panel (an archived page
+    cannot be edited: Confluence answers 404, so asking every cycle would only cost requests)."""
     if not annotate or quality is None:
         return {}
-    return {q.page_id: q.findings for q in quality if q.page_id}
+    return {q.page_id: q.findings for q in quality if q.page_id and not q.archived}
 
 
 def pages_to_change(wanted: Mapping[str, tuple[Finding, ...]], fetched: Mapping[str, Page],
@@ -90,7 +91,7 @@ def annotate_pages(settings: Settings, cycle: _Cycle, pages: Iterable[Page], fai
     kept = {page_id: digest for page_id, digest in sorted(memory.items()) if digest}
     if written or kept != remembered:
         with state.transaction():
-            state.save_pages(_parsed(written, settings))
+            state.save_pages(_parsed(written, settings, state))
             state.set_meta(**{PANELS_META: json.dumps(kept)})
     return problems
 
@@ -120,9 +121,12 @@ def _write_panel(page_id: str, findings: Sequence[Finding], page: Page | None,
     return None, Problem(ProblemKind.ANNOTATE_FAILED, page_id, "gave up after version conflicts"), False
 
 
-def _parsed(written: Sequence[Page], settings: Settings) -> list[Postmortem]:
-    """The pages we annotated, parsed as written (as sync.cycle parses a page it wrote back)."""
+def _parsed(written: Sequence[Page], settings: Settings, state: State) -> list[Postmortem]:
+    """The pages we annotated, parsed as written (as sync.cycle parses a page it wrote back), each keeping what
+    the cache knew of it (labels, space): a page read by id on Cloud (v2) comes without them."""
     templates = combine_templates(settings.templates)
+    before = state.pages_of([page.id for page in written])
+    pages = [page.keeping_facts(before.get(page.id)) for page in written]
     return [replace(parse_page(page.body, title=page.title, templates=templates, page_id=page.id),
                     version=page.version, url=page.url, space=page.space, labels=page.labels, created=page.created,
-                    author=page.author) for page in written]
+                    author=page.author) for page in pages]

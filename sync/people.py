@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from sync.models import CreateIssue, Owner, Plan, UpdateIssue
+from sync.models import CommentPart, CreateIssue, Owner, Plan, SendReminder, UpdateIssue
 from sync.ports import AtlassianError
 from sync.problems import Problem, ProblemKind
 
@@ -57,7 +57,19 @@ def with_people(plan: Plan, lookup: Lookup) -> tuple[Plan, list[Problem]]:
 
     creates = tuple(_create(c, owner_for) for c in plan.creates)
     updates = tuple(_update(u, owner_for) for u in plan.updates)
-    return replace(plan, creates=creates, updates=updates), problems
+    reminders = tuple(_remind(r, owner_for) for r in plan.reminders)
+    return replace(plan, creates=creates, updates=updates, reminders=reminders), problems
+
+
+def _remind(reminder: SendReminder, owner_for: Callable[[str, Owner], Owner | None]) -> SendReminder:
+    """A reminder whose mentions Jira can take: a userkey-only postmortem owner (Data Center) by username,
+    else by the name the page gave (a mention of nobody would notify nobody)."""
+    def part(piece: CommentPart) -> CommentPart:
+        if not isinstance(piece, Owner) or not needs_lookup(piece):
+            return piece
+        return owner_for(reminder.issue_key, piece) or (piece.display or str(piece.userkey))
+
+    return replace(reminder, comment=tuple(part(piece) for piece in reminder.comment))
 
 
 def _create(change: CreateIssue, owner_for: Callable[[str, Owner], Owner | None]) -> CreateIssue:

@@ -48,6 +48,7 @@ class PageQuality:
     page_id: str | None
     incident_date: date | None
     findings: tuple[Finding, ...] = ()
+    archived: bool = False  # Confluence archived the page: listed, but its page is read-only
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -227,7 +228,7 @@ def assess(pm: Postmortem, rules: QualityRules) -> tuple[Finding, ...]:
 
 def assess_pages(pages: Iterable[Postmortem], rules: QualityRules) -> tuple[PageQuality, ...]:
     """The postmortems that have findings, newest incident first, then by title and page id (a stable order)."""
-    assessed = [PageQuality(pm.title, pm.url, pm.page_id, pm.meta.incident_date, found)
+    assessed = [PageQuality(pm.title, pm.url, pm.page_id, pm.meta.incident_date, found, pm.archived)
                 for pm in pages if (found := assess(pm, rules))]
     assessed.sort(key=lambda q: (q.title, q.page_id or ""))
     assessed.sort(key=lambda q: q.incident_date or date.min, reverse=True)

@@ -72,7 +72,10 @@ def sent_steps(labels: Iterable[str]) -> Sent:
     """What the issue's labels say was sent."""
     last, final, on = 0, False, None
     for match in filter(None, map(_LABEL.match, labels)):
-        when = datetime.strptime(match.group(2), "%Y%m%d").date()
+        try:
+            when = datetime.strptime(match.group(2), "%Y%m%d").date()
+        except ValueError:  # a label someone typed (20260231): not one of ours, so it says nothing was sent
+            continue
         on = max(on, when) if on else when
         if match.group(1) == FINAL:
             final = True

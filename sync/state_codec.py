@@ -12,6 +12,10 @@ from typing import Any, cast
 
 from sync.models import ActionItem, IssueSnapshot, ItemRecord, Owner, PageMeta, Postmortem
 
+# What a cached parse holds (2: the page's labels, creation and author, archived, the root-cause text): a
+# cache of another format is parsed again, by one full reconcile (sync.window).
+PAGE_FORMAT = "2"
+
 
 def _json_default(value: object) -> str:
     if isinstance(value, (date, datetime)):

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from sync.state_codec import PAGE_FORMAT
+
 T = TypeVar("T")
 # HTTP dates have whole seconds, a relative date may be cut to the minute, and the trip takes time.
 _MARGIN = timedelta(seconds=2)
@@ -38,12 +40,14 @@ class Window:
 
 
 def plan_window(meta: Mapping[str, str], full_reconcile_every: int) -> Window:
-    """This cycle's number and window: a full reconcile every Nth cycle, and when no page was ever read.
+    """This cycle's number and window: a full reconcile every Nth cycle, when no page was ever read, and
+    when the cached parses are of another format (an upgrade).
 
     Watermarks of an older version (our clock, not the server's: `confluence_since`) are not trusted.
     """
     number = int(meta.get("cycle", "0")) + 1
-    if "pages_seen_at" not in meta or number % full_reconcile_every == 0:
+    stale = meta.get("page_format") != PAGE_FORMAT  # cached parses of an older version lack what is read now
+    if "pages_seen_at" not in meta or stale or number % full_reconcile_every == 0:
         return Window(number, True, None, None)
     issues = meta.get("issues_seen_at")
     return Window(number, False, datetime.fromisoformat(meta["pages_seen_at"]),

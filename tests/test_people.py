@@ -20,6 +20,8 @@ from sync.atlassian import make_adapters
 from sync.checks import run_checks
 from sync.cycle import run_cycle
 from sync.identity import MANAGED_LABEL
+from sync.models import Owner, Plan, SendReminder
+from sync.people import with_people
 from sync.problems import ProblemKind
 from sync.state import State
 from tests.harness import FLAVORS, SUMMARY_TITLE, World, replaced
@@ -295,3 +297,16 @@ def test_with_people_resolves_userkeys_and_says_which_it_could_not():
     with pytest.raises(AtlassianError):  # may work next time: nothing is written this cycle
         with_people(Plan(creates=(CreateIssue(record(5), IssueFields(summary="c", assignee=Owner(userkey="down")),
                                               False),)), lookup)
+
+
+def test_a_final_reminder_mentions_a_data_center_postmortem_owner_by_the_username_confluence_gives():
+    """The page's owner field names a userkey (Confluence's): Jira mentions people by username."""
+    owner, stranger = Owner(userkey="8a7f808a7b1c2d3e017b1c2d3e4f0001"), Owner(userkey="ffff", display="Nora Gone")
+    reminder = SendReminder(issue_key="OPS-1", page_id="7", step=4, final=True, label="pmsync-reminded-final-20261202",
+                            comment=("Overdue. ", owner, " and ", stranger, " (postmortem owners)."))
+    known = {owner.userkey: Owner(userkey=owner.userkey, username="hwagner", display="H. Wagner")}
+    plan, problems = with_people(Plan(reminders=(reminder,)), known.get)
+    comment = plan.reminders[0].comment
+    assert comment[1] == Owner(userkey=owner.userkey, username="hwagner", display="H. Wagner")
+    assert comment[3] == "Nora Gone"  # nobody to mention: named as the page named them
+    assert [p.kind for p in problems] == [ProblemKind.UNKNOWN_USER]

@@ -206,3 +206,26 @@ def test_the_due_date_is_checked_against_the_incident(make_world):
     world = make_world({"p.xml": table_page("Postmortem: dates", [SPECIFIC], due=early, before=DETAILS)}, sprint=False)
     (quality,) = world.cycle().metrics.quality
     assert quality.codes == ("due-before-incident",)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_an_archived_postmortem_gets_no_panel_and_costs_no_request(make_world, flavor):
+    """Confluence refuses edits to an archived page (404): its findings stay on the summary, but asking to annotate
+    it every cycle would only cost requests (and, sorted first, hold the other pages' panels back)."""
+    shaky = table_page("Postmortem: shaky", [VAGUE, SPECIFIC], before=DETAILS + ROOT_CAUSE)
+    world = make_world({"a.xml": shaky}, flavor=flavor, sprint=False,
+                       sync={"lease_minutes": 0, "full_reconcile_every": 1})
+    world.cycle()
+    page_id = world.page_id("Postmortem: shaky")
+    world.sb.archive_page(page_id)
+    world.cycle()  # the full reconcile finds it archived
+    world.daemon.restart(replaced(world.daemon.settings, quality={"annotate_pages": True},
+                                  sync={"full_reconcile_every": 1000}))
+    for _ in range(2):
+        world.sb.reset_stats()
+        result = world.cycle()
+        assert result.ok, world.sb.stats()["by_route"]
+        assert not [route for route in world.sb.stats()["by_route"] if "content/{id}" in route or "pages/{id}" in route]
+    with world.sb.state.lock:
+        assert PANEL_TITLE not in world.sb.state.confluence.pages[page_id].body
+    assert any(q.page_id == page_id for q in result.metrics.quality)

@@ -246,6 +246,12 @@ def test_labels_tell_the_steps_sent():
     assert sent_steps(["pmsync-reminded-final-20260324"]) == Sent(0, True, date(2026, 3, 24))
 
 
+def test_a_label_with_an_impossible_date_is_not_a_step_and_stops_nothing():
+    labels = ("pmsync-reminded-1-20260231", reminder_label(1, False, date(2026, 3, 3)))
+    assert sent_steps(labels) == Sent(1, False, date(2026, 3, 3))
+    assert sent_steps(["pmsync-reminded-2-20261399"]) == Sent(0, False, None)
+
+
 def snapshot(key: str = "OPS-1", **changes) -> IssueSnapshot:
     values = {"key": key, "summary": "s", "status": "To Do", "status_category": "new", "due": DUE,
               "labels": ("pmsync", "pmsync-0123456789ab", "pmsync-page-7"), "assignee": ALICE,
@@ -366,3 +372,13 @@ def test_a_lagging_search_never_makes_a_reminder_go_twice(tmp_path, lose_state):
             assert not (result.applied and result.applied.reminded), result.plan.reminders
         assert set(reminder_comments(sb).values()) == {1}
         state.close()
+
+
+def test_a_hand_made_label_with_an_impossible_date_does_not_stop_the_cycle(make_world):
+    world = make_world(pages("cloud"), flavor="cloud", reminders=REMINDERS, sync={"lease_minutes": 0})
+    world.cycle()
+    key = world.issue("Overdue item").key
+    typed = {"update": {"labels": [{"add": "pmsync-reminded-1-20260231"}]}}  # 31 February: not a date
+    world.jira_client.put(f"rest/api/2/issue/{key}", data=typed)
+    world.clock.offset += timedelta(minutes=5)
+    assert world.attempt().ok

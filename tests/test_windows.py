@@ -25,6 +25,7 @@ from sync.cycle import run_cycle
 from sync.identity import MANAGED_LABEL, REMOVED_LABEL
 from sync.parser import parse_page
 from sync.state import State
+from sync.state_codec import PAGE_FORMAT
 from sync.window import covered, minutes_back, plan_window
 from tests.harness import daemon_settings
 
@@ -245,9 +246,11 @@ def test_minutes_back_covers_the_elapsed_time_the_overlap_and_a_minute_to_spare(
 
 def test_watermarks_of_older_versions_start_with_a_full_reconcile():
     assert plan_window({"cycle": "3", "confluence_since": T0.isoformat()}, 12).full
-    window = plan_window({"cycle": "3", "pages_seen_at": T0.isoformat(), "issues_seen_at": T0.isoformat()}, 12)
+    current = {"pages_seen_at": T0.isoformat(), "issues_seen_at": T0.isoformat(), "page_format": PAGE_FORMAT}
+    window = plan_window({"cycle": "3", **current}, 12)
     assert not window.full and window.number == 4 and window.pages_since == T0
-    assert plan_window({"cycle": "11", "pages_seen_at": T0.isoformat()}, 12).full
+    assert plan_window({"cycle": "11", **current}, 12).full
+    assert plan_window({"cycle": "3", **current, "page_format": "1"}, 12).full  # parses cached by an older version
 
 
 def test_the_server_clock_keeps_the_latest_lower_bound_and_follows_a_clock_set_back():
