@@ -137,7 +137,17 @@ def for_cycle(settings: Settings, view: StateView, state: State, issues: Mapping
     wanted = {page for issue in overdue.values() if (page := _page_of(issue)) and page not in pages} - gone
     pages |= state.pages_of(wanted) if wanted else {}
     closed = {r.issue_key for r in view.items.values() if r.issue_key and (r.flagged or r.done)}
-    return plan_reminders(overdue, pages.get, state.reminders(overdue), rules, skip=frozenset(closed))
+    due = plan_reminders(overdue, pages.get, state.reminders(overdue), rules, skip=frozenset(closed))
+    return first_due(due, overdue, conf.max_per_cycle)
+
+
+def first_due(reminders: Iterable[SendReminder], issues: Mapping[str, IssueSnapshot],
+              limit: int) -> tuple[SendReminder, ...]:
+    """At most `limit` reminders, the longest overdue issue first (then by key); the others stay due, next cycle."""
+    def overdue_since(reminder: SendReminder) -> tuple[date, str]:
+        return issues[reminder.issue_key].due or date.min, reminder.issue_key
+
+    return tuple(sorted(reminders, key=overdue_since)[:limit])
 
 
 def plan_reminders(issues: Mapping[str, IssueSnapshot], page_of: Callable[[str], Postmortem | None],

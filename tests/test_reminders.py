@@ -382,3 +382,19 @@ def test_a_hand_made_label_with_an_impossible_date_does_not_stop_the_cycle(make_
     world.jira_client.put(f"rest/api/2/issue/{key}", data=typed)
     world.clock.offset += timedelta(minutes=5)
     assert world.attempt().ok
+
+
+def test_a_cycle_sends_at_most_max_per_cycle_reminders_the_longest_overdue_first(make_world):
+    """A backfilled archive is mostly overdue: its reminders are spread over cycles, none lost, none twice."""
+    rows = "".join(table_row(f"Overdue {n}", "someone", day(-n - 1)) for n in range(5))
+    table = "<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
+    world = make_world({"a.xml": f"<title>Postmortem: archive</title>\n{table}{rows}</tbody></table>"},
+                       reminders={**REMINDERS, "max_per_cycle": 2}, sync={"lease_minutes": 0})
+    world.cycle()  # creates the issues
+    summaries = {world.issue(f"Overdue {n}").key: f"Overdue {n}" for n in range(5)}
+    sent = [[summaries[r.issue_key] for r in world.cycle().applied.reminded] for _ in range(3)]
+    assert [len(batch) for batch in sent] == [2, 2, 1]
+    assert [summary for batch in sent for summary in batch] == [f"Overdue {n}" for n in (4, 3, 2, 1, 0)]
+    last = world.cycle()
+    assert last.applied is None or not last.applied.reminded
+    assert all(steps(world, summary) == ["1"] for summary in summaries.values())

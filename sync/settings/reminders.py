@@ -21,6 +21,11 @@ class RemindersSettings(Section):
         3, ge=1, le=20, description="Reminders per issue; after the last, one final comment also mentions the "
                                     "postmortem's owner (its page's owner field, else the page's author)."
     )
+    max_per_cycle: int = Field(
+        100, ge=1, le=10_000, description="Reminders sent in one cycle at most, the longest overdue first; the rest "
+                                          "go in the next cycles (a backfilled archive does not comment on "
+                                          "thousands of issues at once)."
+    )
     time_zone: str = Field(
         "UTC", description="IANA time zone of the site, in which a due date ends (e.g. Europe/Berlin)."
     )
