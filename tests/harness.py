@@ -168,6 +168,19 @@ def mixed_pages(pages: int, items: int, owner: str, due: str) -> dict[str, str]:
     return out
 
 
+def archive_pages(pages: int, items: int, owner: str) -> dict[str, str]:
+    """An archive of `pages` postmortems with `items` table rows each, all owned by `owner` (an account id) and
+    due in 20 days (file name -> storage format)."""
+    due = (date.today() + timedelta(days=20)).isoformat()
+    archive = {}
+    for n in range(pages):
+        rows = "".join(f'<tr><td>Action {i} of incident {n}</td><td><ac:link><ri:user ri:account-id="{owner}" />'
+                       f'</ac:link></td><td><time datetime="{due}" /></td></tr>' for i in range(items))
+        archive[f"{n:03d}.xml"] = (f"<title>Postmortem {n:03d}</title>\n<h2>Action items</h2><table><tbody>"
+                                   f"<tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>")
+    return archive
+
+
 def seed(folder: Path, pages: Mapping[str, str]) -> Path:
     """A sandbox seed folder: the bundled users plus one storage-format file per page (file name -> XHTML)."""
     folder.mkdir(parents=True)

@@ -7,23 +7,18 @@ same offset, so "once the 15-minute overlap has passed" needs no real waiting.
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+
+from tests.harness import archive_pages
 
 PAGES, ITEMS_PER_PAGE, PAGE_SIZE, BULK = 60, 5, 50, 50
 OWNER = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"
 
 
 def archive() -> dict[str, str]:
-    due = (date.today() + timedelta(days=20)).isoformat()
-    pages = {}
-    for n in range(PAGES):
-        rows = "".join(f'<tr><td>Action {i} of incident {n}</td><td><ac:link><ri:user ri:account-id="{OWNER}" />'
-                       f'</ac:link></td><td><time datetime="{due}" /></td></tr>' for i in range(ITEMS_PER_PAGE))
-        pages[f"{n:03d}.xml"] = (f"<title>Postmortem {n:03d}</title>\n<h2>Action items</h2><table><tbody>"
-                                 f"<tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>")
-    return pages
+    return archive_pages(PAGES, ITEMS_PER_PAGE, OWNER)
 
 
 @pytest.fixture

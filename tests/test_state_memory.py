@@ -9,13 +9,14 @@ the pages we wrote.
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 import sync.cycle
 from sync.page_reads import BODY_PAGE
 from sync.state import State
+from tests.harness import archive_pages
 
 PAGES, ITEMS = 60, 3
 OWNER = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"
@@ -23,14 +24,7 @@ VERSIONS_PAGE = 200  # CQL results a request without bodies
 
 
 def archive() -> dict[str, str]:
-    due = (date.today() + timedelta(days=20)).isoformat()
-    pages = {}
-    for n in range(PAGES):
-        rows = "".join(f'<tr><td>Action {i} of incident {n}</td><td><ac:link><ri:user ri:account-id="{OWNER}" />'
-                       f'</ac:link></td><td><time datetime="{due}" /></td></tr>' for i in range(ITEMS))
-        pages[f"{n:03d}.xml"] = (f"<title>Postmortem {n:03d}</title>\n<h2>Action items</h2><table><tbody>"
-                                 f"<tr><th>Action</th><th>Owner</th><th>Due</th></tr>{rows}</tbody></table>")
-    return pages
+    return archive_pages(PAGES, ITEMS, OWNER)
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_one_person_is_one_owner_row_whatever_link_text_their_mentions_have():
 
 def test_every_table_has_the_same_order_whatever_order_the_items_come_in():
     rows = [item(f"PM {n % 4}", date(2026, 1 + n % 5, 1), owner=f"Owner {n % 3}", key=f"acc-{n % 3}",
-                 summary=f"Item {n}", due=date(2026, 5, 1 + n % 7), themes=(f"t{n % 2}", "shared"))
+                 summary=f"Item {n}", due=date(2026, 5, 1 + n % 7), themes=(f"t{n % 2}", "common"))
             for n in range(30)]
     rows += [replace(rows[0], page_url="https://wiki/other", summary="same title, another page")]
     first = compute_metrics(rows, TODAY)
