@@ -4,28 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from xml.sax.saxutils import escape
 
 from sync.quality import Finding, PageQuality
-from sync.storage_format import strip_forbidden
+from sync.storage_text import page_link, xml_text
 
 QUALITY_ROWS = 200  # postmortems listed on the summary page; `report --json` has them all
 
 
-def _text(value: object) -> str:
-    """XML-escaped text without the characters XML forbids."""
-    return escape(strip_forbidden("" if value is None else str(value)))
-
-
-def _link(quality: PageQuality) -> str:
-    if not quality.url:
-        return _text(quality.title)
-    href = escape(strip_forbidden(quality.url), {'"': "&quot;"})
-    return f'<a href="{href}">{_text(quality.title)}</a>'
-
-
 def _findings_list(findings: Sequence[Finding]) -> str:
-    return "<ul>" + "".join(f"<li><code>{_text(f.code)}</code> {_text(f.sentence)}</li>" for f in findings) + "</ul>"
+    items = "".join(f"<li><code>{xml_text(f.code)}</code> {xml_text(f.sentence)}</li>" for f in findings)
+    return f"<ul>{items}</ul>"
 
 
 def render_quality_section(quality: Sequence[PageQuality] | None) -> str:
@@ -37,7 +25,7 @@ def render_quality_section(quality: Sequence[PageQuality] | None) -> str:
             "(rules: <code>postmortem-sync</code> docs/quality.md).</p>")
     if not quality:
         return head + "<p>No findings: every postmortem meets the quality rules.</p>"
-    rows = "".join(f"<tr><td>{_link(q)}</td><td>{_text(q.incident_date)}</td>"
+    rows = "".join(f"<tr><td>{page_link(q.title, q.url)}</td><td>{xml_text(q.incident_date)}</td>"
                    f"<td>{_findings_list(q.findings)}</td></tr>" for q in quality[:QUALITY_ROWS])
     table = f"<table><tbody><tr><th>Postmortem</th><th>Incident date</th><th>Findings</th></tr>{rows}</tbody></table>"
     more = (f"<p>… and {len(quality) - QUALITY_ROWS} more postmortems: <code>postmortem-sync report --json</code> "

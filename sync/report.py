@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date
 from typing import Any
-from xml.sax.saxutils import escape
 
 from sync.metrics import Metrics, Tally, TrendMonth
 from sync.models import Owner, SummaryPage, WriteSummary
 from sync.quality_report import quality_to_json, render_quality_section
 from sync.storage_edits import jira_macro_xml
-from sync.storage_format import strip_forbidden
+from sync.storage_text import page_link, xml_attr, xml_text
 
 TABLE_ROWS = 200  # rows per table on the summary page; the CLI report has them all
 
@@ -26,24 +25,14 @@ def percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate * 100:.0f}%"
 
 
-def _text(value: object) -> str:
-    """XML-escaped text without the characters XML forbids (one would make the whole page ill-formed)."""
-    return escape(strip_forbidden("" if value is None else str(value)))
-
-
-def _attr(value: str) -> str:
-    """A double-quoted XML attribute value, every special character escaped, forbidden characters dropped."""
-    return '"' + escape(strip_forbidden(value), {'"': "&quot;"}) + '"'
-
-
 def _lozenge(title: str, colour: str) -> str:
     return ('<ac:structured-macro ac:name="status" ac:schema-version="1">'
             f'<ac:parameter ac:name="colour">{colour}</ac:parameter>'
-            f'<ac:parameter ac:name="title">{_text(title)}</ac:parameter></ac:structured-macro>')
+            f'<ac:parameter ac:name="title">{xml_text(title)}</ac:parameter></ac:structured-macro>')
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    head = "".join(f"<th>{_text(h)}</th>" for h in header)
+    head = "".join(f"<th>{xml_text(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table><tbody><tr>{head}</tr>{body}</tbody></table>"
 
@@ -59,20 +48,13 @@ def _owner_cell(label: str, mentions: Mapping[str, Owner]) -> str:
     """
     owner = mentions.get(label)
     if owner is None:
-        return _text(label)
-    text = f"<ac:link-body>{_text(owner.display)}</ac:link-body>" if owner.display else ""
+        return xml_text(label)
+    text = f"<ac:link-body>{xml_text(owner.display)}</ac:link-body>" if owner.display else ""
     for attribute, value in (("ri:account-id", owner.account_id), ("ri:userkey", owner.userkey),
                              ("ri:username", owner.username)):
         if value:
-            return f"<ac:link><ri:user {attribute}={_attr(value)} />{text}</ac:link>"
-    return _text(label)
-
-
-def _page_link(title: str, url: str | None) -> str:
-    """A link to a postmortem page (its URL as Confluence gave it), else its title."""
-    if not url:
-        return _text(title)
-    return f"<a href={_attr(url)}>{_text(title)}</a>"
+            return f"<ac:link><ri:user {attribute}={xml_attr(value)} />{text}</ac:link>"
+    return xml_text(label)
 
 
 def _status(tally: Tally) -> str:
@@ -95,8 +77,8 @@ def _overview(m: Metrics) -> str:
 
 def _by_postmortem(m: Metrics) -> str:
     archived = " " + _lozenge("ARCHIVED", "Grey")
-    rows = [[_page_link(p.title, p.url) + (archived if p.archived else ""), _text(p.incident_date), _text(p.severity),
-             *_tally_cells(p.tally), _status(p.tally)] for p in m.postmortems[:TABLE_ROWS]]
+    rows = [[page_link(p.title, p.url) + (archived if p.archived else ""), xml_text(p.incident_date),
+             xml_text(p.severity), *_tally_cells(p.tally), _status(p.tally)] for p in m.postmortems[:TABLE_ROWS]]
     return ("<h2>By postmortem</h2>"
             + _table(("Postmortem", "Incident date", "Severity", "Done", "Rate", "Overdue", "Status"), rows)
             + _more(len(m.postmortems), "postmortems, older ones"))
@@ -110,16 +92,16 @@ def _by_owner(m: Metrics) -> str:
 
 def _by_team_and_type(m: Metrics) -> str:
     return ("<h2>By team or service</h2>"
-            + _table(("Team", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_team])
+            + _table(("Team", "Done", "Rate", "Overdue"), [[xml_text(n), *_tally_cells(t)] for n, t in m.by_team])
             + "<h2>By type</h2>"
-            + _table(("Type", "Done", "Rate", "Overdue"), [[_text(n), *_tally_cells(t)] for n, t in m.by_type]))
+            + _table(("Type", "Done", "Rate", "Overdue"), [[xml_text(n), *_tally_cells(t)] for n, t in m.by_type]))
 
 
 def _by_theme(m: Metrics) -> str:
     if not m.by_theme:
         return ("<h2>By theme</h2><p>No themes yet: label postmortems (a label other than the one that finds "
                 "them) or name the service in their page properties.</p>")
-    rows = [[_text(t.theme), str(t.postmortems), *_tally_cells(t.tally)] for t in m.by_theme[:TABLE_ROWS]]
+    rows = [[xml_text(t.theme), str(t.postmortems), *_tally_cells(t.tally)] for t in m.by_theme[:TABLE_ROWS]]
     return ("<h2>By theme</h2>" + _table(("Theme", "Postmortems", "Done", "Rate", "Overdue"), rows)
             + _more(len(m.by_theme), "themes"))
 
@@ -132,8 +114,8 @@ def _recurring(m: Metrics) -> str:
         for n, incident in enumerate(recurrence.incidents):
             before = {True: _lozenge("ALL DONE BEFORE NEXT", "Green"), False: _lozenge("NOT DONE BEFORE NEXT", "Red"),
                       None: ""}[incident.done_before_next]
-            rows.append([_text(recurrence.theme) if n == 0 else "", _text(incident.date),
-                         _page_link(incident.title, incident.url), f"{incident.done}/{incident.items}", before])
+            rows.append([xml_text(recurrence.theme) if n == 0 else "", xml_text(incident.date),
+                         page_link(incident.title, incident.url), f"{incident.done}/{incident.items}", before])
     return ("<h2>Recurring</h2><p>Themes with two or more incidents within the recurrence window, oldest first: "
             "were the earlier postmortem's items all done before the next incident?</p>"
             + _table(("Theme", "Incident", "Postmortem", "Done now", "Before the next incident"), rows)
@@ -142,12 +124,12 @@ def _recurring(m: Metrics) -> str:
 
 def _aging_section(m: Metrics) -> str:
     return "<h2>Aging of open items</h2>" + _table(("Age", "Open items"),
-                                                   [[_text(label), str(count)] for label, count in m.aging])
+                                                   [[xml_text(label), str(count)] for label, count in m.aging])
 
 
 def _trend(m: Metrics) -> str:
     """The chart by the postmortem's month, and the table beside it with each month's completion now."""
-    chart_rows = [[_text(t.month), str(t.items), str(t.done), str(t.done_on_time)] for t in m.trend]
+    chart_rows = [[xml_text(t.month), str(t.items), str(t.done), str(t.done_on_time)] for t in m.trend]
     chart = ('<ac:structured-macro ac:name="chart" ac:schema-version="1">'
              '<ac:parameter ac:name="type">bar</ac:parameter>'
              '<ac:parameter ac:name="title">Action items by month of the postmortem</ac:parameter>'
@@ -160,7 +142,7 @@ def _trend(m: Metrics) -> str:
 
 def _trend_table(trend: Sequence[TrendMonth]) -> str:
     return _table(("Month", "Items", "Done", "Done on time", "Completion now"),
-                  [[_text(t.month), str(t.items), str(t.done), str(t.done_on_time), percent(t.completion)]
+                  [[xml_text(t.month), str(t.items), str(t.done), str(t.done_on_time), percent(t.completion)]
                    for t in trend])
 
 
@@ -169,8 +151,8 @@ def _needs_attention(m: Metrics) -> str:
         return ("<h2>Needs attention</h2>"
                 "<p>Nothing: every open item has an owner and a due date, and none is overdue.</p>")
     mentions = dict(m.mentions)
-    rows = [[_text(a.reason), jira_macro_xml(a.issue_key) if a.issue_key else "", _text(a.summary),
-             _owner_cell(a.owner, mentions) if a.owner else "", _page_link(a.page_title, a.page_url)]
+    rows = [[xml_text(a.reason), jira_macro_xml(a.issue_key) if a.issue_key else "", xml_text(a.summary),
+             _owner_cell(a.owner, mentions) if a.owner else "", page_link(a.page_title, a.page_url)]
             for a in m.attention[:TABLE_ROWS]]
     return ("<h2>Needs attention</h2>" + _table(("Reason", "Issue", "Action item", "Owner", "Postmortem"), rows)
             + _more(len(m.attention), "items"))
@@ -180,7 +162,7 @@ def _foreign_issues(m: Metrics) -> str:
     """The issues pages name outside the managed projects, each a Jira macro (Confluence links it)."""
     if not m.foreign:
         return ""
-    rows = [[jira_macro_xml(key), _text(summary), _text(title)] for key, summary, title in m.foreign[:TABLE_ROWS]]
+    rows = [[jira_macro_xml(key), xml_text(summary), xml_text(title)] for key, summary, title in m.foreign[:TABLE_ROWS]]
     return ("<h2>Issues outside the managed projects</h2><p>postmortem-sync does not write to these issues.</p>"
             + _table(("Issue", "Action item", "Postmortem"), rows) + _more(len(m.foreign), "issues"))
 
@@ -199,7 +181,7 @@ SECTIONS: tuple[Callable[[Metrics], str], ...] = (
 def render_summary_page(metrics: Metrics, *, scope: str | None = None) -> str:
     """The summary page body (a scoped page says its scope first); every user-supplied string escaped; same
     metrics give the same text."""
-    parts = [f"<p>Scope: {_text(scope)}.</p>" if scope else "", *(section(metrics) for section in SECTIONS)]
+    parts = [f"<p>Scope: {xml_text(scope)}.</p>" if scope else "", *(section(metrics) for section in SECTIONS)]
     return "\n".join(part for part in parts if part)
 
 
@@ -223,7 +205,8 @@ def _more(count: int, what: str) -> str:
     """The note under a table cut at TABLE_ROWS rows (10,000 rows help nobody and near Confluence's limits)."""
     if count <= TABLE_ROWS:
         return ""
-    return f"<p>… and {count - TABLE_ROWS} more {_text(what)}: <code>postmortem-sync report</code> lists them all.</p>"
+    return (f"<p>… and {count - TABLE_ROWS} more {xml_text(what)}: <code>postmortem-sync report</code> lists them "
+            "all.</p>")
 
 
 def metrics_to_json(metrics: Metrics) -> dict[str, Any]:
