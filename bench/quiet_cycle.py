@@ -7,7 +7,9 @@ Started by bench/sync_bench.py once the first sync and its settling cycle are do
 since): a new process opens a copy of the state file and runs cycles against the sandbox at URL.
 
 - `once` opens the state and runs one cycle, as the `once` command does: its CPU covers loading and
-  decoding what the cycle needs from SQLite.
+  decoding what the cycle needs from SQLite. A quiet `once` whose conclusion is settled (sync.settled: an
+  earlier quiet cycle at the same state, date and configuration concluded and wrote nothing) decodes
+  nothing; `--unsettled` forgets that first, for the figure of the first quiet `once` after a change.
 - `run` keeps the state decoded between cycles, as the `run` command does (`State.keep_decoded`): the
   first cycle loads it; the figures are those of the cycles after it (the steady state of a daemon).
 
@@ -33,12 +35,23 @@ from sync.atlassian import make_adapters
 from sync.cli import _trim_heap
 from sync.cycle import run_cycle
 from sync.logs import configure_logging
+from sync.reminders import REMINDERS_SETTLED
+from sync.settled import SETTLED_META
 from sync.state import State
 
 
 def peak_rss_mb() -> float:
     """This process's peak resident set (VmHWM: since exec; ru_maxrss would carry the parent's from the fork)."""
     return _proc_status_mb("self", "VmHWM")
+
+
+def forget_settled(path: Path) -> None:
+    """As if the state had changed since the last quiet cycle concluded: the next one draws its conclusion."""
+    state = State.open(path)
+    try:
+        state.set_meta(**{SETTLED_META: None, REMINDERS_SETTLED: None})
+    finally:
+        state.close()
 
 
 def main() -> int:
@@ -48,7 +61,10 @@ def main() -> int:
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--cycles", type=int, default=3, help="run: cycles after the loading one")
     parser.add_argument("--lease-minutes", type=float, default=15)
+    parser.add_argument("--unsettled", action="store_true", help="forget the settled conclusion and reminders first")
     args = parser.parse_args()
+    if args.unsettled:
+        forget_settled(args.state)
     configure_logging(log_format="console", level="ERROR")
     settings = bench_settings(args.url, args.state, args.lease_minutes)
     rss_start = rss_mb()

@@ -291,13 +291,16 @@ def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float, separ
                 for mode in ("once", "run"):
                     processes[mode] = quiet_process(mode, sb, Path(settings.sync.state_path))
                     progress(n, f"quiet cycle, {mode} (own process)", processes[mode])
+                # The first quiet `once` after a change draws the conclusion (metrics, summary digest) again.
+                processes["once_concluding"] = quiet_process("once", sb, Path(settings.sync.state_path), unsettled=True)
+                progress(n, "quiet cycle, once, concluding (own process)", processes["once_concluding"])
             edit_some(sb, n, rng)
             edited = measure(sb, cycle)
             return {"first": first, "settling": settling, "no_change": quiet, "after_edits": edited,
                     "quiet_process": processes}
 
 
-def quiet_process(mode: str, sb, state_path: Path) -> dict:
+def quiet_process(mode: str, sb, state_path: Path, *, unsettled: bool = False) -> dict:
     """bench/quiet_cycle.py in a child process on a copy of the state: CPU and RSS of a quiet `run` or `once`."""
     copy = state_path.with_name(f"quiet-{mode}.sqlite3")
     source = State.open(state_path)  # a consistent copy, WAL included
@@ -305,7 +308,8 @@ def quiet_process(mode: str, sb, state_path: Path) -> dict:
         source._db.execute("VACUUM INTO ?", (str(copy),))
     finally:
         source.close()
-    command = [sys.executable, str(ROOT / "bench" / "quiet_cycle.py"), mode, "--url", sb.url, "--state", str(copy)]
+    command = [sys.executable, str(ROOT / "bench" / "quiet_cycle.py"), mode, "--url", sb.url, "--state", str(copy),
+               *(["--unsettled"] if unsettled else [])]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -476,7 +480,11 @@ def target_figures(results: dict, latency: dict | None, before: dict) -> dict:
             by_n("quiet_run_rss_mb").update(measured=processes["run"]["rss_mb"], peak=processes["run"]["peak_rss_mb"])
         if "once" in processes:
             by_n("quiet_once_cpu_s").update(measured=processes["once"]["cpu_s"],
+                                            process_cpu_s=processes["once"]["process_cpu_s"],
                                             peak_rss_mb=processes["once"]["peak_rss_mb"])
+        if "once_concluding" in processes:  # stated beside it: the first quiet `once` after a change
+            by_n("quiet_once_cpu_s").update(concluding_cpu_s=processes["once_concluding"]["cpu_s"],
+                                            concluding_peak_rss_mb=processes["once_concluding"]["peak_rss_mb"])
     if latency:
         figures["latency_p95_s"]["measured"] = {k: latency[k] for k in ("p50_s", "p95_s", "max_s", "interval_s",
                                                                           "search_lag_ms", "edits", "missed")}

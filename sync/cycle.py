@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 import structlog
 
-from sync import intents, lease, panels, reminders
+from sync import intents, lease, panels, reminders, settled
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
@@ -27,8 +27,9 @@ from sync.ports import AtlassianError, ConfluencePort, JiraPort
 from sync.problems import Problem, ProblemKind
 from sync.query import managed_jql
 from sync.settings import Settings
-from sync.state import State, StateView
+from sync.state import State
 from sync.state_codec import PAGE_FORMAT
+from sync.state_view import StateView
 from sync.summaries import global_page, summarise
 from sync.templates import combine_templates
 from sync.window import Window, plan_window, read_window
@@ -86,17 +87,17 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
         blocked = _blocked(plan, settings, confluence, state, started, apply=apply, force=force)
         result.report(*read.problems, *plan.problems, blocked)
-        writes = apply and blocked is None
-        issues = read.issues
+        writes, issues = apply and blocked is None, read.issues
         if writes and (not plan.is_empty or plan.records):
             result.applied = _apply(plan, settings, jira, confluence, state, read, clocks.server(jira, "jira"))
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
             issues = _refresh_created(issues, plan, result.applied, started)
+        at = settled.basis(settings, state.generation, started.date()) if writes and not state.keeps_decoded else None
         result.rows, result.metrics = _measure(state, view, read, issues, settings, applied=result.applied is not None,
-                                        today=started.date())
+                                               today=started.date(), at=at)
         if writes:
-            _conclude(result, settings, confluence, state, window, read, issues, view)
+            _conclude(result, settings, confluence, state, window, read, issues, view, at)
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
             state.set_meta(**clocks.skew_meta(jira, confluence))
     except AtlassianError as exc:
@@ -108,11 +109,18 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
 
 
 def _conclude(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State, window: Window,
-              read: _Reading, issues: dict[str, IssueSnapshot], view: StateView) -> None:
-    """The summary pages, then what the cycle learnt, then the quality panels (each cached as written)."""
-    _summarise(result, result.rows, settings, confluence, state, full=window.full)
+              read: _Reading, issues: Mapping[str, IssueSnapshot], view: StateView, at: settled.Basis | None) -> None:
+    """The summary pages, then what the cycle learnt, then the quality panels (each cached as written). A
+    quiet cycle whose conclusion is settled (no metrics: sync.settled) only remembers."""
+    concluding, problems = result.metrics is not None, len(result.problems)
+    if concluding:
+        _summarise(result, result.rows, settings, confluence, state, full=window.full)
     _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings, read.pages))
-    result.report(*panels.annotate_pages(settings, result, read.fetched, read.failed, confluence, state))
+    if concluding:
+        result.report(*panels.annotate_pages(settings, result, read.fetched, read.failed, confluence, state))
+        if _quiet(read, issues, view, applied=result.applied is not None) and settled.settles(
+                at, state.generation, len(result.problems) - problems):
+            state.set_meta(**{settled.SETTLED_META: at.text if at else None})
 
 
 def _summarise(result: CycleResult, rows: list[TrackedItem], settings: Settings, confluence: ConfluencePort,
@@ -133,7 +141,7 @@ class _Reading(NamedTuple):
     postmortems: list[Postmortem]
     parsed: list[Postmortem]  # those parsed now (the others came from the cache: their version was known)
     failed: frozenset[str]  # pages that did not parse: their items are never taken as removed
-    issues: dict[str, IssueSnapshot]
+    issues: Mapping[str, IssueSnapshot]  # the state's own snapshot when nothing changed (see sync.issue_reads)
     unresolved: set[str]  # keys named on pages that Jira does not resolve (looked up again on a full reconcile)
     gone: frozenset[str]  # cached pages Confluence confirms deleted
     archived: list[Postmortem]  # cached pages Confluence says are archived, marked so: kept and still counted
@@ -163,6 +171,8 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     """Find the changed pages and parse them, read the managed issues, look up unknown creates, (full
     reconcile) confirm deletions, and tell the reminders due."""
     summary_id, overlap = view.meta.get("summary_page_id"), settings.sync.overlap_minutes
+    if window.full:  # a full reconcile compares every cached issue with Jira's at its end, after its writes
+        view.load()
     first = not window.full and int(view.meta.get("pages_read_again", "0")) >= VERSIONS_FIRST_FROM
     (found, bodiless), pages_at = read_window(
         lambda back: find_changed_pages(confluence, settings.confluence, back, versions_first=first,
@@ -181,7 +191,7 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     grace = timedelta(minutes=settings.sync.search_lag_grace_minutes)
     looked_up, settled = intents.due(view, issues, started, grace)
     if looked_up:
-        issues.update(intents.look_up(jira, settings.jira.project, looked_up))
+        issues = {**issues, **intents.look_up(jira, settings.jira.project, looked_up)}
     gone, archived, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages})
                                      if window.full else (frozenset(), frozenset(), []))
     due = reminders.for_cycle(settings, view, state, issues, postmortems, gone, started)
@@ -261,7 +271,7 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
     return apply_plan(plan, jira, confluence, state, by_id, options, now)
 
 
-def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: ApplyResult,
+def _refresh_created(issues: Mapping[str, IssueSnapshot], plan: Plan, applied: ApplyResult,
                      now: datetime) -> dict[str, IssueSnapshot]:
     """Snapshots of what this cycle created, from what was sent (no read-back; the next search refreshes them)."""
     issues = dict(issues)
@@ -279,9 +289,10 @@ def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: Appl
     return issues
 
 
-def _measure(state: State, view: StateView, read: _Reading, issues: dict[str, IssueSnapshot], settings: Settings, *,
-             applied: bool, today: date) -> tuple[list[TrackedItem], Metrics]:
-    """Every known item joined, and their metrics (completion, quality): pages parsed now, the last parse of others."""
+def _measure(state: State, view: StateView, read: _Reading, issues: Mapping[str, IssueSnapshot], settings: Settings,
+             *, applied: bool, today: date, at: settled.Basis | None) -> tuple[list[TrackedItem], Metrics | None]:
+    """Every known item joined, and their metrics (completion, quality): pages parsed now, the last parse of
+    others. None when the cycle is quiet and its conclusion settled at `at` (sync.settled)."""
     parsed = {pm.page_id: pm for pm in [*read.archived, *read.postmortems] if pm.page_id is not None}
 
     def compute() -> tuple[list[TrackedItem], Metrics]:
@@ -292,13 +303,22 @@ def _measure(state: State, view: StateView, read: _Reading, issues: dict[str, Is
                                   recurrence_days=settings.themes.recurrence_days)
         return rows, replace(metrics, quality=settings.quality.findings(pages.values()))
 
-    # A cycle that read nothing new and wrote nothing has the state's figures: the daemon keeps them (sync.state).
-    if parsed or read.gone or applied or issues != view.issues:
+    if not _quiet(read, issues, view, applied=applied):
         return compute()
+    if settled.is_settled(view.meta, at):
+        return [], None
+    # A cycle that read nothing new and wrote nothing has the state's figures: the daemon keeps them (sync.state).
     key = (today, settings.jira.managed)
     if settings.summary_pages:  # the team pages are cut from the rows: those are kept too
         return state.derived("measure", key, compute)
     return [], state.derived("metrics", key, lambda: compute()[1])
+
+
+def _quiet(read: _Reading, issues: Mapping[str, IssueSnapshot], view: StateView, *, applied: bool) -> bool:
+    """Whether the cycle read nothing new and wrote nothing: its figures are those of the state alone."""
+    if read.postmortems or read.archived or read.gone or applied:
+        return False
+    return issues is view.issues or issues == view.issues
 
 
 def _as_written(applied: ApplyResult | None, settings: Settings, listed: list[Page]) -> list[Postmortem]:
@@ -309,15 +329,16 @@ def _as_written(applied: ApplyResult | None, settings: Settings, listed: list[Pa
     return parse_pages(written, settings)[0]
 
 
-def _remember(state: State, window: Window, read: _Reading, issues: dict[str, IssueSnapshot],
-              cached: dict[str, IssueSnapshot], result: CycleResult, written: list[Postmortem]) -> None:
+def _remember(state: State, window: Window, read: _Reading, issues: Mapping[str, IssueSnapshot],
+              cached: Mapping[str, IssueSnapshot], result: CycleResult, written: list[Postmortem]) -> None:
     """Cache what this cycle learnt (only what changed) and move the watermarks (not past work to redo)."""
     times, plan = read.times, result.plan or Plan()
     with state.transaction():
         state.save_pages([*read.parsed, *read.archived, *written])  # a page we wrote back is cached as we wrote it
         state.forget_pages(read.gone)
-        state.save_issues([s for key, s in issues.items() if cached.get(key) is not s and cached.get(key) != s],
-                          forget=[key for key in cached if key not in issues])
+        if issues is not cached:  # the same mapping on a quiet cycle: nothing to compare (nor to decode)
+            state.save_issues([s for key, s in issues.items() if cached.get(key) is not s and cached.get(key) != s],
+                              forget=[key for key in cached if key not in issues])
         state.clear_intents([*times.settled, *intents.settled_by(plan, times.looked_up)])
         marks: dict[str, str | None] = {
             "cycle": str(window.number), "issues_seen_at": times.issues_at.isoformat(),

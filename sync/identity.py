@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sync.models import ActionItem, ItemRecord
 
 if TYPE_CHECKING:
-    from sync.state import IssueLink
+    from sync.state_view import IssueLink
 
 MANAGED_LABEL = "pmsync"
 REMOVED_LABEL = "pmsync-removed"

@@ -18,7 +18,7 @@ from sync.identity import epic_label, epic_page_from_labels, item_key_from_label
 from sync.models import IssueSnapshot, Plan
 from sync.ports import JiraPort
 from sync.query import labels_jql
-from sync.state import StateView
+from sync.state_view import StateView
 
 EPIC_PREFIX = "epic-"  # an epic's intent is "epic-<page id>"; an item's is its 12-hex item key
 LOOK_UP_BATCH = 50

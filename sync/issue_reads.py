@@ -4,33 +4,35 @@ pages name that the search did not return, looked up by key in batches."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sync.models import IssueSnapshot, Postmortem
 from sync.ports import AtlassianError, JiraPort
 from sync.problems import Problem, ProblemKind
 from sync.query import is_issue_key, keys_jql
-from sync.state import StateView
+from sync.state_view import StateView
 
 KEY_BATCH = 50  # keys per JQL `key in (...)` query
 
 
 def read_issues(jira: JiraPort, view: StateView, fresh: Iterable[IssueSnapshot], full: bool,
-                postmortems: list[Postmortem]) -> tuple[dict[str, IssueSnapshot], set[str], list[Problem]]:
+                postmortems: list[Postmortem]) -> tuple[Mapping[str, IssueSnapshot], set[str], list[Problem]]:
     """The issues a search found (merged into the cache), plus those of these pages' items that it did not
     return, by key: named on a page, or in our records (a new issue the index does not show yet).
 
     Also returns the keys that do not resolve (known ones are not looked up again until a full
-    reconcile) and the problems to report.
+    reconcile) and the problems to report. When nothing was found and no page was read, that is the
+    cache itself (`view.issues`, not even decoded yet on a quiet cycle of `once`).
     """
     found_now = {s.key: s for s in fresh}
-    issues = found_now if full else {**view.issues, **found_now}
+    cached: Mapping[str, IssueSnapshot] = {} if full else view.issues
     unresolved = set() if full else set(json.loads(view.meta.get("unresolved_keys", "[]")))
     pages = {pm.page_id for pm in postmortems}
     keys = {i.jira_key for pm in postmortems for i in pm.items} | {
-        r.issue_key for r in view.items.values() if r.page_id in pages}
+        r.issue_key for r in (view.items.values() if pages else ()) if r.page_id in pages}
     # A key that is not one by Jira's syntax is never sent anywhere; the planner reports it (invalid-key).
-    named = sorted(k for k in keys if k and is_issue_key(k) and k not in issues and k not in unresolved)
+    named = sorted(k for k in keys if k and is_issue_key(k) and k not in found_now and k not in cached
+                   and k not in unresolved)
     problems: list[Problem] = []
     for start in range(0, len(named), KEY_BATCH):
         batch = named[start:start + KEY_BATCH]
@@ -38,13 +40,15 @@ def read_issues(jira: JiraPort, view: StateView, fresh: Iterable[IssueSnapshot],
             found = {s.key: s for s in jira.search(keys_jql(batch))}
         except AtlassianError:  # one key that does not exist makes Jira reject the whole query
             found = {}
-        issues.update({key: found[key] for key in batch if key in found})
+        found_now.update({key: found[key] for key in batch if key in found})
         # A key Jira answers under another key was moved to another project; check each on its own.
         alone, alone_problems = _issues_one_by_one(jira, [key for key in batch if key not in found])
-        issues.update(alone)
-        unresolved |= {key for key in batch if key not in issues}
+        found_now.update(alone)
+        unresolved |= {key for key in batch if key not in found_now}
         problems += alone_problems
-    return issues, unresolved, problems
+    if full or not found_now:
+        return found_now if full else cached, unresolved, problems
+    return {**cached, **found_now}, unresolved, problems
 
 
 def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, IssueSnapshot], list[Problem]]:

@@ -16,7 +16,7 @@ from sync.identity import page_item_keys, tracked_by_issue
 from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem
 from sync.quality import PageQuality
 from sync.query import is_issue_key
-from sync.state import IssueLink
+from sync.state_view import IssueLink
 from sync.themes import Recurrence, page_themes, recurrences, theme_rows
 
 AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 days"), (91, 10**6, "over 90 days"))

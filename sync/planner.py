@@ -46,7 +46,7 @@ from sync.models import (
 )
 from sync.problems import Problem, ProblemKind
 from sync.query import is_issue_key
-from sync.state import StateView
+from sync.state_view import StateView
 
 
 def _labelled_issues(snapshots: Mapping[str, IssueSnapshot]) -> tuple[dict[str, str], list[Problem]]:
@@ -115,6 +115,10 @@ def plan_changes(
     `deleted_page_ids`: cached pages confirmed gone from Confluence; their items are flagged as removed.
     `reminders`: those due today (sync.reminders); planned but for issues this plan marks done or flags.
     """
+    if not postmortems and not deleted_page_ids and snapshots is state.issues:
+        # Nothing new on either side (duplicates were reported when they appeared, and on each full reconcile):
+        # nothing to plan, and the state need not even be decoded (sync.state_view).
+        return Plan(reminders=tuple(reminders))
     labelled, duplicates = _labelled_issues(snapshots)
     given = _Given(snapshots, state, options, now, labelled, tracked_by_issue(state.items.values()))
     epics = {page: s.key for s in snapshots.values() if (page := epic_page_from_labels(s.labels))}

@@ -32,11 +32,14 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from sync import settled
 from sync.identity import MANAGED_LABEL, REMOVED_LABEL, item_key_from_labels
 from sync.models import CommentPart, IssueSnapshot, Link, Owner, Postmortem, SendReminder
 from sync.settings import Settings
-from sync.state import State, StateView
+from sync.state import State
+from sync.state_view import StateView
 
+REMINDERS_SETTLED = "settled_reminders"  # the basis (sync.settled) at which a quiet cycle found none due
 LABEL_PREFIX = "pmsync-reminded-"
 FINAL = "final"
 _LABEL = re.compile(r"^pmsync-reminded-(\d+|final)-(\d{8})$")
@@ -130,14 +133,18 @@ def for_cycle(settings: Settings, view: StateView, state: State, issues: Mapping
         return ()
     rules = ReminderRules(conf.every_days, conf.max, now.astimezone(ZoneInfo(conf.time_zone)).date(), now,
                           timedelta(minutes=settings.sync.search_lag_grace_minutes), frozenset(settings.jira.managed))
+    parsed, quiet = list(parsed), issues is view.issues  # quiet: nothing new read (the state not even decoded)
+    at = settled.basis(settings, state.generation, rules.today)
+    if quiet and not parsed and not gone and view.meta.get(REMINDERS_SETTLED) == at.text:
+        return ()  # nothing was due at this basis, and nothing is waiting on an unknown outcome
     overdue = {key: s for key, s in issues.items() if s.due is not None and s.due < rules.today and not s.is_done}
-    if not overdue:
-        return ()
     pages = {pm.page_id: pm for pm in parsed if pm.page_id}
     wanted = {page for issue in overdue.values() if (page := _page_of(issue)) and page not in pages} - gone
     pages |= state.pages_of(wanted) if wanted else {}
-    closed = {r.issue_key for r in view.items.values() if r.issue_key and (r.flagged or r.done)}
+    closed = {r.issue_key for r in view.items.values() if r.issue_key and (r.flagged or r.done)} if overdue else set()
     due = plan_reminders(overdue, pages.get, state.reminders(overdue), rules, skip=frozenset(closed))
+    if quiet and not parsed and not gone and not due and not state.unsent_reminders():
+        state.set_meta(**{REMINDERS_SETTLED: at.text})
     return first_due(due, overdue, conf.max_per_cycle)
 
 

@@ -7,15 +7,16 @@ into the pages; the next cycle is then a full reconcile that adopts what it find
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import pickle
 import sqlite3
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sync.models import IssueSnapshot, ItemRecord, Postmortem
 from sync.state_codec import (
@@ -25,6 +26,7 @@ from sync.state_codec import (
     snapshot_from_json,
     snapshot_to_json,
 )
+from sync.state_view import Decoded, IssueLink, StateView
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -36,25 +38,6 @@ CREATE TABLE IF NOT EXISTS intents (item_key TEXT PRIMARY KEY, started_at TEXT N
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reminders (issue_key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
-
-
-class IssueLink(NamedTuple):
-    """The part of an ItemRecord the report needs."""
-
-    item_key: str
-    page_id: str
-    issue_key: str | None
-
-
-@dataclass(frozen=True)
-class StateView:
-    """A read-only snapshot of the state for the pure planner and report."""
-
-    items: dict[str, ItemRecord] = field(default_factory=dict)
-    pages: dict[str, Postmortem] = field(default_factory=dict)
-    issues: dict[str, IssueSnapshot] = field(default_factory=dict)
-    intents: dict[str, datetime] = field(default_factory=dict)
-    meta: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,7 +63,9 @@ class State:
         self._keep = False
         self._decoded: _Decoded | None = None
         self._derived: dict[str, tuple[int, Hashable, Any]] = {}
-        self.generation = 0  # counts the writes of items, pages and issues (what `derived` values depend on)
+        # Counts the writes of items, pages and issues (what `derived` values and a settled conclusion depend on),
+        # kept in the file: each write moves it on first, so a crash half-way never leaves it naming new content.
+        self.generation = self._stored_generation()
         self.loads = 0  # how often the decoded copy was loaded from SQLite (tests: a quiet cycle loads nothing)
 
     @classmethod
@@ -117,9 +102,19 @@ class State:
         """From now on keep the state decoded in memory between reads (loaded at the first read)."""
         self._keep = True
 
+    @property
+    def keeps_decoded(self) -> bool:
+        return self._keep
+
     def reload(self) -> None:
         """Drop the decoded copy: the next read loads it from SQLite, as a restarted process would."""
         self._decoded = None
+        self._derived.clear()
+        self.generation = self._stored_generation()
+
+    def _stored_generation(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
+        return int(row[0]) if row else 0
 
     def _memory(self) -> _Decoded | None:
         """The decoded copy when it is kept, loaded now if need be; None when reads go to SQLite."""
@@ -143,9 +138,11 @@ class State:
         self._derived[name] = (self.generation, key, pickle.dumps(value))
         return value
 
-    def _wrote(self) -> None:
+    def _writing(self) -> None:
+        """Move the generation on: called before each write of items, pages or issues."""
         self.generation += 1
         self._derived.clear()
+        self.set_meta(generation=str(self.generation))
 
     def view(self, *, with_pages: bool = True) -> StateView:
         """Everything cached; `with_pages=False` leaves the parsed pages out (see `pages`)."""
@@ -153,8 +150,11 @@ class State:
         memory = self._memory()
         if memory is not None:  # copies: the caller's snapshot stays as it was while the cycle writes
             return StateView(dict(memory.items), pages, dict(memory.issues), dict(memory.intents), dict(memory.meta))
-        with _decoding():
-            return StateView(self._items(), pages, self._issues(), self._intents(), self._meta())
+        at = self.generation
+        unchanged = lambda: self.generation == at  # noqa: E731
+        # Items and issues are decoded when first read: a quiet cycle of `once` reads neither.
+        return StateView(Decoded(_decoded(self._items), unchanged), pages, Decoded(_decoded(self._issues), unchanged),
+                         self._intents(), self._meta())
 
     def _issues(self) -> dict[str, IssueSnapshot]:
         snapshots = (snapshot_from_json(json.loads(doc)) for (doc,) in self._db.execute("SELECT doc FROM issues"))
@@ -227,50 +227,50 @@ class State:
 
     def save_items(self, records: Iterable[ItemRecord]) -> None:
         records = list(records)
+        if not records:
+            return
+        self._writing()
         self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
                              ((r.item_key, r.page_id, json.dumps(asdict(r))) for r in records))
-        if records:
-            self._wrote()
-            if self._decoded is not None:
-                self._decoded.items.update((r.item_key, r) for r in records)
+        if self._decoded is not None:
+            self._decoded.items.update((r.item_key, r) for r in records)
 
     def save_pages(self, postmortems: Iterable[Postmortem]) -> None:
-        rows = [0]  # streamed: a backfill saves 10,000 pages, whose documents need not be in memory at once
-
-        def documents() -> Iterator[tuple[str | None, str]]:
-            for pm in postmortems:
-                rows[0] += 1
-                yield pm.page_id, json.dumps(postmortem_to_json(pm))
-
-        self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", documents())
-        if rows[0]:
-            self._wrote()
+        # Streamed: a backfill saves 10,000 pages, whose documents need not be in memory at once.
+        first, rest = _first(postmortems)
+        if first is None:
+            return
+        self._writing()
+        documents = ((pm.page_id, json.dumps(postmortem_to_json(pm))) for pm in itertools.chain([first], rest))
+        self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", documents)
 
     def forget_pages(self, page_ids: Iterable[str]) -> None:
         """Drop deleted pages from the cache (their item records stay: they hold the flagged issues)."""
         page_ids = list(page_ids)
-        self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
         if page_ids:
-            self._wrote()
+            self._writing()
+            self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
 
     def save_issues(self, snapshots: Iterable[IssueSnapshot], *, forget: Iterable[str] = ()) -> None:
         """Store new or changed snapshots; drop the issues in `forget` (gone from a full search)."""
-        forget, kept, rows = list(forget), self._decoded.issues if self._decoded else None, [0]
+        forget, kept = list(forget), self._decoded.issues if self._decoded else None
+        first, rest = _first(snapshots)  # streamed, as pages are
+        if first is None and not forget:
+            return
+        self._writing()
         self._db.executemany("DELETE FROM issues WHERE issue_key = ?", [(k,) for k in forget])
         if kept is not None:
             for key in forget:
                 kept.pop(key, None)
 
-        def documents() -> Iterator[tuple[str, str]]:  # streamed, as pages are
-            for snapshot in snapshots:
-                rows[0], doc = rows[0] + 1, snapshot_to_json(snapshot)
+        def documents() -> Iterator[tuple[str, str]]:
+            for snapshot in itertools.chain([first] if first else [], rest):
+                doc = snapshot_to_json(snapshot)
                 if kept is not None:  # decoded from what SQLite holds, so that both are the same
                     kept[snapshot.key] = snapshot_from_json(doc)
                 yield snapshot.key, json.dumps(doc)
 
         self._db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?)", documents())
-        if rows[0] or forget:
-            self._wrote()
 
     def set_meta(self, **values: str | None) -> None:
         for name, value in values.items():
@@ -304,6 +304,11 @@ class State:
                 f"SELECT issue_key, doc FROM reminders WHERE issue_key IN ({', '.join('?' * len(chunk))})", chunk))
         return found
 
+    def unsent_reminders(self) -> bool:
+        """Whether a reminder step's outcome is unknown (journalled before sending, never marked sent)."""
+        row = self._db.execute("SELECT 1 FROM reminders WHERE json_extract(doc, '$.sent') = 0 LIMIT 1").fetchone()
+        return row is not None
+
     def save_reminder(self, issue_key: str, doc: str) -> None:
         """Journal a reminder step of this issue (committed at once: it is written before the step is sent)."""
         self._db.execute("INSERT OR REPLACE INTO reminders VALUES (?, ?)", (issue_key, doc))
@@ -322,6 +327,20 @@ class State:
         if self._decoded is not None:
             for key in item_keys:
                 self._decoded.intents.pop(key, None)
+
+
+def _first(values: Iterable[T]) -> tuple[T | None, Iterator[T]]:
+    """The first of these values (None if there is none) and an iterator over the rest."""
+    rest = iter(values)
+    return next(rest, None), rest
+
+
+def _decoded(load: Callable[[], T]) -> Callable[[], T]:
+    """load, run without cyclic collection (see _decoding)."""
+    def run() -> T:
+        with _decoding():
+            return load()
+    return run
 
 
 @contextmanager

@@ -231,12 +231,18 @@ class Daemon:
     request sequence is the same, without the real seconds (tests assert the waits instead).
     """
 
-    def __init__(self, settings: Settings, clock: Clock, *, record_waits: bool = False) -> None:
+    def __init__(self, settings: Settings, clock: Clock, *, record_waits: bool = False, process: str = "run") -> None:
         self.clock = clock
         self.waits: list[float] | None = [] if record_waits else None
-        self.state = State.open(settings.sync.state_path)
-        self.state.keep_decoded()  # as `run` does (sync.cli): cycles read the decoded state kept in memory
+        self.keeps_decoded = process == "run"  # as `run` does (sync.cli); `once` reads the file each cycle
+        self.state = self._open(settings.sync.state_path)
         self.restart(settings)
+
+    def _open(self, path: Path | str) -> State:
+        state = State.open(path)
+        if self.keeps_decoded:
+            state.keep_decoded()  # cycles read the decoded state kept in memory
+        return state
 
     def restart(self, settings: Settings | None = None) -> None:
         """New adapters, optionally with new settings; the same state file (a restarted process)."""
@@ -267,8 +273,7 @@ class Daemon:
         path = Path(self.settings.sync.state_path)
         for file in path.parent.glob(path.name + "*"):
             file.unlink()
-        self.state = State.open(path)
-        self.state.keep_decoded()
+        self.state = self._open(path)
 
     def close(self) -> None:
         self.state.close()
@@ -280,8 +285,9 @@ class Daemon:
 class World:
     """A running sandbox, the daemon(s) against it and the users' side; see the module docstring."""
 
-    def __init__(self, sb: Sandbox, folder: Path, *, record_waits: bool = False, **options: Any) -> None:
-        self.sb, self.folder, self.flavor = sb, folder, sb.flavor
+    def __init__(self, sb: Sandbox, folder: Path, *, record_waits: bool = False, process: str = "run",
+                 **options: Any) -> None:
+        self.sb, self.folder, self.flavor, self.process = sb, folder, sb.flavor, process
         self.options = {"token": sb.options.api_token, "pat": sb.options.pat,
                         "confluence_pat": sb.options.confluence_pat, **options}
         self.record_waits = record_waits
@@ -304,7 +310,8 @@ class World:
     def add_daemon(self, name: str, **options: Any) -> Daemon:
         """Another instance against this site: its own state file, adapters and connections."""
         assert name not in self.daemons, f"daemon {name} exists"
-        self.daemons[name] = Daemon(self.settings_for(name, **options), self.clock, record_waits=self.record_waits)
+        self.daemons[name] = Daemon(self.settings_for(name, **options), self.clock, record_waits=self.record_waits,
+                                    process=self.process)
         return self.daemons[name]
 
     @property
@@ -409,7 +416,8 @@ class World:
 @contextmanager
 def running_world(folder: Path, pages: Mapping[str, str] | None = None, *, flavor: str = "cloud",
                   latency_ms: int = 0, api_token: str = SANDBOX_API_TOKEN, pat: str = SANDBOX_PAT,
-                  record_waits: bool = False, v1_content_gone: bool = False, **options: Any) -> Iterator[World]:
+                  record_waits: bool = False, v1_content_gone: bool = False, process: str = "run",
+                  **options: Any) -> Iterator[World]:
     """A world for the block: a sandbox seeded with `pages` (the bundled examples when None) in
     `folder`, with the sandbox credentials given; `options` are the daemon's (see `daemon_config`).
 
@@ -421,7 +429,7 @@ def running_world(folder: Path, pages: Mapping[str, str] | None = None, *, flavo
     seed_dir = seed(folder / "seed", pages) if pages is not None else None
     with running_sandbox(flavor=flavor, seed_dir=seed_dir, latency_ms=latency_ms, port=0, api_token=api_token,
                          pat=pat, v1_content_gone=v1_content_gone) as sb:
-        world = World(sb, folder, record_waits=record_waits, **options)
+        world = World(sb, folder, record_waits=record_waits, process=process, **options)
         try:
             yield world
         finally:

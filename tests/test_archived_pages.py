@@ -14,6 +14,8 @@ import pytest
 from sync.problems import Problem, ProblemKind
 from tests.harness import FLAVORS, SUMMARY_TITLE, item_pages
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 # Every cycle is a full reconcile, and a removed item is also transitioned: the worst a wrong guess could do.
 FULL_AND_TRANSITION = {"sprint": False, "sync": {"full_reconcile_every": 1},
                        "jira": {"removed_transition": "Done"}}

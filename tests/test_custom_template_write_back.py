@@ -11,6 +11,8 @@ from sync.cycle import run_cycle
 from sync.settings import load_settings
 from sync.state import State
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 ALICE = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"
 DUE = (date.today() + timedelta(days=30)).isoformat()
 TITLE = "Postmortem: signing key rollover"

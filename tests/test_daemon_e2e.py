@@ -18,6 +18,8 @@ from sync.parser import parse_file
 from sync.problems import ProblemKind
 from tests.harness import EXAMPLES, FLAVORS
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 PAST = (date.today() - timedelta(days=10)).isoformat()
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 ALICE = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"  # hwagner in the bundled users.json

@@ -11,6 +11,8 @@ import pytest
 from sync.problems import Problem, ProblemKind
 from tests.harness import item_pages
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 HOSTILE = 'Fix " OR project = X -- <script>alert(1)</script> ]]> \u202egnp.exe\u200b &amp; R&amp;D'
 
 

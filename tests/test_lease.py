@@ -12,6 +12,8 @@ from sync.problems import ProblemKind
 from sync.state import State
 from sync.summary_page import SUMMARY_PLACEHOLDER
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TERM = timedelta(minutes=15)
 GRACE = timedelta(minutes=2)

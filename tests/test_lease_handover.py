@@ -31,6 +31,8 @@ from sync.state import State
 from tests.harness import daemon_settings, write_site_config
 from tests.test_lease import WHERE, FakeWiki
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 USERS = REPO / "sandbox" / "examples" / "users.json"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

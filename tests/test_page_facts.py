@@ -13,6 +13,8 @@ from tests.harness import FLAVORS, replaced, table_page
 from tests.test_daemon_e2e import small_page
 from tests.test_quality_e2e import DETAILS, ROOT_CAUSE, SPECIFIC, VAGUE
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_labels_creation_and_author_reach_every_postmortem(world, flavor):

@@ -26,6 +26,8 @@ from sync.problems import ProblemKind
 from sync.state import State
 from tests.harness import FLAVORS, SUMMARY_TITLE, World, replaced
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 FUTURE = (date.today() + timedelta(days=30)).isoformat()
 LATER = (date.today() + timedelta(days=45)).isoformat()
 TITLE = "Postmortem: queue backlog"

@@ -12,6 +12,8 @@ from sync.problems import ProblemKind
 from sync.summary_page import SUMMARY_MARK
 from tests.harness import FLAVORS, SUMMARY_TITLE, World, item_pages, replaced
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 
 @pytest.fixture(params=FLAVORS)
 def world(request, make_world):

@@ -13,7 +13,7 @@ from sync.issue_fields import PlanOptions, page_record
 from sync.models import ActionItem, IssueSnapshot, Owner, Postmortem
 from sync.planner import plan_changes
 from sync.problems import Problem, ProblemKind
-from sync.state import StateView
+from sync.state_view import StateView
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 OPTIONS = PlanOptions(project="OPS", priority_map={"P1": "High", "Fix": "Medium"}, default_priority="Low")

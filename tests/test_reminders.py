@@ -30,6 +30,8 @@ from sync.reminders import (
 )
 from tests.harness import FLAVORS, table_row
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 ALICE = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"  # hwagner in the bundled users.json
 BOB = "557058:f1cf1623-f9cc-a4c0-a936-7c72e691d7f1"  # nkaur
 TITLE = "Postmortem: cache [stampede] {v2} | *hot*"  # wiki markup in a title must stay text

@@ -13,6 +13,8 @@ import pytest
 
 from tests.harness import archive_pages
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 PAGES, ITEMS_PER_PAGE, PAGE_SIZE, BULK = 60, 5, 50, 50
 OWNER = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"
 

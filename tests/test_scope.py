@@ -16,6 +16,8 @@ from sync.problems import Problem, ProblemKind
 from sync.summary_page import SUMMARY_MARK
 from tests.harness import DUE, FLAVORS, SUMMARY_TITLE, item_pages, table_page
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 EVERY_CYCLE_FULL = {"sprint": False, "sync": {"full_reconcile_every": 1}}
 INJECTION = "OPS-1) OR project is not EMPTY OR key in (OPS-1, SEC-1"
 

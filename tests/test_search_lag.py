@@ -40,6 +40,8 @@ from tests.harness import seed as seed_folder
 from tests.test_crash_loop import run_and_kill_at
 from tests.test_windows import ZONES, morning
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 LAG_MS = 12 * 60_000  # beyond the old 2-minute grace, within the 15-minute default
 PAGES, ITEMS = 8, 4

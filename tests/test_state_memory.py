@@ -44,8 +44,8 @@ def as_stored(path) -> dict:
     """What a fresh process reads from the state file."""
     fresh = State.open(path)
     try:
-        view = fresh.view(with_pages=False)
-        return {"items": view.items, "issues": view.issues, "intents": view.intents, "meta": view.meta}
+        view = fresh.view(with_pages=False)  # its items and issues are decoded when read: read them before closing
+        return {"items": dict(view.items), "issues": dict(view.issues), "intents": view.intents, "meta": view.meta}
     finally:
         fresh.close()
 

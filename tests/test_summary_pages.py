@@ -17,6 +17,8 @@ from lxml import html as lxml_html
 from sync.cli import main
 from tests.harness import FLAVORS, SUMMARY_TITLE
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 TEAM_TITLE = "Payments team: postmortem action items"
 TEAM_PAGE = {"title": TEAM_TITLE, "space": "PM", "themes": ["payments"]}
 WEBHOOKS = "Postmortem: payment webhooks timed out after the TLS library upgrade (2026-01-15)"

@@ -31,6 +31,8 @@ from sync.settings import ScopedSummaryPage, Settings
 from sync.summaries import in_scope, plan_scoped
 from sync.themes import page_themes, services
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 TODAY = date(2026, 6, 15)
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,6 +15,8 @@ import pytest
 from sync.problems import ProblemKind
 from tests.harness import Daemon, item_pages, table_row
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 PAGES, ITEMS = 8, 5
 LEASE_KINDS = {ProblemKind.LEASE_PAGE_MISSING, ProblemKind.LEASE_DENIED, ProblemKind.LEASE_LOST,
                ProblemKind.LEASE_FAILED, ProblemKind.LEASE_HELD, ProblemKind.LEASE_HANDOVER}

@@ -17,6 +17,8 @@ from sync.cycle import run_cycle
 from sync.problems import Problem, ProblemKind
 from tests.harness import KEY_PARAMETER, item_pages, table_page
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 # Every cycle is a full reconcile here: deletions are noticed on full reconciles.
 EVERY_CYCLE_FULL = {"sprint": False, "sync": {"full_reconcile_every": 1}}
 

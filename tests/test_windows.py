@@ -29,6 +29,8 @@ from sync.state_codec import PAGE_FORMAT
 from sync.window import covered, minutes_back, plan_window
 from tests.harness import daemon_settings
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 USERS = Path(__file__).resolve().parents[1] / "sandbox" / "examples" / "users.json"
 DUE = (date.today() + timedelta(days=30)).isoformat()
 LATER = (date.today() + timedelta(days=45)).isoformat()

@@ -12,6 +12,8 @@ import pytest
 from sync.problems import ProblemKind
 from tests.harness import FLAVORS
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 TITLE = "Postmortem: queue stall"
 
 

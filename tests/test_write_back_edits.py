@@ -19,6 +19,8 @@ from sync.storage_edits import (
 )
 from tests.samples import SAMPLES
 
+BOTH_PROCESSES = True  # every world here runs as `run` and as `once` keep the state (tests/conftest.py)
+
 MACRO = jira_macro_xml("OPS-12")
 
 
