@@ -42,7 +42,7 @@ SOURCES = {str(path): path.read_text() for path in Path(SYNC_DIR).glob("*.py")}
 MB = 1024 * 1024
 # The steps of run_cycle, as the names it calls them by in sync.cycle.
 CYCLE_STEPS = ("parse_pages", "read_issues", "deleted_pages", "plan_changes", "_blocked", "_apply",
-               "_refresh_created", "tracked_items", "compute_metrics", "plan_summary", "write_summary",
+               "with_created", "tracked_items", "compute_metrics", "plan_summary", "write_summary",
                "_remember")
 
 

@@ -197,10 +197,10 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
             gc.freeze()
             _trim_heap()
         _log_cycle(result)
-        m = result.metrics
-        items = {"open": m.open, "done": m.done, "overdue": m.overdue} if m else {}
+        t = result.totals
+        items = {"open": t.open, "done": t.done, "overdue": t.overdue} if t else {}
         return CycleOutcome(result.ok, result.duration_s, result.requests, items,
-                            m.completion_rate if m else None, result.pages_seen)
+                            t.completion_rate if t else None, result.pages_seen)
 
     server = HealthServer(health, settings.daemon.metrics_host, settings.daemon.metrics_port)
     daemon = Daemon(cycle, interval_s=interval_s, health=health, health_server=server)

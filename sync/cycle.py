@@ -15,9 +15,9 @@ from sync import intents, lease, panels, reminders, settled
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
 from sync.issue_fields import plan_options
-from sync.issue_reads import read_issues
+from sync.issue_reads import read_issues, with_created
 from sync.jira_macro import JiraServer
-from sync.metrics import Metrics, TrackedItem, compute_metrics, tracked_items
+from sync.metrics import Metrics, Totals, TrackedItem, compute_metrics, tracked_items
 from sync.models import IssueSnapshot, Page, Plan, Postmortem, SendReminder
 from sync.page_reads import VERSIONS_FIRST_FROM, find_changed_pages
 from sync.page_status import archived_parses, deleted_pages
@@ -51,6 +51,8 @@ class CycleResult:
     metrics: Metrics | None = None
     rows: list[TrackedItem] = field(default_factory=list)  # every known item, joined (what the metrics count);
     # empty when a quiet cycle reused the figures and no team page needs them (_measure)
+    totals: Totals | None = None  # the metrics' totals: also on a settled cycle of `run` (for its health endpoint)
+    settled: bool = False  # a quiet cycle whose conclusion was settled (sync.settled): no summary or panel work
     summary_written: bool = False
     scoped_written: list[str] = field(default_factory=list)  # titles of the [[summary_pages]] written
     requests: dict[str, int] = field(default_factory=dict)
@@ -92,10 +94,10 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
             result.applied = _apply(plan, settings, jira, confluence, state, read, clocks.server(jira, "jira"))
             result.report(*result.applied.problems)
             lease.note_creates(state, plan, result.applied, now(), write_back=settings.sync.write_back)
-            issues = _refresh_created(issues, plan, result.applied, started)
-        at = settled.basis(settings, state.generation, started.date()) if writes and not state.keeps_decoded else None
-        result.rows, result.metrics = _measure(state, view, read, issues, settings, applied=result.applied is not None,
-                                               today=started.date(), at=at)
+            issues = with_created(issues, plan, result.applied, started)
+        at, today = settled.basis(settings, state.generation, started.date()) if writes else None, started.date()
+        result.rows, result.metrics, result.totals, result.settled = _measure(
+            state, view, read, issues, settings, today=today, applied=result.applied is not None, at=at)
         if writes:
             _conclude(result, settings, confluence, state, window, read, issues, view, at)
         if apply:  # a standby, which may not write, still remembers the skews (cheap estimates next time)
@@ -111,7 +113,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
 def _conclude(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State, window: Window,
               read: _Reading, issues: Mapping[str, IssueSnapshot], view: StateView, at: settled.Basis | None) -> None:
     """The summary pages, then what the cycle learnt, then the quality panels (each cached as written). A
-    quiet cycle whose conclusion is settled (no metrics: sync.settled) only remembers."""
+    quiet cycle whose conclusion is settled (sync.settled) only remembers."""
     concluding, problems = result.metrics is not None, len(result.problems)
     if concluding:
         _summarise(result, result.rows, settings, confluence, state, full=window.full)
@@ -189,7 +191,7 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     issues, unresolved, issue_problems = read_issues(jira, view, fresh, window.full, postmortems)
     started = clocks.server(jira, "jira", clocks.began)
     grace = timedelta(minutes=settings.sync.search_lag_grace_minutes)
-    looked_up, settled = intents.due(view, issues, started, grace)
+    looked_up, known = intents.due(view, issues, started, grace)
     if looked_up:
         issues = {**issues, **intents.look_up(jira, settings.jira.project, looked_up)}
     gone, archived, gone_problems = (deleted_pages(confluence, state.page_ids(), {p.id for p in pages})
@@ -197,7 +199,7 @@ def _read(settings: Settings, jira: JiraPort, confluence: ConfluencePort, state:
     due = reminders.for_cycle(settings, view, state, issues, postmortems, gone, started)
     return _Reading(pages, bodiless, postmortems, parsed, failed, issues, unresolved, gone,
                     archived_parses(state, archived), [*parse_problems, *issue_problems, *gone_problems],
-                    _Times(started, pages_at, issues_at, looked_up, settled, again), due)
+                    _Times(started, pages_at, issues_at, looked_up, known, again), due)
 
 
 def _parse(pages: list[Page], settings: Settings, state: State, *,
@@ -271,28 +273,17 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
     return apply_plan(plan, jira, confluence, state, by_id, options, now)
 
 
-def _refresh_created(issues: Mapping[str, IssueSnapshot], plan: Plan, applied: ApplyResult,
-                     now: datetime) -> dict[str, IssueSnapshot]:
-    """Snapshots of what this cycle created, from what was sent (no read-back; the next search refreshes them)."""
-    issues = dict(issues)
-    for change in plan.creates:
-        key = applied.created.get(change.record.item_key)
-        if key is None:
-            continue
-        f = change.fields
-        issues[key] = IssueSnapshot(
-            key=key, summary=f.summary, status="Done" if change.mark_done else "To Do",
-            status_category="done" if change.mark_done else "new", labels=f.labels, due=f.due,
-            priority=f.priority, issue_type=f.issue_type, project=f.project, created=now, updated=now,
-            resolved=now if change.mark_done else None,
-        )
-    return issues
+class _Measured(NamedTuple):
+    rows: list[TrackedItem]  # every known item, joined (what the metrics count); empty when not needed
+    metrics: Metrics | None  # None on a settled cycle (sync.settled)
+    totals: Totals | None  # the health endpoint's figures: also on a settled cycle of `run`
+    settled: bool
 
 
 def _measure(state: State, view: StateView, read: _Reading, issues: Mapping[str, IssueSnapshot], settings: Settings,
-             *, applied: bool, today: date, at: settled.Basis | None) -> tuple[list[TrackedItem], Metrics | None]:
+             *, applied: bool, today: date, at: settled.Basis | None) -> _Measured:
     """Every known item joined, and their metrics (completion, quality): pages parsed now, the last parse of
-    others. None when the cycle is quiet and its conclusion settled at `at` (sync.settled)."""
+    others; none when the cycle is quiet and its conclusion settled at `at` (sync.settled)."""
     parsed = {pm.page_id: pm for pm in [*read.archived, *read.postmortems] if pm.page_id is not None}
 
     def compute() -> tuple[list[TrackedItem], Metrics]:
@@ -304,14 +295,18 @@ def _measure(state: State, view: StateView, read: _Reading, issues: Mapping[str,
         return rows, replace(metrics, quality=settings.quality.findings(pages.values()))
 
     if not _quiet(read, issues, view, applied=applied):
-        return compute()
-    if settled.is_settled(view.meta, at):
-        return [], None
-    # A cycle that read nothing new and wrote nothing has the state's figures: the daemon keeps them (sync.state).
+        rows, metrics = compute()
+        return _Measured(rows, metrics, metrics.totals, False)
+    # A cycle that read nothing new and wrote nothing has the state's figures: `run` keeps them (State.derived).
     key = (today, settings.jira.managed)
+    if settled.is_settled(view.meta, at):
+        kept = state.derived("totals", key, lambda: compute()[1].totals) if state.keeps_decoded else None
+        return _Measured([], None, kept, True)
     if settings.summary_pages:  # the team pages are cut from the rows: those are kept too
-        return state.derived("measure", key, compute)
-    return [], state.derived("metrics", key, lambda: compute()[1])
+        rows, metrics = state.derived("measure", key, compute)
+    else:
+        rows, metrics = [], state.derived("metrics", key, lambda: compute()[1])
+    return _Measured(rows, metrics, state.derived("totals", key, lambda: metrics.totals), False)
 
 
 def _quiet(read: _Reading, issues: Mapping[str, IssueSnapshot], view: StateView, *, applied: bool) -> bool:

@@ -1,12 +1,14 @@
 """Which Jira issues a cycle knows: what the search found, merged into the cache, plus the issues the
-pages name that the search did not return, looked up by key in batches."""
+pages name that the search did not return, looked up by key in batches, and (after it wrote) those it created."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
-from sync.models import IssueSnapshot, Postmortem
+from sync.apply import ApplyResult
+from sync.models import IssueSnapshot, Plan, Postmortem
 from sync.ports import AtlassianError, JiraPort
 from sync.problems import Problem, ProblemKind
 from sync.query import is_issue_key, keys_jql
@@ -69,3 +71,22 @@ def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, Issue
             continue
         found[key] = snapshot
     return found, problems
+
+
+def with_created(issues: Mapping[str, IssueSnapshot], plan: Plan, applied: ApplyResult,
+                 now: datetime) -> dict[str, IssueSnapshot]:
+    """The issues, plus snapshots of what this cycle created, from what was sent (no read-back; the next search
+    refreshes them)."""
+    issues = dict(issues)
+    for change in plan.creates:
+        key = applied.created.get(change.record.item_key)
+        if key is None:
+            continue
+        f = change.fields
+        issues[key] = IssueSnapshot(
+            key=key, summary=f.summary, status="Done" if change.mark_done else "To Do",
+            status_category="done" if change.mark_done else "new", labels=f.labels, due=f.due,
+            priority=f.priority, issue_type=f.issue_type, project=f.project, created=now, updated=now,
+            resolved=now if change.mark_done else None,
+        )
+    return issues

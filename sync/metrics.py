@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import NamedTuple
 
 from sync.identity import page_item_keys, tracked_by_issue
 from sync.models import IssueSnapshot, ItemRecord, Owner, Postmortem
@@ -109,6 +110,15 @@ class ThemeRow:
     tally: Tally
 
 
+class Totals(NamedTuple):
+    """The figures the health endpoint shows (what a settled cycle of `run` keeps: sync.settled)."""
+
+    open: int
+    done: int
+    overdue: int
+    completion_rate: float | None
+
+
 @dataclass(frozen=True)
 class Metrics:
     as_of: date
@@ -131,6 +141,10 @@ class Metrics:
     by_theme: tuple[ThemeRow, ...] = field(default=())
     recurring: tuple[Recurrence, ...] = field(default=())
     quality: tuple[PageQuality, ...] | None = None  # postmortems with quality findings (sync.quality); None: off
+
+    @property
+    def totals(self) -> Totals:
+        return Totals(self.open, self.done, self.overdue, self.completion_rate)
 
 
 def tracked_items(pages: Iterable[Postmortem], records: Mapping[str, ItemRecord | IssueLink],

@@ -70,7 +70,7 @@ def test_a_settled_quiet_once_sends_two_requests_and_decodes_no_item_issue_or_pa
     for key in decoded:
         decoded[key] = 0
     result, stats = quiet_once(world, 80)
-    assert result.plan.is_empty and result.metrics is None and not result.summary_written
+    assert result.plan.is_empty and result.settled and result.metrics is None and not result.summary_written
     assert stats["total"] == 2, stats["by_route"]  # the page search and the issue search
     assert decoded == {"items": 0, "issues": 0, "pages": 0}
     assert world.summary_pages() == summary
@@ -128,12 +128,16 @@ def test_a_summary_write_that_failed_is_not_settled_and_is_tried_again(make_worl
     assert quiet_once(world, 10, days=2)[0].metrics is None
 
 
-def test_run_keeps_its_figures_in_memory_and_never_skips_them(make_world):
-    world = make_world(archive_pages(PAGES, ITEMS, OWNER), sprint=False)  # as `run`
+def test_run_settles_too_and_keeps_only_the_totals_for_the_health_endpoint(make_world):
+    world = make_world(archive_pages(PAGES, ITEMS, OWNER), sprint=False)  # as `run`: the state kept decoded
+    results = []
     for minutes in (0, 20, 40, 60, 80):
         at_noon(world, minutes=minutes)
-        result = world.cycle()
-    assert result.metrics is not None and SETTLED_META not in world.state.meta()
+        results.append(world.cycle())
+    assert [r.settled for r in results] == [False, False, False, True, True]
+    assert [r.metrics is None for r in results] == [False, False, False, True, True]  # nothing is unpickled
+    assert results[-1].totals == results[-2].totals == results[2].metrics.totals  # what the health endpoint shows
+    assert not results[-1].summary_written and results[-1].rows == []
 
 
 # --- the state's generation and its lazy view -------------------------------------------------------
