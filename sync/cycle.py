@@ -18,7 +18,7 @@ from sync.issue_fields import plan_options
 from sync.issue_reads import read_issues, with_created
 from sync.jira_macro import JiraServer
 from sync.metrics import Metrics, Totals, TrackedItem, compute_metrics, tracked_items
-from sync.models import IssueSnapshot, Page, Plan, Postmortem, SendReminder
+from sync.models import IssueSnapshot, Page, Plan, Postmortem
 from sync.page_reads import VERSIONS_FIRST_FROM, find_changed_pages
 from sync.page_status import archived_parses, deleted_pages
 from sync.parser import parse_page
@@ -26,6 +26,7 @@ from sync.planner import plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort
 from sync.problems import Problem, ProblemKind
 from sync.query import managed_jql
+from sync.reminders import REMINDERS_SETTLED
 from sync.settings import Settings
 from sync.state import State
 from sync.state_codec import PAGE_FORMAT
@@ -85,7 +86,8 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
         read = _read(settings, jira, confluence, state, view, window, clocks, progress)
         started, result.pages_seen, result.pages_changed = read.times.started, len(read.pages), len(read.pages)
         plan = plan_changes(read.postmortems, read.issues, view, plan_options(settings), started,
-                            failed_page_ids=read.failed, deleted_page_ids=read.gone, reminders=read.reminders)
+                            failed_page_ids=read.failed, deleted_page_ids=read.gone,
+                            reminders=read.reminders.reminders)
         result.plan, result.items = plan, sum(len(pm.items) for pm in read.postmortems)
         blocked = _blocked(plan, settings, confluence, state, started, apply=apply, force=force)
         result.report(*read.problems, *plan.problems, blocked)
@@ -111,7 +113,7 @@ def run_cycle(settings: Settings, jira: JiraPort, confluence: ConfluencePort, st
 
 
 def _conclude(result: CycleResult, settings: Settings, confluence: ConfluencePort, state: State, window: Window,
-              read: _Reading, issues: Mapping[str, IssueSnapshot], view: StateView, at: settled.Basis | None) -> None:
+              read: _Reading, issues: Mapping[str, IssueSnapshot], view: StateView, at: str | None) -> None:
     """The summary pages, then what the cycle learnt, then the quality panels (each cached as written). A
     quiet cycle whose conclusion is settled (sync.settled) only remembers."""
     concluding, problems = result.metrics is not None, len(result.problems)
@@ -119,10 +121,11 @@ def _conclude(result: CycleResult, settings: Settings, confluence: ConfluencePor
         _summarise(result, result.rows, settings, confluence, state, full=window.full)
     _remember(state, window, read, issues, view.issues, result, _as_written(result.applied, settings, read.pages))
     if concluding:
-        result.report(*panels.annotate_pages(settings, result, read.fetched, read.failed, confluence, state))
+        annotated, finished = panels.annotate_pages(settings, result, read.fetched, read.failed, confluence, state)
+        result.report(*annotated)
         if _quiet(read, issues, view, applied=result.applied is not None) and settled.settles(
-                at, state.generation, len(result.problems) - problems):
-            state.set_meta(**{settled.SETTLED_META: at.text if at else None})
+                at, problems=len(result.problems) - problems, finished=finished):
+            state.set_meta(**{settled.SETTLED_META: at})
 
 
 def _summarise(result: CycleResult, rows: list[TrackedItem], settings: Settings, confluence: ConfluencePort,
@@ -149,7 +152,7 @@ class _Reading(NamedTuple):
     archived: list[Postmortem]  # cached pages Confluence says are archived, marked so: kept and still counted
     problems: list[Problem]
     times: _Times
-    reminders: tuple[SendReminder, ...]  # due today (sync.reminders); the planner drops those of issues it closes
+    reminders: reminders.Due  # due today (sync.reminders); the planner drops those of issues it closes
 
     @property
     def fetched(self) -> list[Page]:
@@ -281,7 +284,7 @@ class _Measured(NamedTuple):
 
 
 def _measure(state: State, view: StateView, read: _Reading, issues: Mapping[str, IssueSnapshot], settings: Settings,
-             *, applied: bool, today: date, at: settled.Basis | None) -> _Measured:
+             *, applied: bool, today: date, at: str | None) -> _Measured:
     """Every known item joined, and their metrics (completion, quality): pages parsed now, the last parse of
     others; none when the cycle is quiet and its conclusion settled at `at` (sync.settled)."""
     parsed = {pm.page_id: pm for pm in [*read.archived, *read.postmortems] if pm.page_id is not None}
@@ -342,6 +345,8 @@ def _remember(state: State, window: Window, read: _Reading, issues: Mapping[str,
         }
         # The page window moves on only when every page was read and every planned write landed;
         # otherwise the next cycle reads the same pages again (intents keep creates from doubling).
+        if read.reminders.settled_at:  # none was due (sync.settled): a quiet cycle need not ask again today
+            marks[REMINDERS_SETTLED] = read.reminders.settled_at
         if not any(problem.retried for problem in result.problems):
             marks["pages_seen_at"] = times.pages_at.isoformat()
             if window.full:  # every cached parse is now of this format

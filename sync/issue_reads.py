@@ -74,9 +74,11 @@ def _issues_one_by_one(jira: JiraPort, keys: list[str]) -> tuple[dict[str, Issue
 
 
 def with_created(issues: Mapping[str, IssueSnapshot], plan: Plan, applied: ApplyResult,
-                 now: datetime) -> dict[str, IssueSnapshot]:
+                 now: datetime) -> Mapping[str, IssueSnapshot]:
     """The issues, plus snapshots of what this cycle created, from what was sent (no read-back; the next search
     refreshes them)."""
+    if not applied.created:
+        return issues  # as it was: on a cycle that only sent reminders, perhaps the state's own (sync.state_view)
     issues = dict(issues)
     for change in plan.creates:
         key = applied.created.get(change.record.item_key)

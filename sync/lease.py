@@ -41,6 +41,7 @@ from sync.apply import ApplyResult
 from sync.models import Plan, SummaryPage
 from sync.ports import AtlassianError, ConfluencePort, NotFound, PermissionDenied, VersionConflict
 from sync.problems import Problem, ProblemKind
+from sync.settled import SETTLED_META
 from sync.state import State
 from sync.summary_page import ForeignSummaryPage, summary_page_id
 
@@ -165,7 +166,8 @@ def _take(confluence: ConfluencePort, state: State, page_id: str, me: str, now: 
 def _forget(state: State, exc: AtlassianError) -> Problem:
     """After a failed lease read or write: forget what we remember of it (it may be stale) and say why."""
     if isinstance(exc, NotFound):  # the summary page was deleted: the next cycle finds or creates it again
-        state.set_meta(lease=None, summary_page_id=None, summary_digest=None, summary_marked=None)
+        state.set_meta(lease=None, summary_page_id=None, summary_digest=None, summary_marked=None,
+                       **{SETTLED_META: None})  # the summary page must be found (or made) and written again
         return Problem(ProblemKind.LEASE_PAGE_MISSING, None, "the summary page is gone; it is created again next cycle")
     state.set_meta(lease=None)
     if isinstance(exc, PermissionDenied):

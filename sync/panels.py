@@ -69,8 +69,9 @@ def pages_to_change(wanted: Mapping[str, tuple[Finding, ...]], fetched: Mapping[
 
 
 def annotate_pages(settings: Settings, cycle: _Cycle, pages: Iterable[Page], failed: Collection[str],
-                   confluence: ConfluencePort, state: State) -> list[Problem]:
-    """Bring the quality panels of the pages in line with their findings; cache the pages written; the problems.
+                   confluence: ConfluencePort, state: State) -> tuple[list[Problem], bool]:
+    """Bring the quality panels of the pages in line with their findings; cache the pages written. Returns the
+    problems, and whether every panel was seen to (at most MAX_PER_CYCLE are, the others next cycle).
 
     Run after the cycle saved what it read, so the pages written here are cached at the version written.
     """
@@ -93,7 +94,7 @@ def annotate_pages(settings: Settings, cycle: _Cycle, pages: Iterable[Page], fai
         with state.transaction():
             state.save_pages(_parsed(written, settings, state))
             state.set_meta(**{PANELS_META: json.dumps(kept)})
-    return problems
+    return problems, len(changes) <= MAX_PER_CYCLE
 
 
 def _write_panel(page_id: str, findings: Sequence[Finding], page: Page | None,

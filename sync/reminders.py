@@ -121,31 +121,39 @@ def next_step(due: date, sent: Sent, rules: ReminderRules) -> tuple[int, bool] |
     return (step, final) if rules.today >= when else None
 
 
+class Due(NamedTuple):
+    """The reminders due in a cycle, and the basis to record as settled (sync.settled) when none was due."""
+
+    reminders: tuple[SendReminder, ...] = ()
+    settled_at: str | None = None
+
+
 def for_cycle(settings: Settings, view: StateView, state: State, issues: Mapping[str, IssueSnapshot],
-              parsed: Iterable[Postmortem], gone: frozenset[str], now: datetime) -> tuple[SendReminder, ...]:
+              parsed: Iterable[Postmortem], gone: frozenset[str], now: datetime) -> Due:
     """The reminders due in this cycle, given what it read (`now`: Jira's time); none when they are off.
 
     Reads the state only for overdue issues: their journal entries, and the cached parses of their pages
-    that were not fetched this cycle (those alone are decoded).
+    that were not fetched this cycle (those alone are decoded). A quiet cycle (nothing new read) at a basis
+    where none was due, and no step's outcome was waiting to be known, reads nothing.
     """
     conf = settings.reminders
     if not conf.enabled:
-        return ()
+        return Due()
     rules = ReminderRules(conf.every_days, conf.max, now.astimezone(ZoneInfo(conf.time_zone)).date(), now,
                           timedelta(minutes=settings.sync.search_lag_grace_minutes), frozenset(settings.jira.managed))
-    parsed, quiet = list(parsed), issues is view.issues  # quiet: nothing new read (the state not even decoded)
-    at = settled.basis(settings, state.generation, rules.today)
-    if quiet and not parsed and not gone and view.meta.get(REMINDERS_SETTLED) == at.text:
-        return ()  # nothing was due at this basis, and nothing is waiting on an unknown outcome
+    parsed = list(parsed)
+    quiet = issues is view.issues and not parsed and not gone  # the state's issues: not even decoded yet
+    at = settled.basis(settings, state.generation, rules.today) if quiet else None
+    if at is not None and view.meta.get(REMINDERS_SETTLED) == at:
+        return Due()
     overdue = {key: s for key, s in issues.items() if s.due is not None and s.due < rules.today and not s.is_done}
     pages = {pm.page_id: pm for pm in parsed if pm.page_id}
     wanted = {page for issue in overdue.values() if (page := _page_of(issue)) and page not in pages} - gone
     pages |= state.pages_of(wanted) if wanted else {}
     closed = {r.issue_key for r in view.items.values() if r.issue_key and (r.flagged or r.done)} if overdue else set()
     due = plan_reminders(overdue, pages.get, state.reminders(overdue), rules, skip=frozenset(closed))
-    if quiet and not parsed and not gone and not due and not state.unsent_reminders():
-        state.set_meta(**{REMINDERS_SETTLED: at.text})
-    return first_due(due, overdue, conf.max_per_cycle)
+    waiting = state.unsent_reminders(since=now - rules.grace)  # their outcome may still show: not settled yet
+    return Due(first_due(due, overdue, conf.max_per_cycle), at if not due and not waiting else None)
 
 
 def first_due(reminders: Iterable[SendReminder], issues: Mapping[str, IssueSnapshot],

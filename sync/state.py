@@ -63,9 +63,6 @@ class State:
         self._keep = False
         self._decoded: _Decoded | None = None
         self._derived: dict[str, tuple[int, Hashable, Any]] = {}
-        # Counts the writes of items, pages and issues (what `derived` values and a settled conclusion depend on),
-        # kept in the file: each write moves it on first, so a crash half-way never leaves it naming new content.
-        self.generation = self._stored_generation()
         self.loads = 0  # how often the decoded copy was loaded from SQLite (tests: a quiet cycle loads nothing)
 
     @classmethod
@@ -110,9 +107,11 @@ class State:
         """Drop the decoded copy: the next read loads it from SQLite, as a restarted process would."""
         self._decoded = None
         self._derived.clear()
-        self.generation = self._stored_generation()
 
-    def _stored_generation(self) -> int:
+    @property
+    def generation(self) -> int:
+        """Counts the writes of items, pages and issues (what `derived` values and a settled conclusion depend on):
+        kept in the file and moved on in the same transaction as each such write, whichever process writes."""
         row = self._db.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
@@ -138,11 +137,22 @@ class State:
         self._derived[name] = (self.generation, key, pickle.dumps(value))
         return value
 
-    def _writing(self) -> None:
-        """Move the generation on: called before each write of items, pages or issues."""
-        self.generation += 1
+    @contextmanager
+    def _content_write(self) -> Iterator[None]:
+        """A write of items, pages or issues with the generation moved on: both or neither, in one commit."""
         self._derived.clear()
-        self.set_meta(generation=str(self.generation))
+        self._db.execute("SAVEPOINT content_write")  # within a transaction, or one of its own
+        try:
+            self._db.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(name) DO UPDATE"
+                             " SET value = CAST(value AS INTEGER) + 1")
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO content_write")
+            self._db.execute("RELEASE content_write")
+            raise
+        self._db.execute("RELEASE content_write")
+        if self._decoded is not None:
+            self._decoded.meta["generation"] = str(self.generation)
 
     def view(self, *, with_pages: bool = True) -> StateView:
         """Everything cached; `with_pages=False` leaves the parsed pages out (see `pages`)."""
@@ -171,25 +181,22 @@ class State:
 
     def pages_at(self, versions: Mapping[str, int]) -> dict[str, Postmortem]:
         """The cached parses of these pages that are of exactly the version given (no other page is decoded)."""
-        found: dict[str, Postmortem] = {}
-        ids = list(versions)
-        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
-            chunk = ids[start:start + 500]
-            rows = self._db.execute("SELECT page_id, json_extract(doc, '$.version'), doc FROM pages"
-                                    f" WHERE page_id IN ({', '.join('?' * len(chunk))})", chunk)
-            found |= {page_id: postmortem_from_json(json.loads(doc)) for page_id, version, doc in rows
-                      if version == versions[page_id]}
-        return found
+        rows = self._rows_of("SELECT page_id, json_extract(doc, '$.version'), doc FROM pages WHERE page_id IN ({})",
+                             versions)
+        return {page_id: postmortem_from_json(json.loads(doc)) for page_id, version, doc in rows
+                if version == versions[page_id]}
 
     def pages_of(self, page_ids: Collection[str]) -> dict[str, Postmortem]:
         """The cached parses of these pages (no other page is decoded)."""
-        ids, found = list(page_ids), dict[str, Postmortem]()
-        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
-            chunk = ids[start:start + 500]
-            rows = self._db.execute(f"SELECT page_id, doc FROM pages WHERE page_id IN ({', '.join('?' * len(chunk))})",
-                                    chunk)
-            found |= {page_id: postmortem_from_json(json.loads(doc)) for page_id, doc in rows}
-        return found
+        rows = self._rows_of("SELECT page_id, doc FROM pages WHERE page_id IN ({})", page_ids)
+        return {page_id: postmortem_from_json(json.loads(doc)) for page_id, doc in rows}
+
+    def _rows_of(self, select: str, keys: Collection[str]) -> Iterator[Any]:
+        """The rows `select` finds for these keys (its `IN ({})`), in chunks within SQLite's limit on parameters."""
+        keys = list(keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            yield from self._db.execute(select.format(", ".join("?" * len(chunk))), chunk)
 
     def page_ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT page_id FROM pages")}
@@ -229,9 +236,9 @@ class State:
         records = list(records)
         if not records:
             return
-        self._writing()
-        self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
-                             ((r.item_key, r.page_id, json.dumps(asdict(r))) for r in records))
+        with self._content_write():
+            self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+                                 ((r.item_key, r.page_id, json.dumps(asdict(r))) for r in records))
         if self._decoded is not None:
             self._decoded.items.update((r.item_key, r) for r in records)
 
@@ -240,16 +247,16 @@ class State:
         first, rest = _first(postmortems)
         if first is None:
             return
-        self._writing()
         documents = ((pm.page_id, json.dumps(postmortem_to_json(pm))) for pm in itertools.chain([first], rest))
-        self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", documents)
+        with self._content_write():
+            self._db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", documents)
 
     def forget_pages(self, page_ids: Iterable[str]) -> None:
         """Drop deleted pages from the cache (their item records stay: they hold the flagged issues)."""
         page_ids = list(page_ids)
         if page_ids:
-            self._writing()
-            self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
+            with self._content_write():
+                self._db.executemany("DELETE FROM pages WHERE page_id = ?", [(p,) for p in page_ids])
 
     def save_issues(self, snapshots: Iterable[IssueSnapshot], *, forget: Iterable[str] = ()) -> None:
         """Store new or changed snapshots; drop the issues in `forget` (gone from a full search)."""
@@ -257,11 +264,6 @@ class State:
         first, rest = _first(snapshots)  # streamed, as pages are
         if first is None and not forget:
             return
-        self._writing()
-        self._db.executemany("DELETE FROM issues WHERE issue_key = ?", [(k,) for k in forget])
-        if kept is not None:
-            for key in forget:
-                kept.pop(key, None)
 
         def documents() -> Iterator[tuple[str, str]]:
             for snapshot in itertools.chain([first] if first else [], rest):
@@ -270,7 +272,12 @@ class State:
                     kept[snapshot.key] = snapshot_from_json(doc)
                 yield snapshot.key, json.dumps(doc)
 
-        self._db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?)", documents())
+        if kept is not None:
+            for key in forget:
+                kept.pop(key, None)
+        with self._content_write():
+            self._db.executemany("DELETE FROM issues WHERE issue_key = ?", [(k,) for k in forget])
+            self._db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?)", documents())
 
     def set_meta(self, **values: str | None) -> None:
         for name, value in values.items():
@@ -297,17 +304,12 @@ class State:
 
     def reminders(self, issue_keys: Collection[str]) -> dict[str, str]:
         """The reminder journal entries (sync.reminders) of these issues: only they are read."""
-        keys, found = list(issue_keys), dict[str, str]()
-        for start in range(0, len(keys), 500):  # within SQLite's limit on parameters
-            chunk = keys[start:start + 500]
-            found |= dict(self._db.execute(
-                f"SELECT issue_key, doc FROM reminders WHERE issue_key IN ({', '.join('?' * len(chunk))})", chunk))
-        return found
+        return dict(self._rows_of("SELECT issue_key, doc FROM reminders WHERE issue_key IN ({})", issue_keys))
 
-    def unsent_reminders(self) -> bool:
-        """Whether a reminder step's outcome is unknown (journalled before sending, never marked sent)."""
-        row = self._db.execute("SELECT 1 FROM reminders WHERE json_extract(doc, '$.sent') = 0 LIMIT 1").fetchone()
-        return row is not None
+    def unsent_reminders(self, *, since: datetime) -> bool:
+        """Whether a reminder step sent after `since` has an unknown outcome (journalled, never marked sent)."""
+        rows = self._db.execute("SELECT json_extract(doc, '$.at') FROM reminders WHERE json_extract(doc, '$.sent') = 0")
+        return any(datetime.fromisoformat(at) > since for (at,) in rows)
 
     def save_reminder(self, issue_key: str, doc: str) -> None:
         """Journal a reminder step of this issue (committed at once: it is written before the step is sent)."""

@@ -83,7 +83,8 @@ def test_pages_read_now_are_judged_by_their_body_the_others_by_memory():
 
 def test_a_quiet_cycle_with_nothing_to_do_writes_nothing(tmp_path, state):
     confluence = FakeConfluence(page("1"))
-    assert annotate_pages(settings(tmp_path, annotate=False), cycle("1"), [page("1")], (), confluence, state) == []
+    done = annotate_pages(settings(tmp_path, annotate=False), cycle("1"), [page("1")], (), confluence, state)
+    assert done == ([], True)
     assert confluence.updates == 0 and PANELS_META not in state.meta()
 
 
@@ -91,26 +92,26 @@ def test_a_page_gone_is_forgotten_and_a_page_we_may_not_edit_is_reported_once(tm
     confluence = FakeConfluence(page("1"), page("2"))
     state.set_meta(**{PANELS_META: json.dumps({"9": "abc"})})  # a page we annotated, deleted since
     confluence.fail = [PermissionDenied("no", status=403)]
-    problems = annotate_pages(settings(tmp_path), cycle("1", "2"), [], (), confluence, state)
+    problems, _ = annotate_pages(settings(tmp_path), cycle("1", "2"), [], (), confluence, state)
     assert [(p.kind, p.subject) for p in problems] == [(ProblemKind.ANNOTATE_FAILED, "1")]
     assert remembered(state) == {"1": panel_digest(FINDINGS), "2": panel_digest(FINDINGS)}
     assert PANEL_TITLE in confluence.pages["2"].body and PANEL_TITLE not in confluence.pages["1"].body
-    assert annotate_pages(settings(tmp_path), cycle("1", "2"), [], (), confluence, state) == []  # not retried
+    assert annotate_pages(settings(tmp_path), cycle("1", "2"), [], (), confluence, state) == ([], True)  # not retried
 
 
 def test_a_failed_write_is_tried_again_next_cycle(tmp_path, state):
     confluence = FakeConfluence(page("1"))
     confluence.fail = [AtlassianError("boom", status=500)]
-    problems = annotate_pages(settings(tmp_path), cycle("1"), [page("1")], (), confluence, state)
+    problems, _ = annotate_pages(settings(tmp_path), cycle("1"), [page("1")], (), confluence, state)
     assert [p.kind for p in problems] == [ProblemKind.ANNOTATE_FAILED] and remembered(state) == {}
-    assert annotate_pages(settings(tmp_path), cycle("1"), [], (), confluence, state) == []
+    assert annotate_pages(settings(tmp_path), cycle("1"), [], (), confluence, state) == ([], True)
     assert PANEL_TITLE in confluence.pages["1"].body and remembered(state) == {"1": panel_digest(FINDINGS)}
 
 
 def test_conflicts_on_every_attempt_give_up_for_the_cycle_and_keep_the_users_text(tmp_path, state):
     confluence = FakeConfluence(page("1"))
     confluence.fail = [VersionConflict("stale", status=409)] * 4
-    problems = annotate_pages(settings(tmp_path), cycle("1"), [page("1")], (), confluence, state)
+    problems, _ = annotate_pages(settings(tmp_path), cycle("1"), [page("1")], (), confluence, state)
     assert [str(p) for p in problems] == ["annotate-failed:1:gave up after version conflicts"]
     assert confluence.pages["1"].body == BODY
 
@@ -124,16 +125,16 @@ def test_a_stale_read_is_edited_on_the_current_version(tmp_path, state):
 
 def test_pages_that_failed_to_parse_are_left_alone(tmp_path, state):
     confluence = FakeConfluence(page("1"))
-    assert annotate_pages(settings(tmp_path), cycle("1"), [page("1")], {"1"}, confluence, state) == []
+    assert annotate_pages(settings(tmp_path), cycle("1"), [page("1")], {"1"}, confluence, state) == ([], True)
     assert confluence.updates == 0
 
 
 def test_writes_per_cycle_are_capped(tmp_path, state):
     ids = [str(n) for n in range(MAX_PER_CYCLE + 5)]
     confluence = FakeConfluence(*[page(i) for i in ids])
-    annotate_pages(settings(tmp_path), cycle(*ids), [], (), confluence, state)
+    assert annotate_pages(settings(tmp_path), cycle(*ids), [], (), confluence, state) == ([], False)  # 5 left
     assert confluence.updates == MAX_PER_CYCLE
-    annotate_pages(settings(tmp_path), cycle(*ids), [], (), confluence, state)
+    assert annotate_pages(settings(tmp_path), cycle(*ids), [], (), confluence, state) == ([], True)
     assert confluence.updates == MAX_PER_CYCLE + 5 and len(remembered(state)) == MAX_PER_CYCLE + 5
 
 

@@ -12,10 +12,13 @@ import pytest
 
 import sync.state
 from sync.models import IssueSnapshot, ItemRecord, Postmortem
+from sync.reminders import REMINDERS_SETTLED
 from sync.settled import SETTLED_META
 from sync.state import State
 from sync.state_view import WrittenSince
 from tests.harness import archive_pages, mixed_pages, replaced
+from tests.test_reminders import REMINDERS
+from tests.test_reminders import pages as reminder_pages
 
 OWNER = "557058:ab022da7-c106-c2e7-4d21-c55521b87c0b"
 PAGES, ITEMS = 12, 3
@@ -76,13 +79,40 @@ def test_a_settled_quiet_once_sends_two_requests_and_decodes_no_item_issue_or_pa
     assert world.summary_pages() == summary
 
 
-def test_a_settled_quiet_once_with_reminders_on_decodes_nothing_either(make_world, decoded):
-    world = make_world(archive_pages(PAGES, ITEMS, OWNER), sprint=False, process="once", reminders={"enabled": True})
-    settle(world)
+def test_with_reminders_on_a_quiet_once_after_the_steps_were_sent_decodes_nothing(make_world, decoded):
+    world = make_world(reminder_pages("cloud"), sprint=False, process="once", reminders=REMINDERS,
+                       sync={"lease_minutes": 0})
+    at_noon(world)
+    world.cycle()  # creates
+    at_noon(world, minutes=20)
+    assert len(world.cycle().applied.reminded) == 5  # the overdue items' first step
+    for minutes in (40, 60, 80):
+        at_noon(world, minutes=minutes)
+        world.cycle()
+    assert world.state.meta().get(REMINDERS_SETTLED)
     for key in decoded:
         decoded[key] = 0
-    result, _ = quiet_once(world, 80)
-    assert result.plan.is_empty and decoded == {"items": 0, "issues": 0, "pages": 0}
+    result, stats = quiet_once(world, 100)
+    assert result.plan.is_empty and result.settled and stats["total"] == 2, stats["by_route"]
+    assert decoded == {"items": 0, "issues": 0, "pages": 0}
+    later, _ = quiet_once(world, 0, days=7)  # a week on, the second step is due: the basis moved with the date
+    assert len(later.applied.reminded) == 5
+
+
+def test_a_reminder_whose_send_failed_is_sent_again_once_its_grace_passed_the_same_day(make_world):
+    world = make_world(reminder_pages("cloud"), sprint=False, process="once", reminders=REMINDERS,
+                       sync={"lease_minutes": 0})
+    at_noon(world)
+    world.cycle()  # creates
+    world.sb.inject_fault(match="PUT /rest/api/2/issue/{issueIdOrKey}", status=400, count=5)
+    at_noon(world, minutes=20)
+    failed = world.attempt()
+    assert not failed.applied.reminded and len(failed.plan.reminders) == 5  # journalled, outcome unknown
+    held, _ = quiet_once(world, 30)  # within the grace (15 minutes): the steps are held back...
+    assert not held.plan.reminders
+    assert REMINDERS_SETTLED not in world.state.meta()  # ...and nothing settles while they wait
+    sent, _ = quiet_once(world, 40)
+    assert len(sent.applied.reminded) == 5
 
 
 def test_an_issue_done_in_jira_is_counted_on_the_summary_at_the_next_once(world):
@@ -164,7 +194,7 @@ def test_every_write_of_items_pages_or_issues_moves_the_generation_on_and_it_is_
                   lambda: state.save_issues([], forget=["OPS-1"])):
         write()
         seen.append(state.generation)
-    state.set_meta(anything="x")  # meta is not content: the conclusion does not depend on it
+    state.set_meta(anything="x")  # not content (what the conclusion writes to meta changes only as it concludes)
     state.save_items([])
     assert seen == sorted(set(seen)) and len(seen) == 6 and state.generation == seen[-1]
     state.close()
