@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from itertools import chain
+from typing import NamedTuple, TypeVar
 
 import structlog
 
 from sync import intents, lease, panels, reminders
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
+from sync.heap import trim_heap
 from sync.issue_fields import plan_options
 from sync.issue_reads import read_issues
 from sync.jira_macro import JiraServer
@@ -34,6 +36,7 @@ from sync.templates import combine_templates
 from sync.window import Window, plan_window, read_window
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 
@@ -248,8 +251,8 @@ def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: 
 def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,
            read: _Reading, now: datetime) -> ApplyResult:
     """Carry out the plan as the settings say; the pages fetched this cycle save the write-back a read (those
-    listed without their body give only their URL)."""
-    by_id, urls = {p.id: p for p in read.fetched}, {p.id: p.url for p in read.pages}
+    listed without their body give only their URL). The pages written back then stand in `read` as written."""
+    urls = {p.id: p.url for p in read.pages}
     options = ApplyOptions(
         write_back=settings.sync.write_back,
         sprint_board=settings.jira.sprint.board_id if settings.jira.sprint.enabled else None,
@@ -258,7 +261,9 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
         templates=combine_templates(settings.templates), managed_projects=settings.jira.managed,
         jira_server=JiraServer(settings.confluence.jira_server, settings.confluence.jira_server_id) or None,
     )
-    return apply_plan(plan, jira, confluence, state, by_id, options, now)
+    applied = apply_plan(plan, jira, confluence, state, {p.id: p for p in read.fetched}, options, now)
+    _land(read, applied)
+    return applied
 
 
 def _refresh_created(issues: dict[str, IssueSnapshot], plan: Plan, applied: ApplyResult,
@@ -301,27 +306,44 @@ def _measure(state: State, view: StateView, read: _Reading, issues: dict[str, Is
     return [], state.derived("metrics", key, lambda: compute()[1])
 
 
-def _as_written(applied: ApplyResult | None, settings: Settings, listed: list[Page]) -> list[Postmortem]:
-    """The pages we wrote back, parsed once now: read again at that version, they need no parse (see _parse).
-    Each keeps what its listing said of it (labels, space), which a page read again on a conflict may lack."""
+def _land(read: _Reading, applied: ApplyResult) -> None:
+    """Put the pages written back in `read` as written: their bodies as read are let go (a backfill's would
+    be held to the end of the cycle beside those written), and the C heap that held them goes back to the system."""
+    written = {page.id: page for page in applied.pages}
+    read.pages[:] = [written[p.id].keeping_facts(p) if p.id in written else p for p in read.pages]
+    if written:  # big strings: malloc'd, in the write-back threads' arenas, which glibc keeps until trimmed
+        trim_heap()
+
+
+def _as_written(applied: ApplyResult | None, settings: Settings, listed: list[Page]) -> Iterator[Postmortem]:
+    """The pages we wrote back, each parsed now as it is saved (not all held at once): read again at that
+    version, they need no parse (see _parse). Each keeps what its listing said of it (labels, space), which a
+    page read again on a conflict may lack."""
     by_id = {page.id: page for page in listed}
-    written = [page.keeping_facts(by_id.get(page.id)) for page in applied.pages] if applied else []
-    return parse_pages(written, settings)[0]
+    for page in applied.pages if applied else []:
+        yield from parse_pages([page.keeping_facts(by_id.get(page.id))], settings)[0]
+
+
+def _counted(items: Iterable[T], into: list[int]) -> Iterator[T]:
+    """The items, counted into `into[0]` as they are taken."""
+    for item in items:
+        into[0] += 1
+        yield item
 
 
 def _remember(state: State, window: Window, read: _Reading, issues: dict[str, IssueSnapshot],
-              cached: dict[str, IssueSnapshot], result: CycleResult, written: list[Postmortem]) -> None:
+              cached: dict[str, IssueSnapshot], result: CycleResult, written: Iterable[Postmortem]) -> None:
     """Cache what this cycle learnt (only what changed) and move the watermarks (not past work to redo)."""
-    times, plan = read.times, result.plan or Plan()
-    with state.transaction():
-        state.save_pages([*read.parsed, *read.archived, *written])  # a page we wrote back is cached as we wrote it
+    times, plan, saved = read.times, result.plan or Plan(), [0]
+    with state.transaction():  # a page we wrote back is cached as we wrote it
+        state.save_pages(chain(read.parsed, read.archived, _counted(written, saved)))
         state.forget_pages(read.gone)
         state.save_issues([s for key, s in issues.items() if cached.get(key) is not s and cached.get(key) != s],
                           forget=[key for key in cached if key not in issues])
         state.clear_intents([*times.settled, *intents.settled_by(plan, times.looked_up)])
         marks: dict[str, str | None] = {
             "cycle": str(window.number), "issues_seen_at": times.issues_at.isoformat(),
-            "unresolved_keys": json.dumps(sorted(read.unresolved)), "pages_read_again": str(times.again + len(written)),
+            "unresolved_keys": json.dumps(sorted(read.unresolved)), "pages_read_again": str(times.again + saved[0]),
             "confluence_since": None, "jira_since": None,  # watermarks of old versions, on our clock
         }
         # The page window moves on only when every page was read and every planned write landed;
