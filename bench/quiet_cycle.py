@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sync_bench import _proc_status_mb, bench_settings, rss_mb
 
 from sync.atlassian import make_adapters
-from sync.cli import _trim_heap
 from sync.cycle import run_cycle
+from sync.heap import trim_heap
 from sync.logs import configure_logging
 from sync.reminders import REMINDERS_SETTLED
 from sync.settled import SETTLED_META
@@ -76,7 +76,7 @@ def main() -> int:
         load = {"ok": run_cycle(settings, jira, confluence, state).ok}  # as `run`, keep nothing of it
         gc.collect()  # as `run` does after its first cycle (sync.cli)
         gc.freeze()
-        _trim_heap()
+        trim_heap()
         load.update(loading_cycle_cpu_s=round(time.process_time() - cpu, 3), rss_after_loading_mb=round(rss_mb(), 1))
         cycles = []
         for _ in range(args.cycles):

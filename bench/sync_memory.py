@@ -38,7 +38,7 @@ from sync.state import State
 SYNC_DIR = str(Path(sync.cycle.__file__).resolve().parent) + "/"
 CYCLE_FILE = sync.cycle.__file__
 # The source as imported: sync/ may be edited while a long profile runs, and line numbers must match.
-SOURCES = {str(path): path.read_text() for path in Path(SYNC_DIR).glob("*.py")}
+SOURCES = {str(path): path.read_text() for path in Path(SYNC_DIR).rglob("*.py")}
 MB = 1024 * 1024
 # The steps of run_cycle, as the names it calls them by in sync.cycle.
 CYCLE_STEPS = ("parse_pages", "read_issues", "deleted_pages", "plan_changes", "_blocked", "_apply",

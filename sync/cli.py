@@ -182,6 +182,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
     from sync.cycle import run_cycle
     from sync.daemon import CycleOutcome, Daemon
     from sync.health import HealthServer, HealthState
+    from sync.heap import trim_heap
     from sync.lease import release
 
     interval_s = settings.sync.interval_minutes * 60
@@ -195,7 +196,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
             # and what the first cycle freed (every page decoded once for the metrics) goes back to the system.
             gc.collect()
             gc.freeze()
-            _trim_heap()
+            trim_heap()
         _log_cycle(result)
         t = result.totals
         items = {"open": t.open, "done": t.done, "overdue": t.overdue} if t else {}
@@ -208,16 +209,6 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, co
     code = daemon.run_forever()
     release(confluence, state, passed_for_all(jira, datetime.now(UTC)))  # lease times are Jira's
     return code
-
-
-def _trim_heap() -> None:
-    """Give the C heap's free memory back to the system (glibc's malloc_trim; nothing elsewhere)."""
-    import contextlib
-    import ctypes
-    import ctypes.util
-
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def _cmd_plan(args: argparse.Namespace, settings: Settings, jira: JiraAdapter, confluence: ConfluenceAdapter,

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from itertools import chain
+from typing import NamedTuple, TypeVar
 
 import structlog
 
 from sync import intents, lease, panels, reminders, settled
 from sync.apply import ApplyOptions, ApplyResult, apply_plan
 from sync.clock import Clocks
+from sync.heap import trim_heap
 from sync.issue_fields import plan_options
 from sync.issue_reads import read_issues, with_created
 from sync.jira_macro import JiraServer
 from sync.metrics import Metrics, Totals, TrackedItem, compute_metrics, tracked_items
 from sync.models import IssueSnapshot, Page, Plan, Postmortem
+from sync.page_parses import findings, parse_pages, with_page_facts
 from sync.page_reads import VERSIONS_FIRST_FROM, find_changed_pages
 from sync.page_status import archived_parses, deleted_pages
-from sync.parser import parse_page
 from sync.planner import plan_changes
 from sync.ports import AtlassianError, ConfluencePort, JiraPort
 from sync.problems import Problem, ProblemKind
@@ -36,6 +38,7 @@ from sync.templates import combine_templates
 from sync.window import Window, plan_window, read_window
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 
@@ -215,37 +218,8 @@ def _parse(pages: list[Page], settings: Settings, state: State, *,
     known = {} if full else state.pages_at({p.id: p.version for p in pages})
     parsed, failed, problems = parse_pages([p for p in pages if p.id not in known], settings)
     by_id = {pm.page_id: pm for pm in parsed} | {p.id: with_page_facts(known[p.id], p) for p in pages if p.id in known}
-    problems += [problem for page_id in known for problem in _findings(by_id[page_id])]
+    problems += [problem for page_id in known for problem in findings(by_id[page_id])]
     return [by_id[p.id] for p in pages if p.id in by_id], parsed, failed, problems
-
-
-def parse_pages(pages: Iterable[Page], settings: Settings) -> tuple[list[Postmortem], frozenset[str], list[Problem]]:
-    """Parse each page on its own: the parsed pages, the ids of those that failed, and the problems to report."""
-    templates = combine_templates(settings.templates)
-    parsed, failed, problems = [], set(), []
-    for page in pages:
-        try:
-            pm = parse_page(page.body, title=page.title, templates=templates, page_id=page.id)
-        except Exception as exc:  # noqa: BLE001 - the parser promises not to raise; defend the cycle anyway
-            failed.add(page.id)
-            problems.append(Problem(ProblemKind.PARSE_FAILED, page.id, type(exc).__name__))
-            continue
-        parsed.append(with_page_facts(replace(pm, page_id=page.id, version=page.version), page))
-        problems += _findings(parsed[-1])
-    return parsed, frozenset(failed), problems
-
-
-def with_page_facts(pm: Postmortem, page: Page) -> Postmortem:
-    """A parsed page with what Confluence says about the page itself (where, labels, created, author)."""
-    # A page the search returns is current: one archived before and restored since is no longer marked.
-    return replace(pm, url=page.url, space=page.space, labels=page.labels, created=page.created, author=page.author,
-                   archived=False)
-
-
-def _findings(pm: Postmortem) -> list[Problem]:
-    """The parser's findings on a page, as problems to report."""
-    # Items without an owner or due date are listed on the summary page ("needs attention") instead.
-    return [Problem(ProblemKind.PAGE, pm.page_id, code) for code in pm.problems if not code.startswith("missing-")]
 
 
 def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: State, now: datetime, *,
@@ -263,8 +237,8 @@ def _blocked(plan: Plan, settings: Settings, confluence: ConfluencePort, state: 
 def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: ConfluencePort, state: State,
            read: _Reading, now: datetime) -> ApplyResult:
     """Carry out the plan as the settings say; the pages fetched this cycle save the write-back a read (those
-    listed without their body give only their URL)."""
-    by_id, urls = {p.id: p for p in read.fetched}, {p.id: p.url for p in read.pages}
+    listed without their body give only their URL). The pages written back then stand in `read` as written."""
+    urls = {p.id: p.url for p in read.pages}
     options = ApplyOptions(
         write_back=settings.sync.write_back,
         sprint_board=settings.jira.sprint.board_id if settings.jira.sprint.enabled else None,
@@ -273,7 +247,9 @@ def _apply(plan: Plan, settings: Settings, jira: JiraPort, confluence: Confluenc
         templates=combine_templates(settings.templates), managed_projects=settings.jira.managed,
         jira_server=JiraServer(settings.confluence.jira_server, settings.confluence.jira_server_id) or None,
     )
-    return apply_plan(plan, jira, confluence, state, by_id, options, now)
+    applied = apply_plan(plan, jira, confluence, state, {p.id: p for p in read.fetched}, options, now)
+    _land(read, applied)
+    return applied
 
 
 class _Measured(NamedTuple):
@@ -319,20 +295,37 @@ def _quiet(read: _Reading, issues: Mapping[str, IssueSnapshot], view: StateView,
     return issues is view.issues or issues == view.issues
 
 
-def _as_written(applied: ApplyResult | None, settings: Settings, listed: list[Page]) -> list[Postmortem]:
-    """The pages we wrote back, parsed once now: read again at that version, they need no parse (see _parse).
-    Each keeps what its listing said of it (labels, space), which a page read again on a conflict may lack."""
+def _land(read: _Reading, applied: ApplyResult) -> None:
+    """Put the pages written back in `read` as written: their bodies as read are let go (a backfill's would
+    be held to the end of the cycle beside those written), and the C heap that held them goes back to the system."""
+    written = {page.id: page for page in applied.pages}
+    read.pages[:] = [written[p.id].keeping_facts(p) if p.id in written else p for p in read.pages]
+    if written:  # big strings: malloc'd, in the write-back threads' arenas, which glibc keeps until trimmed
+        trim_heap()
+
+
+def _as_written(applied: ApplyResult | None, settings: Settings, listed: list[Page]) -> Iterator[Postmortem]:
+    """The pages we wrote back, each parsed now as it is saved (not all held at once): read again at that
+    version, they need no parse (see _parse). Each keeps what its listing said of it (labels, space), which a
+    page read again on a conflict may lack."""
     by_id = {page.id: page for page in listed}
-    written = [page.keeping_facts(by_id.get(page.id)) for page in applied.pages] if applied else []
-    return parse_pages(written, settings)[0]
+    for page in applied.pages if applied else []:
+        yield from parse_pages([page.keeping_facts(by_id.get(page.id))], settings)[0]
+
+
+def _counted(items: Iterable[T], into: list[int]) -> Iterator[T]:
+    """The items, counted into `into[0]` as they are taken."""
+    for item in items:
+        into[0] += 1
+        yield item
 
 
 def _remember(state: State, window: Window, read: _Reading, issues: Mapping[str, IssueSnapshot],
-              cached: Mapping[str, IssueSnapshot], result: CycleResult, written: list[Postmortem]) -> None:
+              cached: Mapping[str, IssueSnapshot], result: CycleResult, written: Iterable[Postmortem]) -> None:
     """Cache what this cycle learnt (only what changed) and move the watermarks (not past work to redo)."""
-    times, plan = read.times, result.plan or Plan()
-    with state.transaction():
-        state.save_pages([*read.parsed, *read.archived, *written])  # a page we wrote back is cached as we wrote it
+    times, plan, saved = read.times, result.plan or Plan(), [0]
+    with state.transaction():  # a page we wrote back is cached as we wrote it
+        state.save_pages(chain(read.parsed, read.archived, _counted(written, saved)))
         state.forget_pages(read.gone)
         if issues is not cached:  # the same mapping on a quiet cycle: nothing to compare (nor to decode)
             state.save_issues([s for key, s in issues.items() if cached.get(key) is not s and cached.get(key) != s],
@@ -340,7 +333,7 @@ def _remember(state: State, window: Window, read: _Reading, issues: Mapping[str,
         state.clear_intents([*times.settled, *intents.settled_by(plan, times.looked_up)])
         marks: dict[str, str | None] = {
             "cycle": str(window.number), "issues_seen_at": times.issues_at.isoformat(),
-            "unresolved_keys": json.dumps(sorted(read.unresolved)), "pages_read_again": str(times.again + len(written)),
+            "unresolved_keys": json.dumps(sorted(read.unresolved)), "pages_read_again": str(times.again + saved[0]),
             "confluence_since": None, "jira_since": None,  # watermarks of old versions, on our clock
         }
         # The page window moves on only when every page was read and every planned write landed;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -70,7 +71,7 @@ def item_label(key: str) -> str:
 
 
 def page_label(page_id: str) -> str:
-    return f"pmsync-page-{page_id}"
+    return sys.intern(f"pmsync-page-{page_id}")  # one string per page: a plan labels every item of it
 
 
 def epic_label(page_id: str) -> str:
@@ -90,7 +91,7 @@ def type_label(item_type: str | None) -> str | None:
     if not item_type:
         return None
     slug = re.sub(r"[^\w-]+", "-", normalise(item_type)).strip("-")
-    return f"{_TYPE_PREFIX}{slug}"[:255] if slug else None
+    return sys.intern(f"{_TYPE_PREFIX}{slug}"[:255]) if slug else None  # a few types: one string each
 
 
 def item_key_from_labels(labels: Iterable[str]) -> str | None:

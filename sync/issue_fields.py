@@ -6,6 +6,7 @@ issue description that points back at the postmortem.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,7 +52,7 @@ def page_record(page_id: str, key: str, item: ActionItem, issue_key: str | None,
     """The record of an item as the page has it now."""
     return ItemRecord(
         item_key=key, page_id=page_id, origin=item.origin, issue_key=issue_key, summary=item.summary,
-        assignee=owner_id(item), due=item.due.isoformat() if item.due else None,
+        assignee=owner_id(item), due=sys.intern(item.due.isoformat()) if item.due else None,  # shared by many
         priority=jira_priority(item, options), type=type_label(item.type), done=bool(item.done),
     )
 

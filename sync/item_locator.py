@@ -8,6 +8,7 @@ its origin, `row:<table>:<row>` (the table's index among all tables of the page,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -159,7 +160,9 @@ def _row_items(grid: TableGrid, match: ColumnMatch, section: _Section, table_num
     for row_number in range(1, len(grid.rows)):
         if is_group_label(grid.rows[row_number], width):
             continue
-        item = _row_item(grid, row_number, match, section, f"row:{table_number}:{row_number}", summaries)
+        # Interned: pages mostly share their origins, and a parse of a whole archive is held through a cycle.
+        origin = sys.intern(f"row:{table_number}:{row_number}")
+        item = _row_item(grid, row_number, match, section, origin, summaries)
         if item is not None:
             items.append(item)
     return items
@@ -191,7 +194,7 @@ def _task_items(task_list: etree._Element, section: _Section) -> list[LocatedIte
         parts = task_parts(task)
         summary = text_of(parts.body, skip_task_lists=True)
         if summary:
-            items.append(LocatedItem(f"task:{parts.task_id}", True, summary, task, task, parts, {}, (),
+            items.append(LocatedItem(sys.intern(f"task:{parts.task_id}"), True, summary, task, task, parts, {}, (),
                                      section.template, section.heading_type))
     return items
 

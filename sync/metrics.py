@@ -7,6 +7,7 @@ same metrics: a cycle that changed nothing renders the same page and writes noth
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ AGING_BUCKETS = ((0, 30, "0-30 days"), (31, 60, "31-60 days"), (61, 90, "61-90 d
 TREND_MONTHS = 12
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackedItem:
     """One action item joined with its page and its Jira issue (if any)."""
 
@@ -91,7 +92,7 @@ class TrendMonth:
         return self.done / self.items if self.items else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attention:
     """An open item that needs someone: why, which issue, whose, and on which postmortem."""
 
@@ -253,8 +254,8 @@ def people(rows: Sequence[TrackedItem]) -> tuple[list[TrackedItem], tuple[tuple[
 
 def _relabelled(row: TrackedItem, labels: Mapping[str, str]) -> TrackedItem:
     key = row.owner_key or person_key(row.owner_mention)
-    if key is None or key not in labels or (row.owner == labels[key] and row.owner_key == key):
-        return row  # (most rows: replacing 50,000 of them for nothing was a second of a quiet `once`)
+    if key is None or key not in labels or (row.owner, row.owner_key) == (labels[key], key):
+        return row  # mostly already so: a copy of every row would add 50,000 rows to a backfill's peak memory
     return replace(row, owner=labels[key], owner_key=key)
 
 
@@ -286,7 +287,7 @@ def trend(rows: Sequence[TrackedItem], today: date) -> tuple[TrendMonth, ...]:
 def _attention(open_rows: Sequence[TrackedItem], today: date) -> tuple[Attention, ...]:
     found = [("no owner", r) for r in open_rows if not r.owner]
     found += [("no due date", r) for r in open_rows if not r.due]
-    found += [(f"overdue since {r.due.isoformat()}", r) for r in open_rows
+    found += [(sys.intern(f"overdue since {r.due.isoformat()}"), r) for r in open_rows  # one string a day
               if r.due is not None and is_overdue(r, today)]
     return tuple(sorted((Attention(reason, r.summary, r.page_title, r.issue_key, r.owner, r.page_url)
                          for reason, r in found), key=_attention_order))

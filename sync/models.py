@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple
 from sync.problems import Problem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owner:
     """A person named on a page: a Cloud account id, a Data Center userkey/username, or just a name."""
 
@@ -35,7 +35,7 @@ class Owner:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionItem:
     """One action item as written on a postmortem page.
 
@@ -68,7 +68,7 @@ class ActionItem:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PageMeta:
     """Page-level facts from the page properties (details) macro, when the page has one."""
 
@@ -80,7 +80,7 @@ class PageMeta:
     status: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Postmortem:
     """A parsed postmortem page. `problems` are short codes (see docs/extraction-rules.md)."""
 
@@ -107,7 +107,7 @@ class Postmortem:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Page:
     """A Confluence page as fetched: id, title, version and storage body."""
 
@@ -159,7 +159,7 @@ class IssueSnapshot:
         return self.status_category == "done"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IssueFields:
     """Jira fields the daemon manages, independent of Cloud/Data Center and API version.
 
@@ -208,7 +208,7 @@ class ItemRecord:
 # The plan's vocabulary. Each change carries the record to save once its write succeeded.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CreateIssue:
     """Create the issue of an item no issue is known for; `mark_done` moves it to done right after."""
 
@@ -287,7 +287,7 @@ class TaskTick(NamedTuple):
     summary: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WriteBack:
     """Edit one postmortem page: Jira keys into rows and tasks, ticks on tasks whose issue is done."""
 

@@ -10,6 +10,7 @@ touches the network here. Tables are laid out in `sync.storage_tables`, action i
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -253,9 +254,10 @@ def _iter_outside_task_lists(element: etree._Element, tag: str) -> Iterator[etre
 
 def read_mention(user: etree._Element) -> Owner | None:
     """The person an `ri:user` names (account id, userkey or username) with its link text as display."""
-    account_id = user.get(RI + "account-id") or None
-    userkey = user.get(RI + "userkey") or None
-    username = user.get(RI + "username") or None
+    # Interned: the same few people are named on thousands of pages (one string each, not one per mention).
+    account_id = sys.intern(user.get(RI + "account-id") or "") or None
+    userkey = sys.intern(user.get(RI + "userkey") or "") or None
+    username = sys.intern(user.get(RI + "username") or "") or None
     if not (account_id or userkey or username):
         return None
     link = user.getparent()
@@ -264,7 +266,7 @@ def read_mention(user: etree._Element) -> Owner | None:
         body = link.find(PLAIN_TEXT_LINK_BODY)
         body = body if body is not None else link.find(LINK_BODY)
         if body is not None:
-            display = collapse_whitespace("".join(body.itertext())) or None  # type: ignore[arg-type]  # lxml-stubs: str | bytes; lxml yields str
+            display = sys.intern(collapse_whitespace("".join(body.itertext()))) or None  # type: ignore[arg-type]  # lxml-stubs: str | bytes; lxml yields str
     return Owner(account_id=account_id, userkey=userkey, username=username, display=display)
 
 

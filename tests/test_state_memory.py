@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-import sync.cycle
+import sync.page_parses
 from sync.page_reads import BODY_PAGE
 from sync.state import State
 from tests.harness import archive_pages
@@ -111,8 +111,9 @@ def test_a_quiet_cycle_reads_no_page_item_or_issue_from_sqlite(world):
 def test_settling_after_a_backfill_parses_nothing_we_wrote_and_fetches_no_body(world, monkeypatch):
     cycle(world, 0)  # the backfill: every page written back
     parsed: list[str] = []
-    parse = sync.cycle.parse_page
-    monkeypatch.setattr(sync.cycle, "parse_page", lambda body, **kw: parsed.append(kw["page_id"]) or parse(body, **kw))
+    parse = sync.page_parses.parse_page
+    monkeypatch.setattr(sync.page_parses, "parse_page",
+                        lambda body, **kw: parsed.append(kw["page_id"]) or parse(body, **kw))
     result, stats = cycle(world, 10)  # the window still holds every page we wrote
     assert parsed == [] and result.pages_seen == PAGES and result.plan.is_empty
     assert stats["by_route"].get("GET /wiki/rest/api/content/search") == math.ceil(PAGES / VERSIONS_PAGE)
@@ -123,8 +124,9 @@ def test_settling_still_reads_and_parses_a_page_someone_else_edited(world, monke
     world.clock.offset = timedelta(minutes=5)
     world.edit_page("Postmortem 011", lambda body: body.replace("Action 2 of incident 11", "Action 2, reworded"))
     parsed: list[str] = []
-    parse = sync.cycle.parse_page
-    monkeypatch.setattr(sync.cycle, "parse_page", lambda body, **kw: parsed.append(kw["page_id"]) or parse(body, **kw))
+    parse = sync.page_parses.parse_page
+    monkeypatch.setattr(sync.page_parses, "parse_page",
+                        lambda body, **kw: parsed.append(kw["page_id"]) or parse(body, **kw))
     result, stats = cycle(world, 10)
     assert parsed == [world.page_id("Postmortem 011")]
     assert [u.changes for u in result.plan.updates] == [{"summary": "Action 2, reworded"}]

@@ -209,11 +209,11 @@ def test_a_server_clock_that_jumped_is_noticed_and_the_window_asked_again(tmp_pa
 
 
 def test_pages_we_wrote_are_read_again_in_the_overlap_without_a_parse_or_a_write(tmp_path, monkeypatch):
-    import sync.cycle
+    import sync.page_parses
 
     parsed: list[str] = []
-    real_parse = sync.cycle.parse_page
-    monkeypatch.setattr(sync.cycle, "parse_page",
+    real_parse = sync.page_parses.parse_page
+    monkeypatch.setattr(sync.page_parses, "parse_page",
                         lambda body, **kw: parsed.append(kw["title"]) or real_parse(body, **kw))
     with running_sandbox(flavor="cloud", seed_dir=seed(tmp_path / "seed"), clock_offset_s=morning()) as sb:
         site = Site(sb, tmp_path, timedelta())

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from itertools import islice
 
 from sync.checks import Check, Probe
-from sync.cycle import parse_pages
 from sync.models import Owner, Postmortem
+from sync.page_parses import parse_pages
 from sync.people import jira_owner
 from sync.ports import AtlassianError, AuthFailed
 from sync.query import postmortem_cql
