@@ -302,7 +302,7 @@ def daemon_run(n: int, latency_ms: int, rng: random.Random, wait_s: float, separ
 
 def quiet_process(mode: str, sb, state_path: Path, *, unsettled: bool = False) -> dict:
     """bench/quiet_cycle.py in a child process on a copy of the state: CPU and RSS of a quiet `run` or `once`."""
-    copy = state_path.with_name(f"quiet-{mode}.sqlite3")
+    copy = state_path.with_name(f"quiet-{mode}{'-unsettled' if unsettled else ''}.sqlite3")
     source = State.open(state_path)  # a consistent copy, WAL included
     try:
         source._db.execute("VACUUM INTO ?", (str(copy),))

@@ -26,7 +26,8 @@ SETTLED_META = "settled_conclusion"
 
 def basis(settings: Settings, generation: int, today: date) -> str:
     """The basis of a conclusion drawn now (the configuration hashed: secrets are masked in its dump anyway)."""
-    configuration = f"{_code()}\n{PAGE_FORMAT}\n{settings.model_dump_json()}"
+    # All of it but where the state file lives (a copied or moved file says the same).
+    configuration = f"{_code()}\n{PAGE_FORMAT}\n{settings.model_dump_json(exclude={'sync': {'state_path'}})}"
     digest = hashlib.sha256(configuration.encode()).hexdigest()[:32]
     return f"{generation}:{today.isoformat()}:{digest}"
 

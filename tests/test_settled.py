@@ -226,3 +226,16 @@ def test_a_rolled_back_write_leaves_the_generation_as_the_file_has_it(tmp_path):
     with pytest.raises(RuntimeError):
         crash()
     assert state.generation == before and state.items() == {}
+
+
+def test_the_basis_names_what_the_conclusion_depends_on_and_not_where_the_state_file_lives(tmp_path):
+    from sync.settled import basis
+    from tests.harness import daemon_settings
+
+    today = datetime.now(UTC).date()
+    here = daemon_settings("http://127.0.0.1:1", tmp_path / "a.sqlite3")
+    moved = daemon_settings("http://127.0.0.1:1", tmp_path / "copy" / "b.sqlite3")
+    other = replaced(here, themes={"recurrence_days": 30})
+    assert basis(here, 7, today) == basis(moved, 7, today)  # a copied or moved state file says the same
+    assert len({basis(here, 7, today), basis(here, 8, today), basis(here, 7, today + timedelta(days=1)),
+                basis(other, 7, today)}) == 4
